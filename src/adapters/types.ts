@@ -1,0 +1,77 @@
+/**
+ * The QueueAdapter contract: what a queue backend must do for jobgraph.
+ *
+ * A queue only carries job ids to workers; the ledger (src/jobs) is the truth. Delivery is
+ * at-least-once: a worker claims the job in the ledger before running it, so a duplicate or late
+ * delivery is dropped there. Deliberately left out of this contract, because the core does them
+ * the same way on every backend: retries and their timing (adapters never retry on their own),
+ * progress, cancellation of a running job, timeouts, and job state.
+ */
+export type BackendName = 'bullmq' | 'pgboss' | 'inline';
+
+/** One delivery request: the ledger job id and how to schedule it. */
+export interface Dispatch {
+  jobId: string;
+  /** Task name, for inspection only: routing is by job id. */
+  task: string;
+  /** Milliseconds from now before the job may be delivered; 0 or absent = now. */
+  delayMs?: number;
+  /** Higher runs first; 0 is the default. Range -1000..1000. */
+  priority?: number;
+}
+
+/** Called once per delivery. Resolves when the job is done with (whatever its outcome). */
+export type DeliveryHandler = (jobId: string) => Promise<void>;
+
+export interface ProbeResult {
+  ok: boolean;
+  /** Why it is not ok, or a short description of what answered. */
+  detail: string;
+  latencyMs: number;
+}
+
+export interface QueueCounts {
+  /** Ready to be delivered now. */
+  waiting: number;
+  /** Scheduled for later. */
+  delayed: number;
+  /** Delivered and not yet acknowledged. */
+  active: number;
+}
+
+export interface QueueAdapter {
+  readonly name: BackendName;
+
+  // ── lifecycle ────────────────────────────────────────────────────────────
+  /**
+   * Checks the backend end to end. Before `consume` it checks the service answers and a job can be
+   * written; once consuming, it also checks that this process's workers still take jobs (BullMQ
+   * workers can stay silent after a reconnect while PING answers).
+   */
+  probe(): Promise<ProbeResult>;
+  /**
+   * Starts delivering jobs to `handler`, at most `concurrency` at once in this process.
+   * Calling it twice is an error.
+   */
+  consume(handler: DeliveryHandler, concurrency: number): Promise<void>;
+  /**
+   * Stops taking new deliveries and resolves once the handlers in flight have returned.
+   * Producing (enqueue/remove) keeps working until close().
+   */
+  stopConsuming(): Promise<void>;
+  /** Releases every connection. Idempotent. */
+  close(): Promise<void>;
+
+  // ── enqueue ──────────────────────────────────────────────────────────────
+  /**
+   * Hands a job to the queue and returns the queue's own reference for it. Rejects (never hangs
+   * past a few seconds) when the backend is unreachable, so the caller can keep the job in the
+   * outbox.
+   */
+  enqueue(dispatch: Dispatch): Promise<string>;
+  /** Removes a not-yet-delivered job by the reference enqueue returned. False if it was not there. */
+  remove(queueRef: string): Promise<boolean>;
+
+  // ── inspection ───────────────────────────────────────────────────────────
+  counts(): Promise<QueueCounts>;
+}

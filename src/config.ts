@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable jobgraph reads, validated once. An invalid value stops startup with
+ * an error that names the variable and what it accepts; nothing falls back silently.
+ */
+const intFrom = (min: number) => z.coerce.number().int().min(min);
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+export const configSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Where embedded PGlite keeps its data when DATABASE_URL is unset; `memory://` keeps nothing. */
+  PGLITE_DIR: z.string().min(1).default('./.jobgraph/pgdata'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  QUEUE_BACKEND: z.enum(['auto', 'bullmq', 'pgboss', 'inline']).default('auto'),
+  /** Queue name (BullMQ) / pg-boss queue, and Redis key prefix: lets several deployments share services. */
+  QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only')
+    .default('jobgraph'),
+  /** Schema pg-boss keeps its tables in. */
+  PGBOSS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier')
+    .default('pgboss'),
+  EVENT_BUS: z.enum(['auto', 'redis', 'postgres', 'memory']).default('auto'),
+  WORKER_CONCURRENCY: intFrom(1).max(1000).default(10),
+  WORKER_IN_PROCESS: booleanString.default(true),
+  RETRY_BASE_MS: intFrom(0).default(60_000),
+  MAX_ATTEMPTS: intFrom(1).max(100).default(4),
+  SHUTDOWN_TIMEOUT_MS: intFrom(0).default(25_000),
+  HEARTBEAT_MS: intFrom(100).default(5_000),
+  /** A RUNNING job whose heartbeat is older than this has lost its worker. */
+  STALE_AFTER_MS: intFrom(500).default(30_000),
+  /** How often the dispatcher re-probes backends and hands undispatched jobs to a queue. */
+  DISPATCH_INTERVAL_MS: intFrom(50).default(1_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: intFrom(0).max(65_535).default(4000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration from `env`; empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(configSchema.shape)
+      .map((key) => [key, env[key]] as const)
+      .filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      return `${key}=${JSON.stringify(present[key])}: ${issue.message}`;
+    }),
+  );
+}
