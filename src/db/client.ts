@@ -1,0 +1,121 @@
+// Opens the job ledger: a real PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise.
+// Both are handed to Prisma through a driver adapter, and both get a raw `query` on the same
+// database for hot paths.
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PGlite, types } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import { applyMigrations } from './migrate.ts';
+
+export interface LedgerDb {
+  readonly kind: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Postgres only: the pool Prisma uses (for raw hot-path SQL). */
+  readonly pool?: pg.Pool;
+  /** PGlite only. */
+  readonly pglite?: PGlite;
+  /**
+   * Raw parameterised SQL ($1, $2…) on the same database, for hot paths and LISTEN-free work.
+   * On PGlite it waits while a Prisma interactive transaction is open (one connection), so never
+   * call it from inside `prisma.$transaction(async (tx) => …)`.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenLedgerOptions {
+  /** postgres:// URL; without it the ledger is PGlite at `pgliteDir`. */
+  databaseUrl?: string;
+  /** PGlite data directory, created if missing; `memory://` keeps everything in memory. */
+  pgliteDir: string;
+  logger?: Logger;
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+  /** Postgres pool size (default 10). */
+  poolMax?: number;
+}
+
+export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
+  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts) : await openPGlite(opts.pgliteDir);
+  try {
+    if (opts.migrate ?? true) await applyMigrations(db.pool ?? db.pglite!, opts.logger);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  opts.logger?.info({ kind: db.kind }, 'ledger database open');
+  return db;
+}
+
+async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10 });
+  // Without a listener an idle connection dropped by the server would crash the process.
+  pool.on('error', (error) => opts.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot connect to PostgreSQL at ${describeUrl(url)}: ${reason}`, { cause: error });
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: 'postgres',
+    prisma,
+    pool,
+    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    close: once(async () => {
+      await prisma.$disconnect();
+      await pool.end(); // PrismaPg leaves an external pool to its owner
+    }),
+  };
+}
+
+async function openPGlite(dir: string): Promise<LedgerDb> {
+  const inMemory = dir.startsWith('memory://');
+  const dataDir = inMemory ? dir : resolve(dir);
+  let pglite: PGlite;
+  try {
+    if (!inMemory) await mkdir(dataDir, { recursive: true });
+    pglite = await PGlite.create(dataDir);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot open the PGlite database at ${dataDir}: ${reason}`, { cause: error });
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: 'pglite',
+    prisma,
+    pglite,
+    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params, rawQueryOptions)).rows,
+    close: once(async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    }),
+  };
+}
+
+// node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`
+// follows node-postgres on both so that callers see one behaviour. Per query, so that the Prisma
+// adapter keeps PGlite's defaults.
+const rawQueryOptions = { parsers: { [types.INT8]: (value: string) => value } };
+
+/** host:port/database of a connection URL, never its credentials. */
+export function describeUrl(url: string): string {
+  try {
+    const { hostname, port, pathname } = new URL(url);
+    return `${hostname}${port ? `:${port}` : ''}${pathname}`;
+  } catch {
+    return '(an unparseable URL)';
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}
