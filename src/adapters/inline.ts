@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
+
+/**
+ * The in-process queue: a priority queue in memory, timers for delays, a concurrency limit.
+ * It keeps nothing itself: after a restart the core finds the ledger's queued INLINE jobs and
+ * dispatches them again.
+ */
+interface Entry {
+  ref: string;
+  jobId: string;
+  priority: number;
+  order: number;
+}
+
+export function createInlineAdapter(): QueueAdapter {
+  const ready: Entry[] = [];
+  const delayed = new Map<string, { entry: Entry; timer: NodeJS.Timeout }>();
+  const inFlight = new Set<Promise<void>>();
+  let handler: DeliveryHandler | undefined;
+  let concurrency = 0;
+  let consuming = false;
+  let order = 0;
+
+  function insertReady(entry: Entry) {
+    // Higher priority first, then first in, first out; a binary search keeps inserts cheap.
+    let lo = 0;
+    let hi = ready.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const other = ready[mid]!;
+      if (other.priority > entry.priority || (other.priority === entry.priority && other.order < entry.order)) lo = mid + 1;
+      else hi = mid;
+    }
+    ready.splice(lo, 0, entry);
+    pump();
+  }
+
+  function pump() {
+    while (consuming && handler && inFlight.size < concurrency && ready.length > 0) {
+      const entry = ready.shift()!;
+      const run: Promise<void> = handler(entry.jobId)
+        .catch(() => {}) // the core records every outcome; nothing to do here
+        .finally(() => {
+          inFlight.delete(run);
+          pump();
+        });
+      inFlight.add(run);
+    }
+  }
+
+  return {
+    name: 'inline',
+
+    async probe(): Promise<ProbeResult> {
+      return { ok: true, detail: 'in-process', latencyMs: 0 };
+    },
+
+    async consume(next, limit) {
+      if (handler) throw new Error('inline adapter: consume() called twice');
+      handler = next;
+      concurrency = limit;
+      consuming = true;
+      pump();
+    },
+
+    async stopConsuming() {
+      consuming = false;
+      await Promise.all(inFlight);
+    },
+
+    async close() {
+      consuming = false;
+      for (const { timer } of delayed.values()) clearTimeout(timer);
+      delayed.clear();
+      ready.length = 0;
+      await Promise.all(inFlight);
+    },
+
+    async enqueue(dispatch: Dispatch) {
+      const entry: Entry = { ref: randomUUID(), jobId: dispatch.jobId, priority: dispatch.priority ?? 0, order: order++ };
+      const delayMs = dispatch.delayMs ?? 0;
+      if (delayMs <= 0) {
+        insertReady(entry);
+      } else {
+        const timer = setTimeout(() => {
+          delayed.delete(entry.ref);
+          insertReady(entry);
+        }, delayMs);
+        delayed.set(entry.ref, { entry, timer });
+      }
+      return entry.ref;
+    },
+
+    async remove(ref) {
+      const waiting = delayed.get(ref);
+      if (waiting) {
+        clearTimeout(waiting.timer);
+        delayed.delete(ref);
+        return true;
+      }
+      const index = ready.findIndex((entry) => entry.ref === ref);
+      if (index < 0) return false;
+      ready.splice(index, 1);
+      return true;
+    },
+
+    async counts(): Promise<QueueCounts> {
+      return { waiting: ready.length, delayed: delayed.size, active: inFlight.size };
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from '../logger.ts';
+import type { ControlMessage, JobChange } from './messages.ts';
+import { createPgEventTarget } from './pg-event-target.ts';
+
+export type BusTransport = 'redis' | 'postgres' | 'memory';
+
+type Topics = { jobs: [JobChange]; control: [ControlMessage] };
+export type BusPubSub = PubSub<Record<string, [JobChange] | [ControlMessage]>>;
+
+/**
+ * The event bus: job changes and control orders between processes. A thin layer over graphql-yoga's
+ * pub/sub, so the API's subscriptions read the very same stream; the transport is an EventTarget:
+ * in-memory, Redis pub/sub or Postgres LISTEN/NOTIFY. Delivery is best effort: the ledger has every
+ * event, and subscribers fill gaps from it by seq.
+ */
+export class EventBus {
+  readonly #target: EventTarget;
+  readonly #topics: { [K in keyof Topics]: string };
+  readonly #close: () => Promise<void>;
+  readonly pubsub: BusPubSub;
+
+  constructor(opts: { transport: BusTransport; target: EventTarget; namespace: string; close: () => Promise<void> }) {
+    this.transport = opts.transport;
+    this.#target = opts.target;
+    this.#close = opts.close;
+    this.#topics = { jobs: `${opts.namespace}.jobs`, control: `${opts.namespace}.control` };
+    this.pubsub = createPubSub({ eventTarget: opts.target as never }) as BusPubSub;
+  }
+
+  readonly transport: BusTransport;
+
+  publishJobChange(change: JobChange): void {
+    this.#target.dispatchEvent(new CustomEvent(this.#topics.jobs, { detail: change }));
+  }
+
+  publishControl(message: ControlMessage): void {
+    this.#target.dispatchEvent(new CustomEvent(this.#topics.control, { detail: message }));
+  }
+
+  /** Calls `listener` for every job change; returns the unsubscribe function. */
+  onJobChange(listener: (change: JobChange) => void): () => void {
+    return this.#listen(this.#topics.jobs, listener);
+  }
+
+  onControl(listener: (message: ControlMessage) => void): () => void {
+    return this.#listen(this.#topics.control, listener);
+  }
+
+  /** An async iterator of job changes (for GraphQL subscriptions). */
+  jobChanges(): AsyncIterableIterator<JobChange> {
+    return this.pubsub.subscribe(this.#topics.jobs) as unknown as AsyncIterableIterator<JobChange>;
+  }
+
+  /**
+   * Resolves once a message this process publishes comes back to it, i.e. its subscriptions are
+   * live on the transport. Remote transports subscribe asynchronously; callers that must not miss
+   * the next event (tests, the start of a worker) wait for this.
+   */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    const nonce = randomUUID();
+    let stop = () => {};
+    const echoed = new Promise<void>((resolve) => {
+      stop = this.onControl((message) => {
+        if (message.kind === 'ping' && message.nonce === nonce) resolve();
+      });
+    });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (Date.now() < deadline) {
+        this.publishControl({ kind: 'ping', nonce });
+        const outcome = await Promise.race([echoed.then(() => true), delay(100).then(() => false)]);
+        if (outcome) return;
+      }
+      throw new Error(`event bus (${this.transport}) did not echo within ${timeoutMs} ms`);
+    } finally {
+      stop();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#close();
+  }
+
+  #listen<T>(topic: string, listener: (detail: T) => void): () => void {
+    const callback = (event: Event) => listener((event as CustomEvent<T>).detail);
+    this.#target.addEventListener(topic, callback);
+    return () => this.#target.removeEventListener(topic, callback);
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface BusOptions {
+  transport: BusTransport;
+  namespace: string;
+  logger: Logger;
+  redisUrl?: string;
+  /** Postgres transport: where to LISTEN, and a pool to NOTIFY through. */
+  databaseUrl?: string;
+  pool?: pg.Pool;
+}
+
+export function createEventBus(opts: BusOptions): EventBus {
+  const logger = opts.logger.child({ component: 'event-bus', transport: opts.transport });
+  switch (opts.transport) {
+    case 'memory':
+      return new EventBus({ ...opts, target: new EventTarget(), close: async () => {} });
+    case 'redis': {
+      if (!opts.redisUrl) throw new Error('the redis event bus needs REDIS_URL');
+      const publisher = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+      const subscriber = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+      for (const client of [publisher, subscriber]) {
+        client.on('error', (error) => logger.debug({ err: error }, 'redis event bus connection error'));
+      }
+      // redis-event-target fires PUBLISH without awaiting it; a rejected publish (Redis down) must
+      // be logged, not become an unhandled rejection that kills the process.
+      const publishClient = {
+        publish: (channel: string, message: string) =>
+          publisher.publish(channel, message).catch((error: unknown) => {
+            logger.warn({ err: error, channel }, 'event bus: PUBLISH failed');
+            return 0;
+          }),
+      } as unknown as Redis;
+      const target = createRedisEventTarget({ publishClient, subscribeClient: subscriber });
+      return new EventBus({
+        ...opts,
+        target,
+        close: async () => {
+          publisher.disconnect();
+          subscriber.disconnect();
+        },
+      });
+    }
+    case 'postgres': {
+      if (!opts.databaseUrl || !opts.pool) throw new Error('the postgres event bus needs DATABASE_URL');
+      const target = createPgEventTarget({ connectionString: opts.databaseUrl, publishPool: opts.pool, logger });
+      return new EventBus({ ...opts, target, close: () => target.close() });
+    }
+  }
+}

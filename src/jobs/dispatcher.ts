@@ -1,0 +1,162 @@
+import type { QueueAdapter, ProbeResult } from '../adapters/types.ts';
+import type { QueueBackend } from '../generated/prisma/enums.ts';
+import type { Logger } from '../logger.ts';
+import type { Job, Ledger } from './ledger.ts';
+
+export interface DispatcherOptions {
+  ledger: Ledger;
+  /** The backend chosen at startup; none for the in-process queue in a process that runs no worker. */
+  primary: QueueAdapter | undefined;
+  /** Where jobs go while the primary is down: the in-process queue, in processes that run workers. */
+  fallback?: QueueAdapter;
+  logger: Logger;
+  intervalMs: number;
+  /** A dispatch lease older than this, never confirmed, is taken again (its process died mid-dispatch). */
+  leaseExpiredMs?: number;
+}
+
+export interface DispatcherStatus {
+  primary: QueueAdapter['name'] | null;
+  primaryHealthy: boolean;
+  usingFallback: boolean;
+  lastProbe?: ProbeResult & { at: Date };
+}
+
+export const backendOf = (adapter: QueueAdapter): QueueBackend => adapter.name.toUpperCase() as QueueBackend;
+
+/**
+ * The outbox's dispatcher. A job is leased for dispatch in the statement that queues it; the
+ * dispatcher hands it to a queue and confirms, or gives the lease back when the queue refuses. A
+ * loop re-probes the primary backend, fails over to the fallback while it is down (handing it the
+ * jobs the primary may have lost) and back when it answers again, and sends out whatever no queue
+ * holds. So a job in the ledger always reaches a worker, whichever backend is up.
+ */
+export class Dispatcher {
+  readonly #opts: DispatcherOptions;
+  readonly #log: Logger;
+  #primaryHealthy = true;
+  #lastProbe: DispatcherStatus['lastProbe'];
+  #timer: NodeJS.Timeout | undefined;
+  #tick: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(opts: DispatcherOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'dispatcher' });
+  }
+
+  status(): DispatcherStatus {
+    return {
+      primary: this.#opts.primary?.name ?? null,
+      primaryHealthy: this.#primaryHealthy,
+      usingFallback: !this.#primaryHealthy && this.#opts.fallback !== undefined,
+      ...(this.#lastProbe ? { lastProbe: this.#lastProbe } : {}),
+    };
+  }
+
+  /** The adapter new work goes to now, if any can take it. */
+  #current(): QueueAdapter | undefined {
+    return this.#primaryHealthy && this.#opts.primary ? this.#opts.primary : this.#opts.fallback;
+  }
+
+  /**
+   * Sends a job its caller has leased (queued by a statement that set dispatchedAt) to a queue.
+   * Never throws: a job no queue takes stays in the outbox for the loop.
+   */
+  async dispatch(job: Job, delayMs = Math.max(0, job.runAt.getTime() - Date.now())): Promise<void> {
+    const { ledger } = this.#opts;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const adapter = this.#current();
+      if (!adapter) break;
+      try {
+        const ref = await adapter.enqueue({ jobId: job.id, task: job.type, delayMs, priority: job.priority });
+        await ledger.confirmDispatch(job.id, backendOf(adapter), ref);
+        return;
+      } catch (error) {
+        this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'dispatch failed; job stays in the outbox');
+        if (adapter !== this.#opts.primary) break;
+        await this.#markPrimary(false, { ok: false, detail: `enqueue failed: ${errorText(error)}`, latencyMs: 0 });
+      }
+    }
+    await ledger.releaseDispatch(job.id).catch((error: unknown) => {
+      this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; it expires on its own');
+    });
+  }
+
+  /** A queue delivered a job before it was due: deliver it again at its time, through the same path. */
+  async redeliverLater(job: Job, delayMs: number): Promise<void> {
+    const adapter = this.#current();
+    if (!adapter) return; // the loop finds it once a queue is up: it is still QUEUED with its old ref
+    try {
+      await adapter.enqueue({ jobId: job.id, task: job.type, delayMs, priority: job.priority });
+    } catch (error) {
+      this.#log.warn({ err: error, jobId: job.id }, 'could not redeliver an early job; forgetting its dispatch');
+      await this.#opts.ledger.releaseDispatch(job.id);
+    }
+  }
+
+  start(): void {
+    if (this.#timer || this.#stopped) return;
+    const loop = () => {
+      this.#tick = this.runOnce()
+        .catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher loop failed'))
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(loop, this.#opts.intervalMs);
+        });
+    };
+    this.#timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#tick;
+  }
+
+  /** One round: probe the primary, then send out what no queue holds. */
+  async runOnce(): Promise<void> {
+    const { primary } = this.#opts;
+    if (primary && primary.name !== 'inline') {
+      const probe = await primary.probe();
+      await this.#markPrimary(probe.ok, probe);
+    }
+    await this.flush();
+  }
+
+  /** Dispatches every job no queue holds, as long as some queue takes them. */
+  async flush(batch = 200): Promise<number> {
+    let sent = 0;
+    while (this.#current()) {
+      const jobs = await this.#opts.ledger.leaseUndispatched(batch, this.#opts.leaseExpiredMs ?? 30_000);
+      for (const job of jobs) await this.dispatch(job);
+      sent += jobs.length;
+      if (jobs.length < batch) break;
+    }
+    return sent;
+  }
+
+  async #markPrimary(healthy: boolean, probe: ProbeResult): Promise<void> {
+    this.#lastProbe = { ...probe, at: new Date() };
+    if (healthy === this.#primaryHealthy) return;
+    this.#primaryHealthy = healthy;
+    const { primary, fallback, ledger } = this.#opts;
+    if (!primary) return;
+    if (healthy) {
+      this.#log.info({ backend: primary.name, latencyMs: probe.latencyMs }, 'primary backend is back; new jobs go to it again');
+      return;
+    }
+    this.#log.warn(
+      { backend: primary.name, detail: probe.detail, fallback: fallback?.name ?? null },
+      fallback ? 'primary backend is down; failing over' : 'primary backend is down; jobs wait in the ledger',
+    );
+    if (fallback) {
+      // The down queue may have lost what it held (Redis without persistence): run those here.
+      const forgotten = await ledger.forgetDispatches(backendOf(primary));
+      if (forgotten > 0) this.#log.warn({ jobs: forgotten }, 'taking back queued jobs from the down backend');
+    }
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

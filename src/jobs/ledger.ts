@@ -1,0 +1,446 @@
+import { randomUUID } from 'node:crypto';
+import type { Job, JobEvent } from '../generated/prisma/client.ts';
+import type { JobEventKind, JobStatus, Phase, QueueBackend } from '../generated/prisma/enums.ts';
+import type { LedgerDb } from '../db/client.ts';
+import { IllegalTransitionError, JobNotFoundError } from './errors.ts';
+import { sourcesOf } from './states.ts';
+
+export type { Job, JobEvent };
+
+/**
+ * The job ledger: every state change of a job is one conditional SQL statement that updates the
+ * row and appends its events (with the next seq numbers) atomically. A statement whose WHERE
+ * matches nothing changed nothing: that is how a duplicate delivery, a late worker or a lost race
+ * is told apart from a real change, on every backend alike.
+ */
+
+interface EventSpec {
+  kind: JobEventKind;
+  /** Defaults to the job's new status. */
+  status?: JobStatus;
+  message?: string | null;
+  data?: unknown;
+}
+
+/** Collects positional parameters while a statement is built. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+  json(value: unknown): string {
+    return `${this.add(value === undefined ? null : JSON.stringify(value))}::jsonb`;
+  }
+}
+
+const JOB_EVENT_COLUMNS = `"jobId", "seq", "kind", "status", "progress", "message", "data"`;
+
+export interface NewJob {
+  type: string;
+  phase: Phase;
+  input: unknown;
+  maxAttempts: number;
+  backend: QueueBackend;
+  idempotencyKey?: string | null;
+  priority?: number;
+  delayMs?: number;
+  createdBy?: string | null;
+}
+
+/** What one statement changed: the job as it now is, and the events it appended, in seq order. */
+export interface Change {
+  job: Job;
+  events: JobEvent[];
+}
+
+export type ClaimOutcome =
+  | { claimed: true; change: Change }
+  /** Not due yet: a queue delivered it early; deliver again after `delayMs`. */
+  | { claimed: false; reason: 'early'; job: Job; delayMs: number }
+  | { claimed: false; reason: 'gone' | 'not-queued' };
+
+export class Ledger {
+  constructor(readonly db: LedgerDb) {}
+
+  /**
+   * Records a new job and its first event in one statement. With an idempotency key already used
+   * for this task, returns the existing job instead (`deduplicated`). The row is leased for
+   * dispatch by the caller (dispatchedAt = now): see Dispatcher.
+   */
+  async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean; change?: Change }> {
+    const p = new Params();
+    const delayMs = Math.max(0, job.delayMs ?? 0);
+    const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+      `WITH j AS (
+         INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
+                            "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
+         VALUES (${p.add(randomUUID())}, ${p.add(job.type)}, ${p.add(job.phase)}, 'QUEUED', ${p.json(job.input)},
+                 ${p.add(job.maxAttempts)}, ${p.add(job.backend)}, ${p.add(job.idempotencyKey ?? null)},
+                 ${p.add(job.priority ?? 0)}, now() + ${p.add(delayMs)} * interval '1 millisecond',
+                 ${p.add(job.createdBy ?? null)}, now(), 1)
+         ON CONFLICT ("type", "idempotencyKey") DO NOTHING
+         RETURNING *
+       ), e AS (
+         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+         SELECT j.id, 1, 'STATUS', 'QUEUED', 0, ${p.add(delayMs > 0 ? `queued, due in ${delayMs} ms` : 'queued')}, NULL FROM j
+         RETURNING *
+       )
+       SELECT j.*, (SELECT json_agg(e) FROM e) AS "__events" FROM j`,
+      p.values,
+    );
+    if (rows[0]) {
+      const change = splitChange(rows[0]);
+      return { job: change.job, deduplicated: false, change };
+    }
+    const existing = await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [
+      job.type,
+      job.idempotencyKey,
+    ]);
+    if (!existing[0]) throw new Error('idempotency conflict without an existing job'); // cannot happen: unique index
+    return { job: existing[0], deduplicated: true };
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    if (!isUuid(id)) return undefined;
+    return (await this.db.query<Job>(`SELECT * FROM "Job" WHERE id = $1`, [id]))[0];
+  }
+
+  async requireJob(id: string): Promise<Job> {
+    const job = await this.getJob(id);
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  async events(jobId: string, opts: { afterSeq?: number; last?: number } = {}): Promise<JobEvent[]> {
+    if (!isUuid(jobId)) return [];
+    if (opts.last !== undefined) {
+      const rows = await this.db.query<JobEvent>(
+        `SELECT * FROM "JobEvent" WHERE "jobId" = $1 AND seq > $2 ORDER BY seq DESC LIMIT $3`,
+        [jobId, opts.afterSeq ?? 0, opts.last],
+      );
+      return rows.reverse();
+    }
+    return this.db.query<JobEvent>(`SELECT * FROM "JobEvent" WHERE "jobId" = $1 AND seq > $2 ORDER BY seq`, [
+      jobId,
+      opts.afterSeq ?? 0,
+    ]);
+  }
+
+  /**
+   * Takes a delivered job for `workerId`: QUEUED → RUNNING, attempt + 1. Anything else (running
+   * elsewhere, finished, cancelled, unknown) is a duplicate or stale delivery to drop.
+   */
+  async claim(jobId: string, workerId: string): Promise<ClaimOutcome> {
+    if (!isUuid(jobId)) return { claimed: false, reason: 'gone' };
+    const p = new Params();
+ const change = await this.#transition(
+      p,
+      `"status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = ${p.add(workerId)}, "heartbeatAt" = now(),
+       "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL`,
+      `id = ${p.add(jobId)} AND "status" = 'QUEUED' AND "runAt" <= now() + interval '20 milliseconds'`,
+      [{ kind: 'STATUS', message: `running on ${workerId}` }],
+    );
+    if (change) return { claimed: true, change };
+    const current = await this.getJob(jobId);
+    if (!current) return { claimed: false, reason: 'gone' };
+    if (current.status === 'QUEUED') {
+      return { claimed: false, reason: 'early', job: current, delayMs: Math.max(1, current.runAt.getTime() - Date.now()) };
+    }
+    return { claimed: false, reason: 'not-queued' };
+  }
+
+  /** Records progress of a job this worker holds; undefined when it no longer holds it. */
+  async progress(jobId: string, workerId: string, percent: number, message: string | null): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#transition(
+      p,
+      `"progress" = ${p.add(clampPercent(percent))}, "message" = coalesce(${p.add(message)}, "message"), "heartbeatAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
+      [{ kind: 'PROGRESS', message }],
+    );
+  }
+
+  async log(jobId: string, workerId: string, message: string, data?: unknown): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#transition(
+      p,
+      `"heartbeatAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
+      [{ kind: 'LOG', message, data }],
+    );
+  }
+
+  /** RUNNING → COMPLETED with the result; a job cancelled meanwhile ends CANCELLED instead. */
+  async complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#transition(
+      p,
+      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
+       "result" = CASE WHEN "status" = 'CANCELLING' THEN NULL ELSE ${p.json(result)} END,
+       "progress" = CASE WHEN "status" = 'CANCELLING' THEN "progress" ELSE 100 END,
+       "finishedAt" = now(), "lockedBy" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
+      [{ kind: 'STATUS' }],
+    );
+  }
+
+  /** RUNNING or CANCELLING → FAILED (or CANCELLED when it was being cancelled). */
+  async fail(jobId: string, workerId: string, error: { code: string; message: string }): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#transition(
+      p,
+      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'FAILED'::"JobStatus" END,
+       "errorCode" = ${p.add(error.code)}, "errorMessage" = ${p.add(error.message)}, "finishedAt" = now(), "lockedBy" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
+      [{ kind: 'STATUS', message: `${error.code}: ${error.message}` }],
+    );
+  }
+
+  /**
+   * A retryable failure: RUNNING → RETRYING → QUEUED, due in `delayMs`, leased for dispatch by the
+   * caller. The RETRYING step is recorded as an ATTEMPT event carrying the error and the delay.
+   */
+  async scheduleRetry(
+    jobId: string,
+    workerId: string,
+    error: { code: string; message: string },
+    delayMs: number,
+  ): Promise<Change | undefined> {
+    const p = new Params();
+    const delay = p.add(delayMs);
+    return this.#transition(
+      p,
+      `"status" = 'QUEUED', "errorCode" = ${p.add(error.code)}, "errorMessage" = ${p.add(error.message)},
+       "runAt" = now() + ${delay} * interval '1 millisecond', "nextRetryAt" = now() + ${delay} * interval '1 millisecond',
+       "lockedBy" = NULL, "dispatchedAt" = now(), "queueRef" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" = 'RUNNING'`,
+      [
+        {
+          kind: 'ATTEMPT',
+          status: 'RETRYING',
+          message: `attempt failed (${error.code}: ${error.message}); retrying in ${delayMs} ms`,
+          data: { error, delayMs },
+        },
+        { kind: 'STATUS', message: `due in ${delayMs} ms` },
+      ],
+    );
+  }
+
+  /**
+   * Hands a running job back at shutdown: RUNNING → QUEUED without counting the attempt, left for
+   * any dispatcher to send out again. A job being cancelled ends CANCELLED.
+   */
+  async release(jobId: string, workerId: string, reason: string): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#transition(
+      p,
+      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'QUEUED'::"JobStatus" END,
+       "attempt" = CASE WHEN "status" = 'CANCELLING' THEN "attempt" ELSE "attempt" - 1 END,
+       "finishedAt" = CASE WHEN "status" = 'CANCELLING' THEN now() END,
+       "lockedBy" = NULL, "heartbeatAt" = NULL, "dispatchedAt" = NULL, "queueRef" = NULL, "runAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
+      [{ kind: 'STATUS', message: reason }],
+    );
+  }
+
+  /**
+   * Cancels a job: a queued one ends CANCELLED at once; a running one goes CANCELLING until the
+   * process holding it aborts it. Cancelling a job already cancelled (or being cancelled) returns
+   * it unchanged; a completed or failed job cannot be cancelled.
+   */
+  async cancel(jobId: string, by: string | null): Promise<{ job: Job; change?: Change; queueRef: string | null }> {
+    const before = await this.requireJob(jobId);
+    const p = new Params();
+    const change = await this.#transition(
+      p,
+      `"status" = CASE WHEN "status" = 'RUNNING' THEN 'CANCELLING'::"JobStatus" ELSE 'CANCELLED'::"JobStatus" END,
+       "finishedAt" = CASE WHEN "status" = 'RUNNING' THEN NULL ELSE now() END,
+       "nextRetryAt" = NULL, "dispatchedAt" = coalesce("dispatchedAt", now())`,
+      `id = ${p.add(jobId)} AND "status" IN ('QUEUED', 'RETRYING', 'RUNNING')`,
+      [{ kind: 'STATUS', message: by ? `cancelled by ${by}` : 'cancelled' }],
+    );
+    if (change) return { job: change.job, change, queueRef: before.queueRef };
+    const current = await this.requireJob(jobId);
+    if (current.status === 'CANCELLED' || current.status === 'CANCELLING') return { job: current, queueRef: null };
+    throw new IllegalTransitionError(jobId, current.status, 'CANCELLED');
+  }
+
+  /** FAILED or CANCELLED → QUEUED as a new attempt with a fresh retry budget; leased for dispatch. */
+  async retry(jobId: string, budget: number, by: string | null): Promise<Change> {
+    const p = new Params();
+    const change = await this.#transition(
+      p,
+      `"status" = 'QUEUED', "maxAttempts" = "attempt" + ${p.add(budget)}, "progress" = 0, "message" = NULL,
+       "result" = NULL, "errorCode" = NULL, "errorMessage" = NULL, "finishedAt" = NULL, "nextRetryAt" = NULL,
+       "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL`,
+      `id = ${p.add(jobId)} AND "status" IN (${sourcesOf('QUEUED')
+        .filter((s) => s === 'FAILED' || s === 'CANCELLED')
+        .map((s) => `'${s}'`)
+        .join(', ')})`,
+      [{ kind: 'STATUS', message: by ? `retried by ${by}` : 'retried' }],
+    );
+    if (change) return change;
+    const current = await this.requireJob(jobId);
+    throw new IllegalTransitionError(jobId, current.status, 'QUEUED');
+  }
+
+  // ── outbox ────────────────────────────────────────────────────────────────
+
+  /** Confirms a dispatch: the queue accepted the job under `queueRef`. */
+  async confirmDispatch(jobId: string, backend: QueueBackend, queueRef: string): Promise<void> {
+    await this.db.query(`UPDATE "Job" SET "queueRef" = $2, "backend" = $3 WHERE id = $1 AND "status" = 'QUEUED'`, [
+      jobId,
+      queueRef,
+      backend,
+    ]);
+  }
+
+  /** Gives a dispatch lease back (the queue refused the job); the dispatcher loop retries it. */
+  async releaseDispatch(jobId: string): Promise<void> {
+    await this.db.query(`UPDATE "Job" SET "dispatchedAt" = NULL WHERE id = $1 AND "queueRef" IS NULL`, [jobId]);
+  }
+
+  /**
+   * Leases queued jobs that no queue holds: never dispatched, given back, or whose lease expired
+   * without a confirmation (the process dispatching them died). Safe from several processes at once.
+   */
+  async leaseUndispatched(limit: number, leaseExpiredMs: number): Promise<Job[]> {
+    return this.db.query<Job>(
+      `UPDATE "Job" SET "dispatchedAt" = now()
+       WHERE id IN (
+         SELECT id FROM "Job"
+         WHERE "status" = 'QUEUED' AND "queueRef" IS NULL
+           AND ("dispatchedAt" IS NULL OR "dispatchedAt" < now() - $2 * interval '1 millisecond')
+         ORDER BY "priority" DESC, "runAt"
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [limit, leaseExpiredMs],
+    );
+  }
+
+  /**
+   * Forgets that a queue holds the queued jobs of `backend` (it went down and may have lost them),
+   * so the dispatcher sends them out again. A duplicate delivery is harmless: the claim drops it.
+   */
+  async forgetDispatches(backend: QueueBackend): Promise<number> {
+    const rows = await this.db.query(
+      `UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL
+       WHERE "status" = 'QUEUED' AND "backend" = $1 AND "queueRef" IS NOT NULL RETURNING id`,
+      [backend],
+    );
+    return rows.length;
+  }
+
+  // ── liveness ──────────────────────────────────────────────────────────────
+
+  /**
+   * Refreshes the heartbeat of the jobs `workerId` runs; returns each one's status, or no entry for
+   * a job this worker no longer holds (the reaper gave it away).
+   */
+  async heartbeat(workerId: string, jobIds: string[]): Promise<Map<string, JobStatus>> {
+    await this.db.query(`UPDATE "Worker" SET "heartbeatAt" = now() WHERE id = $1`, [workerId]);
+    if (jobIds.length === 0) return new Map();
+    const rows = await this.db.query<{ id: string; status: JobStatus }>(
+      `UPDATE "Job" SET "heartbeatAt" = now() WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2 RETURNING id, "status"`,
+      [jobIds, workerId],
+    );
+    return new Map(rows.map((row) => [row.id, row.status]));
+  }
+
+  /** RUNNING or CANCELLING jobs whose heartbeat is older than `staleMs` (or, with 0, all of them). */
+  async staleJobs(staleMs: number): Promise<Job[]> {
+    return this.db.query<Job>(
+      `SELECT * FROM "Job" WHERE "status" IN ('RUNNING', 'CANCELLING')
+         AND ("heartbeatAt" IS NULL OR "heartbeatAt" < now() - $1 * interval '1 millisecond')
+       ORDER BY "heartbeatAt" LIMIT 100`,
+      [staleMs],
+    );
+  }
+
+  /**
+   * A job whose worker was lost: the attempt counts. With attempts left it is queued again at
+   * once (leased for dispatch by the caller); otherwise it fails with WORKER_LOST. A job being
+   * cancelled ends CANCELLED. The heartbeat must still be the stale one seen, so a worker that
+   * just came back is not robbed.
+   */
+  async recoverLost(job: Job): Promise<Change | undefined> {
+    const p = new Params();
+    const lost = `worker ${job.lockedBy ?? '?'} stopped heartbeating during attempt ${job.attempt}`;
+    const requeue = job.status === 'RUNNING' && job.attempt < job.maxAttempts;
+    const where = `id = ${p.add(job.id)} AND "status" = ${p.add(job.status)}::"JobStatus"
+       AND "lockedBy" IS NOT DISTINCT FROM ${p.add(job.lockedBy)}
+       AND "heartbeatAt" IS NOT DISTINCT FROM ${p.add(job.heartbeatAt)}::timestamptz`;
+    if (job.status === 'CANCELLING') {
+      return this.#transition(p, `"status" = 'CANCELLED', "finishedAt" = now(), "lockedBy" = NULL`, where, [
+        { kind: 'STATUS', message: lost },
+      ]);
+    }
+    if (requeue) {
+      return this.#transition(
+        p,
+        `"status" = 'QUEUED', "errorCode" = 'WORKER_LOST', "errorMessage" = ${p.add(lost)}, "lockedBy" = NULL,
+         "heartbeatAt" = NULL, "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL`,
+        where,
+        [
+          { kind: 'ATTEMPT', status: 'RETRYING', message: lost, data: { error: { code: 'WORKER_LOST', message: lost } } },
+          { kind: 'STATUS', message: 'requeued after a lost worker' },
+        ],
+      );
+    }
+    return this.#transition(
+      p,
+      `"status" = 'FAILED', "errorCode" = 'WORKER_LOST', "errorMessage" = ${p.add(lost)}, "finishedAt" = now(), "lockedBy" = NULL`,
+      where,
+      [{ kind: 'STATUS', message: `WORKER_LOST: ${lost}` }],
+    );
+  }
+
+  async registerWorker(worker: { id: string; hostname: string; pid: number; backend: QueueBackend; concurrency: number }) {
+    await this.db.query(
+      `INSERT INTO "Worker" (id, hostname, pid, backend, concurrency) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET "heartbeatAt" = now(), "stoppedAt" = NULL`,
+      [worker.id, worker.hostname, worker.pid, worker.backend, worker.concurrency],
+    );
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    await this.db.query(`UPDATE "Worker" SET "stoppedAt" = now() WHERE id = $1`, [workerId]);
+  }
+
+  /** Runs the UPDATE and appends `events` with consecutive seqs, in one statement. */
+  async #transition(p: Params, set: string, where: string, events: EventSpec[]): Promise<Change | undefined> {
+    const n = events.length;
+    const selects = events.map((event, i) => {
+      const status = event.status ? `${p.add(event.status)}::"JobStatus"` : 'j."status"';
+      const message = event.message === undefined ? 'NULL' : `${p.add(event.message)}::text`;
+      return `SELECT j.id, j."lastSeq" - ${n - 1 - i}, '${event.kind}'::"JobEventKind", ${status}, j."progress", ${message}, ${p.json(event.data)} FROM j`;
+    });
+    const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+      `WITH j AS (UPDATE "Job" SET ${set}, "lastSeq" = "lastSeq" + ${n} WHERE ${where} RETURNING *),
+       e AS (INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING *)
+       SELECT j.*, (SELECT json_agg(e ORDER BY e.seq) FROM e) AS "__events" FROM j`,
+      p.values,
+    );
+    return rows[0] && splitChange(rows[0]);
+  }
+}
+
+/** An event as json_agg renders it: timestamps are strings. */
+type RawEvent = Omit<JobEvent, 'at'> & { at: string };
+
+function splitChange(row: Job & { __events: RawEvent[] | null }): Change {
+  const { __events, ...job } = row;
+  return { job, events: (__events ?? []).map((event) => ({ ...event, at: new Date(event.at) })) };
+}
+
+function clampPercent(percent: number): number {
+  if (!Number.isFinite(percent)) return 0;
+  return Math.min(100, Math.max(0, percent));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,60 @@
+import type { EventBus } from '../events/bus.ts';
+import type { Logger } from '../logger.ts';
+import { toJobChanges } from './changes.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { Ledger } from './ledger.ts';
+
+/**
+ * Finds RUNNING jobs whose worker stopped heartbeating and settles them: queued again with the
+ * attempt counted, failed when no attempts are left, cancelled when they were being cancelled.
+ * Whatever the backend: BullMQ's stalled check or pg-boss's heartbeat may redeliver first, and
+ * the claim makes that harmless.
+ */
+export class Reaper {
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<unknown> | undefined;
+  readonly #log: Logger;
+
+  constructor(
+    private readonly opts: {
+      ledger: Ledger;
+      dispatcher: Dispatcher;
+      bus: EventBus;
+      logger: Logger;
+      staleAfterMs: number;
+      intervalMs: number;
+    },
+  ) {
+    this.#log = opts.logger.child({ component: 'reaper' });
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.#round ??= this.reap(this.opts.staleAfterMs)
+        .catch((error: unknown) => this.#log.error({ err: error }, 'reaper round failed'))
+        .finally(() => (this.#round = undefined));
+    }, this.opts.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#round;
+  }
+
+  /** Settles jobs whose heartbeat is older than `staleMs`; 0 settles every running job (sole owner at startup). */
+  async reap(staleMs: number): Promise<number> {
+    const { ledger, dispatcher, bus } = this.opts;
+    let settled = 0;
+    for (const job of await ledger.staleJobs(staleMs)) {
+      const change = await ledger.recoverLost(job);
+      if (!change) continue; // its worker came back, or another reaper got there first
+      settled++;
+      this.#log.warn({ jobId: job.id, worker: job.lockedBy, status: change.job.status }, 'recovered a job from a lost worker');
+      for (const message of toJobChanges(change)) bus.publishJobChange(message);
+      if (change.job.status === 'QUEUED') await dispatcher.dispatch(change.job);
+    }
+    return settled;
+  }
+}

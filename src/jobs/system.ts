@@ -1,0 +1,298 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { openLedger, type LedgerDb } from '../db/client.ts';
+import { createEventBus, type BusTransport, type EventBus } from '../events/bus.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { createInlineAdapter } from '../adapters/inline.ts';
+import { selectBackend, type AdapterTuning, type BackendSelection } from '../adapters/select.ts';
+import type { QueueAdapter, QueueCounts } from '../adapters/types.ts';
+import { createTaskRegistry, type TaskRegistry } from '../tasks/registry.ts';
+import { toJobChanges } from './changes.ts';
+import { backendOf, Dispatcher, type DispatcherStatus } from './dispatcher.ts';
+import { InvalidInputError } from './errors.ts';
+import { Executor } from './executor.ts';
+import { Ledger, type Change, type Job, type JobEvent } from './ledger.ts';
+import { Reaper } from './reaper.ts';
+import type { JobStatus } from './states.ts';
+
+export interface JobSystemOptions {
+  config: Config;
+  logger?: Logger;
+  registry?: TaskRegistry;
+  /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
+  worker?: boolean;
+  tuning?: AdapterTuning;
+}
+
+export interface EnqueueOptions {
+  idempotencyKey?: string | null;
+  delayMs?: number | null;
+  priority?: number | null;
+  createdBy?: string | null;
+}
+
+export interface QueueInfo {
+  backend: QueueAdapter['name'];
+  reason: string;
+  probes: BackendSelection['probes'];
+  dispatcher: DispatcherStatus;
+  eventBus: BusTransport;
+  ledger: LedgerDb['kind'];
+  queue: QueueCounts | { error: string };
+  jobs: { status: JobStatus; type: string; count: number }[];
+  workers: { id: string; hostname: string; pid: number; backend: string; concurrency: number; heartbeatAt: Date; startedAt: Date }[];
+}
+
+/**
+ * The job platform as one object: the ledger, the chosen queue backend and its fallback, the
+ * event bus, and (in worker processes) the executor and the reaper. The API and `npm run worker`
+ * both start one; tests start several against shared services.
+ */
+export class JobSystem {
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly registry: TaskRegistry,
+    readonly db: LedgerDb,
+    readonly ledger: Ledger,
+    readonly bus: EventBus,
+    readonly selection: BackendSelection,
+    readonly dispatcher: Dispatcher,
+    private readonly fallback: QueueAdapter | undefined,
+    private readonly executor: Executor | undefined,
+    private readonly reaper: Reaper | undefined,
+    /** This process's worker identity in the ledger; undefined when it runs no worker. */
+    readonly workerId: string | undefined,
+  ) {}
+
+  static async start(opts: JobSystemOptions): Promise<JobSystem> {
+    const { config } = opts;
+    const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+    const registry = opts.registry ?? createTaskRegistry();
+    const worker = opts.worker ?? config.WORKER_IN_PROCESS;
+    const db = await openLedger({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, logger });
+    const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
+    try {
+      const selection = await selectBackend(config, logger, opts.tuning);
+      cleanup.unshift(() => selection.adapter.close());
+      const primary = selection.adapter;
+      if (db.kind === 'pglite' && !worker) {
+        logger.warn('WORKER_IN_PROCESS=false with the embedded ledger: no other process can run these jobs');
+      }
+      const bus = createEventBus({
+        transport: busTransport(config, db, primary),
+        namespace: config.QUEUE_NAME,
+        logger,
+        redisUrl: config.REDIS_URL,
+        ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+        ...(db.pool ? { pool: db.pool } : {}),
+      });
+      cleanup.unshift(() => bus.close());
+      const ledger = new Ledger(db);
+      // The in-process queue carries nothing in a process that runs no worker: there the jobs wait
+      // in the ledger for a worker process's dispatcher.
+      const fallback = worker && primary.name !== 'inline' ? createInlineAdapter() : undefined;
+      const dispatcher = new Dispatcher({
+        ledger,
+        primary: primary.name === 'inline' && !worker ? undefined : primary,
+        ...(fallback ? { fallback } : {}),
+        logger,
+        intervalMs: config.DISPATCH_INTERVAL_MS,
+      });
+
+      let executor: Executor | undefined;
+      let reaper: Reaper | undefined;
+      let workerId: string | undefined;
+      if (worker) {
+        workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+        executor = new Executor({
+          workerId,
+          ledger,
+          prisma: db.prisma,
+          registry,
+          bus,
+          dispatcher,
+          logger,
+          concurrency: config.WORKER_CONCURRENCY,
+          retryBaseMs: config.RETRY_BASE_MS,
+          heartbeatMs: config.HEARTBEAT_MS,
+        });
+        reaper = new Reaper({
+          ledger,
+          dispatcher,
+          bus,
+          logger,
+          staleAfterMs: config.STALE_AFTER_MS,
+          intervalMs: Math.max(config.HEARTBEAT_MS, 250),
+        });
+        await ledger.registerWorker({
+          id: workerId,
+          hostname: hostname(),
+          pid: process.pid,
+          backend: backendOf(primary),
+          concurrency: config.WORKER_CONCURRENCY,
+        });
+        // Whatever the in-process queues of a previous run held is gone with it.
+        await ledger.forgetDispatches('INLINE');
+        // The embedded ledger has one process: whatever is RUNNING was left by a previous run.
+        if (db.kind === 'pglite') await reaper.reap(0);
+        await primary.consume(executor.deliver, config.WORKER_CONCURRENCY);
+        await fallback?.consume(executor.deliver, config.WORKER_CONCURRENCY);
+        reaper.start();
+      }
+      await bus.ready();
+      dispatcher.start();
+      const system = new JobSystem(config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId);
+      logger.info(
+        { backend: primary.name, ledger: db.kind, eventBus: bus.transport, worker, workerId },
+        'jobgraph started',
+      );
+      return system;
+    } catch (error) {
+      for (const step of cleanup) await step().catch(() => {});
+      throw error;
+    }
+  }
+
+  // ── jobs ──────────────────────────────────────────────────────────────────
+
+  /** Validates the input against the task, records the job and hands it to a queue. */
+  async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
+    const task = this.registry.get(type);
+    const parsed = task.input.safeParse(input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message }));
+      throw new InvalidInputError(
+        `Invalid input for ${type}: ${issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+        issues,
+      );
+    }
+    const created = await this.ledger.createJob({
+      type,
+      phase: task.phase,
+      input: parsed.data,
+      maxAttempts: task.maxAttempts ?? this.config.MAX_ATTEMPTS,
+      backend: backendOf(this.selection.adapter),
+      idempotencyKey: opts.idempotencyKey ?? null,
+      priority: opts.priority ?? 0,
+      delayMs: opts.delayMs ?? 0,
+      createdBy: opts.createdBy ?? null,
+    });
+    if (created.change) {
+      this.#publish(created.change);
+      await this.dispatcher.dispatch(created.job, opts.delayMs ?? 0);
+    }
+    return { job: created.job, deduplicated: created.deduplicated };
+  }
+
+  /** Cancels a job: a queued one at once, a running one by aborting it wherever it runs. */
+  async cancel(jobId: string, by: string | null = null): Promise<Job> {
+    const { job, change, queueRef } = await this.ledger.cancel(jobId, by);
+    if (!change) return job;
+    this.#publish(change);
+    if (job.status === 'CANCELLING') {
+      this.bus.publishControl({ kind: 'cancel', jobId });
+      this.executor?.abort(jobId, 'cancel');
+    } else if (queueRef) {
+      const adapter = [this.selection.adapter, this.fallback].find((a) => a && backendOf(a) === job.backend);
+      await adapter?.remove(queueRef).catch((error: unknown) => {
+        this.logger.debug({ err: error, jobId }, 'could not remove a cancelled job from its queue; its claim will drop it');
+      });
+    }
+    return job;
+  }
+
+  /** Runs a FAILED or CANCELLED job again as a new attempt, with a fresh retry budget. */
+  async retry(jobId: string, by: string | null = null): Promise<Job> {
+    const current = await this.ledger.requireJob(jobId);
+    const budget = this.registry.has(current.type)
+      ? (this.registry.get(current.type).maxAttempts ?? this.config.MAX_ATTEMPTS)
+      : this.config.MAX_ATTEMPTS;
+    const change = await this.ledger.retry(jobId, budget, by);
+    this.#publish(change);
+    await this.dispatcher.dispatch(change.job, 0);
+    return change.job;
+  }
+
+  getJob(jobId: string): Promise<Job | undefined> {
+    return this.ledger.getJob(jobId);
+  }
+
+  events(jobId: string, opts?: { afterSeq?: number; last?: number }): Promise<JobEvent[]> {
+    return this.ledger.events(jobId, opts);
+  }
+
+  async queueInfo(): Promise<QueueInfo> {
+    const queue = await this.selection.adapter.counts().catch((error: unknown) => ({
+      error: error instanceof Error ? error.message : String(error),
+    }));
+    const jobs = await this.db.query<{ status: JobStatus; type: string; count: number }>(
+      `SELECT "status", "type", count(*)::int AS count FROM "Job" GROUP BY "status", "type" ORDER BY "type", "status"`,
+    );
+    const workers = await this.db.query<QueueInfo['workers'][number]>(
+      `SELECT id, hostname, pid, backend, concurrency, "heartbeatAt", "startedAt" FROM "Worker"
+       WHERE "stoppedAt" IS NULL AND "heartbeatAt" > now() - $1 * interval '1 millisecond' ORDER BY "startedAt"`,
+      [this.config.STALE_AFTER_MS],
+    );
+    return {
+      backend: this.selection.adapter.name,
+      reason: this.selection.reason,
+      probes: this.selection.probes,
+      dispatcher: this.dispatcher.status(),
+      eventBus: this.bus.transport,
+      ledger: this.db.kind,
+      queue,
+      jobs,
+      workers,
+    };
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────
+
+  /**
+   * Graceful stop: take no new jobs, let running ones finish for up to SHUTDOWN_TIMEOUT_MS, hand
+   * back the rest (their attempt does not count), send the handed-back jobs to the queue when it
+   * outlives this process, then close everything. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const { executor, reaper, dispatcher, selection, fallback } = this;
+    this.logger.info({ running: executor?.runningJobIds.length ?? 0 }, 'stopping: no new jobs');
+    await dispatcher.stop();
+    await reaper?.stop();
+    if (executor) {
+      const deadline = setTimeout(() => executor.abortAll('shutdown'), this.config.SHUTDOWN_TIMEOUT_MS);
+      await Promise.all([selection.adapter.stopConsuming(), fallback?.stopConsuming()]);
+      clearTimeout(deadline);
+      executor.close();
+      // Handed-back jobs go to the shared queue now, so another worker takes them at once.
+      if (selection.adapter.name !== 'inline') {
+        await dispatcher.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'could not hand back jobs'));
+      }
+      if (this.workerId) await this.ledger.unregisterWorker(this.workerId).catch(() => {});
+    }
+    await fallback?.close();
+    await selection.adapter.close();
+    await this.bus.close();
+    await this.db.close();
+    this.logger.info('stopped');
+  }
+
+  #publish(change: Change): void {
+    for (const message of toJobChanges(change)) this.bus.publishJobChange(message);
+  }
+}
+
+/** EVENT_BUS=auto: Redis beside BullMQ; LISTEN/NOTIFY on a Postgres ledger; in-process on PGlite (one process). */
+function busTransport(config: Config, db: LedgerDb, primary: QueueAdapter): BusTransport {
+  if (config.EVENT_BUS !== 'auto') return config.EVENT_BUS;
+  if (db.kind === 'pglite') return 'memory';
+  return primary.name === 'bullmq' ? 'redis' : 'postgres';
+}

@@ -1,0 +1,271 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendName } from '../../src/adapters/types.ts';
+import { JobSystem } from '../../src/jobs/system.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { Harness, recordChanges, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
+import { concurrencyProbe } from '../fixtures/tasks.ts';
+
+/**
+ * The behaviour every backend must share, run against each one (test/adapters/<name>.test.ts).
+ * The whole JobSystem runs on the backend under test, against real Redis and PostgreSQL; workers
+ * that must die or live elsewhere run in child processes.
+ */
+export function defineContractSuite(backend: BackendName) {
+  describe(`contract: ${backend}`, () => {
+    let database: TestDatabase;
+    let harness: Harness;
+    let system: JobSystem;
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+    });
+    afterAll(async () => {
+      await database?.drop();
+    });
+
+    /** Each test gets fresh queue names on the file's database and a started system. */
+    async function setup(overrides: Record<string, string> = {}) {
+      harness = new Harness(
+        testEnv({
+          DATABASE_URL: database.url,
+          QUEUE_BACKEND: backend,
+          QUEUE_NAME: uniqueName('q'),
+          PGBOSS_SCHEMA: uniqueName('pgboss'),
+        }),
+      );
+      system = await harness.start(overrides);
+      return system;
+    }
+    afterEach(async () => {
+      await harness?.stopAll();
+    });
+
+    it('runs a job to completion with its result, on the chosen backend', async () => {
+      await setup();
+      const { job, deduplicated } = await system.enqueue('test.echo', { value: { answer: 42 } });
+      expect(deduplicated).toBe(false);
+      expect(job.status).toBe('QUEUED');
+      expect(job.backend).toBe(backend.toUpperCase());
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 1, progress: 100, result: { value: { answer: 42 }, attempt: 1 } });
+      expect(done.startedAt).toBeInstanceOf(Date);
+      expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+      expect(system.selection.adapter.name).toBe(backend);
+    });
+
+    it('records progress events in order with contiguous seqs, and publishes each one', async () => {
+      await setup();
+      const seen = recordChanges(system);
+      const { job } = await system.enqueue('test.echo', { steps: 5 });
+      await waitForJob(system, job.id);
+      const events = await system.events(job.id);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.map((e) => `${e.kind}:${e.status}`)).toEqual([
+        'STATUS:QUEUED',
+        'STATUS:RUNNING',
+        ...Array.from({ length: 5 }, () => 'PROGRESS:RUNNING'),
+        'STATUS:COMPLETED',
+      ]);
+      expect(events.filter((e) => e.kind === 'PROGRESS').map((e) => e.progress)).toEqual([20, 40, 60, 80, 100]);
+      await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n === events.length, 5_000, 'bus messages');
+      expect(seen.changes.filter((c) => c.jobId === job.id).map((c) => c.seq)).toEqual(events.map((e) => e.seq));
+      seen.stop();
+    });
+
+    it('retries a failing job with exponential backoff computed by the core', async () => {
+      await setup({ RETRY_BASE_MS: '300' });
+      const { job } = await system.enqueue('test.flaky', { succeedOnAttempt: 3 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 3, result: { attempt: 3 } });
+      const events = await system.events(job.id);
+      const starts = events.filter((e) => e.status === 'RUNNING' && e.kind === 'STATUS').map((e) => e.at.getTime());
+      const retries = events.filter((e) => e.kind === 'ATTEMPT' && e.status === 'RETRYING');
+      expect(starts).toHaveLength(3);
+      expect(retries.map((e) => (e.data as { delayMs: number }).delayMs)).toEqual([300, 600]);
+      // Each retry waits its delay (base·2^(attempt-1)) and not much longer.
+      const gaps = [starts[1]! - starts[0]!, starts[2]! - starts[1]!];
+      expect(gaps[0]).toBeGreaterThanOrEqual(300);
+      expect(gaps[0]).toBeLessThan(300 + 1_500);
+      expect(gaps[1]).toBeGreaterThanOrEqual(600);
+      expect(gaps[1]).toBeLessThan(600 + 1_500);
+    });
+
+    it('fails a job that gives up after its last attempt, with the error', async () => {
+      await setup({ RETRY_BASE_MS: '20', MAX_ATTEMPTS: '2' });
+      const { job } = await system.enqueue('test.flaky', { succeedOnAttempt: 5 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'FAILED', attempt: 2, errorCode: 'HANDLER_ERROR', errorMessage: 'flaky failure on attempt 2' });
+    });
+
+    it('fails a NonRetryableError at once', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.refuses', {});
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'FAILED', attempt: 1, errorCode: 'BAD_DATA', errorMessage: 'this input can never succeed' });
+    });
+
+    it('times a job out, counts it as a failure and retries it', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.tooSlow', { ms: 5_000 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'FAILED', attempt: 2, errorCode: 'TIMEOUT' });
+      const events = await system.events(job.id);
+      expect(events.filter((e) => e.kind === 'ATTEMPT')).toHaveLength(1);
+    });
+
+    it('cancels a queued job: it never runs and leaves its queue', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.echo', {}, { delayMs: 60_000 });
+      await waitFor(() => system.getJob(job.id), (j) => j?.queueRef != null, 5_000, 'dispatch');
+      expect((await system.selection.adapter.counts()).delayed).toBe(1);
+      const cancelled = await system.cancel(job.id, 'tester');
+      expect(cancelled.status).toBe('CANCELLED');
+      expect(cancelled.finishedAt).toBeInstanceOf(Date);
+      expect((await system.selection.adapter.counts()).delayed).toBe(0);
+      const events = await system.events(job.id);
+      expect(events.map((e) => e.status)).toEqual(['QUEUED', 'CANCELLED']);
+      await expect(system.cancel(job.id)).resolves.toMatchObject({ status: 'CANCELLED' });
+    });
+
+    it('cancels a running job: the handler sees the abort and the job ends CANCELLED, not retried', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.sleep', { ms: 30_000 });
+      await waitFor(() => system.events(job.id), (events) => events.some((e) => e.message === 'started'), 10_000, 'start');
+      const cancelling = await system.cancel(job.id);
+      expect(['CANCELLING', 'CANCELLED']).toContain(cancelling.status);
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'CANCELLED', attempt: 1 });
+      const events = await system.events(job.id);
+      expect(events.map((e) => e.message)).toContain('saw abort: CANCELLED');
+      expect(events.some((e) => e.kind === 'ATTEMPT')).toBe(false);
+    });
+
+    it('refuses to cancel a completed job', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.echo', {});
+      await waitForJob(system, job.id, 'COMPLETED');
+      await expect(system.cancel(job.id)).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' });
+    });
+
+    it('runs a FAILED job again on retryJob, as a new attempt', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.refuses', {});
+      await waitForJob(system, job.id, 'FAILED');
+      const again = await system.retry(job.id, 'tester');
+      expect(again).toMatchObject({ status: 'QUEUED', errorCode: null });
+      const done = await waitForJob(system, job.id, 'FAILED');
+      expect(done.attempt).toBe(2);
+    });
+
+    it('returns the existing job for a repeated idempotency key', async () => {
+      await setup();
+      const key = uniqueName('key');
+      const first = await system.enqueue('test.echo', { value: 1 }, { idempotencyKey: key });
+      const second = await system.enqueue('test.echo', { value: 2 }, { idempotencyKey: key });
+      expect(second).toMatchObject({ deduplicated: true, job: { id: first.job.id } });
+      // The key is unique per task type.
+      const other = await system.enqueue('test.flaky', { succeedOnAttempt: 1 }, { idempotencyKey: key });
+      expect(other.deduplicated).toBe(false);
+      expect(await waitForJob(system, first.job.id)).toMatchObject({ status: 'COMPLETED', result: { value: 1 } });
+      const count = await system.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Job" WHERE "idempotencyKey" = $1`, [key]);
+      expect(count[0]!.n).toBe(2);
+    });
+
+    it('holds a delayed job until it is due', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.echo', {}, { delayMs: 800 });
+      const done = await waitForJob(system, job.id);
+      expect(done.status).toBe('COMPLETED');
+      expect(done.startedAt!.getTime() - done.createdAt.getTime()).toBeGreaterThanOrEqual(800);
+    });
+
+    it('runs higher priority first', async () => {
+      await setup({ WORKER_CONCURRENCY: '1' });
+      const blocker = await system.enqueue('test.sleep', { ms: 600 });
+      await waitForJob(system, blocker.job.id, 'RUNNING');
+      const low = await system.enqueue('test.echo', { value: 'low' }, { priority: -5 });
+      const normal = await system.enqueue('test.echo', { value: 'normal' });
+      const high = await system.enqueue('test.echo', { value: 'high' }, { priority: 10 });
+      const done = await Promise.all([high, normal, low].map(({ job }) => waitForJob(system, job.id)));
+      const order = [...done].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime()).map((j) => (j.result as { value: string }).value);
+      expect(order).toEqual(['high', 'normal', 'low']);
+    });
+
+    it('holds the concurrency limit and uses it', async () => {
+      await setup({ WORKER_CONCURRENCY: '3' });
+      const group = uniqueName('g');
+      const jobs = await Promise.all(Array.from({ length: 9 }, () => system.enqueue('test.overlap', { group, ms: 200 })));
+      await Promise.all(jobs.map(({ job }) => waitForJob(system, job.id, 'COMPLETED')));
+      expect(concurrencyProbe.max.get(group)).toBe(3);
+    });
+
+    it('recovers the job of a worker killed mid-job: it completes on another worker as attempt 2', async () => {
+      await setup({ WORKER_IN_PROCESS: 'false' });
+      await system.stop();
+      const producer = await harness.start({}, { worker: false });
+      const doomed = await harness.spawnWorker();
+      const { job } = await producer.enqueue('test.sleep', { ms: 20_000 });
+      const running = await waitForJob(producer, job.id, 'RUNNING');
+      expect(running.lockedBy).toBe(doomed.workerId);
+      doomed.child.kill('SIGKILL');
+      const rescuer = await harness.start({}, { worker: true });
+      // Shorten the job for the rescue: the input is the ledger's, so set it there.
+      await producer.db.query(`UPDATE "Job" SET "input" = '{"ms": 50}' WHERE id = $1`, [job.id]);
+      const done = await waitForJob(producer, job.id, 'COMPLETED', 45_000);
+      expect(done.attempt).toBe(2);
+      expect(done.lockedBy).toBeNull();
+      const events = await producer.events(job.id);
+      const lost = events.find((e) => e.kind === 'ATTEMPT');
+      expect(lost?.message).toContain(`worker ${doomed.workerId} stopped heartbeating during attempt 1`);
+      const runs = events.filter((e) => e.kind === 'STATUS' && e.status === 'RUNNING');
+      expect(runs.at(-1)!.message).toBe(`running on ${rescuer.workerId}`);
+    });
+
+    it('shuts down gracefully: finishes what it can, hands back the rest without counting the attempt', async () => {
+      await setup({ SHUTDOWN_TIMEOUT_MS: '700' });
+      const quick = await system.enqueue('test.sleep', { ms: 300 });
+      const long = await system.enqueue('test.sleep', { ms: 30_000 });
+      await Promise.all([quick, long].map(({ job }) => waitForJob(system, job.id, 'RUNNING')));
+      await system.stop();
+      const [q, l] = [quick.job.id, long.job.id];
+      const reader = await harness.start({ WORKER_IN_PROCESS: 'false' }, { worker: false });
+      expect(await reader.getJob(q)).toMatchObject({ status: 'COMPLETED', attempt: 1 });
+      const handedBack = (await reader.getJob(l))!;
+      expect(handedBack).toMatchObject({ status: 'QUEUED', attempt: 0, lockedBy: null });
+      expect((await reader.events(l)).map((e) => e.message)).toContain('saw abort: SHUTDOWN');
+      // Another worker takes it up and runs it as attempt 1.
+      await reader.db.query(`UPDATE "Job" SET "input" = '{"ms": 10}' WHERE id = $1`, [l]);
+      await harness.start({}, { worker: true });
+      expect(await waitForJob(reader, l, 'COMPLETED')).toMatchObject({ attempt: 1 });
+    });
+
+    it('delivers events to a subscriber in another process', async () => {
+      await setup();
+      await system.stop();
+      const watcher = await harness.start({}, { worker: false });
+      await harness.spawnWorker();
+      const seen = recordChanges(watcher);
+      const { job } = await watcher.enqueue('test.echo', { steps: 4 });
+      await waitForJob(watcher, job.id, 'COMPLETED');
+      await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n >= 7, 5_000, 'remote events');
+      const mine = seen.changes.filter((c) => c.jobId === job.id);
+      expect(mine.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(mine.filter((c) => c.kind === 'PROGRESS').map((c) => c.progress)).toEqual([25, 50, 75, 100]);
+      expect(mine.at(-1)).toMatchObject({ status: 'COMPLETED', type: 'test.echo' });
+      seen.stop();
+    });
+
+    it('aborts a running job cancelled from another process', async () => {
+      await setup();
+      await system.stop();
+      const api = await harness.start({}, { worker: false });
+      await harness.spawnWorker();
+      const { job } = await api.enqueue('test.sleep', { ms: 30_000 });
+      await waitFor(() => api.events(job.id), (events) => events.some((e) => e.message === 'started'), 10_000, 'start');
+      await api.cancel(job.id);
+      const done = await waitForJob(api, job.id, 'CANCELLED', 10_000);
+      expect(done.attempt).toBe(1);
+      expect((await api.events(job.id)).map((e) => e.message)).toContain('saw abort: CANCELLED');
+    });
+  });
+}

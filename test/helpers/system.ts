@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { JobChange } from '../../src/events/messages.ts';
+import type { Job } from '../../src/jobs/ledger.ts';
+import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createTestRegistry } from '../fixtures/tasks.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A short unique name for queues, schemas and key prefixes of one test. */
+export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`;
+
+/** Test settings: short retries, heartbeats and intervals so failures show in seconds. */
+export function testEnv(overrides: Record<string, string | undefined>): Record<string, string | undefined> {
+  return {
+    REDIS_URL,
+    RETRY_BASE_MS: '100',
+    HEARTBEAT_MS: '200',
+    STALE_AFTER_MS: '1500',
+    DISPATCH_INTERVAL_MS: '100',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    WORKER_CONCURRENCY: '4',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+}
+
+/** Starts systems and child workers for one test file, and stops them all in `stopAll`. */
+export class Harness {
+  readonly #systems: JobSystem[] = [];
+  readonly #children = new Set<ChildProcess>();
+
+  constructor(readonly env: Record<string, string | undefined>) {}
+
+  config(overrides: Record<string, string | undefined> = {}): Config {
+    return loadConfig({ ...this.env, ...overrides });
+  }
+
+  async start(overrides: Record<string, string | undefined> = {}, opts: Partial<JobSystemOptions> = {}): Promise<JobSystem> {
+    const config = this.config(overrides);
+    const system = await JobSystem.start({
+      config,
+      logger: createLogger(config.LOG_LEVEL),
+      registry: createTestRegistry(),
+      tuning: { bullmq: { lockDurationMs: 2_000, stalledIntervalMs: 1_000 }, pgboss: { heartbeatSeconds: 10 } },
+      ...opts,
+    });
+    this.#systems.push(system);
+    return system;
+  }
+
+  /** A worker in its own process (test/fixtures/worker.ts); resolves once it consumes. */
+  async spawnWorker(overrides: Record<string, string | undefined> = {}): Promise<{ child: ChildProcess; workerId: string }> {
+    const child = spawnTs('../fixtures/worker.ts', { ...this.env, ...overrides });
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    let output = '';
+    const ready = new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /ready (\S+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready: ${output}`)));
+    });
+    return { child, workerId: await withTimeout(ready, 30_000, 'worker start') };
+  }
+
+  async stop(system: JobSystem): Promise<void> {
+    await system.stop();
+  }
+
+  async stopAll(): Promise<void> {
+    for (const child of this.#children) {
+      child.kill('SIGKILL');
+      await once(child, 'exit').catch(() => {});
+    }
+    await Promise.all(this.#systems.map((system) => system.stop()));
+  }
+}
+
+/**
+ * Runs a TypeScript file of this repo in a child Node process with tsx as a loader: one process,
+ * so that SIGKILL really kills the worker (the tsx CLI would leave its node child running).
+ */
+export function spawnTs(relativeToHelpers: string, env: Record<string, string | undefined>): ChildProcess {
+  const script = fileURLToPath(new URL(relativeToHelpers, import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const childEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
+  return spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** Polls `read` until `done` holds for its value; fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    value = await read();
+  }
+  return value;
+}
+
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+/** Waits until a job is in a terminal state (or `status`), reading the ledger. */
+export function waitForJob(system: JobSystem, jobId: string, status?: Job['status'], timeoutMs = 20_000): Promise<Job> {
+  return waitFor(
+    async () => (await system.getJob(jobId))!,
+    (job) => (status ? job.status === status : TERMINAL.has(job.status)),
+    timeoutMs,
+    `job ${jobId} to be ${status ?? 'finished'}`,
+  ) as Promise<Job>;
+}
+
+/** Records the bus messages about `jobId` this process sees. */
+export function recordChanges(system: JobSystem, jobId?: string): { changes: JobChange[]; stop: () => void } {
+  const changes: JobChange[] = [];
+  const stop = system.bus.onJobChange((change) => {
+    if (!jobId || change.jobId === jobId) changes.push(change);
+  });
+  return { changes, stop };
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
