@@ -1,6 +1,12 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  // graphql 16 has no "exports": Node loads its CommonJS build, Vite would pick its .mjs one, and
+  // two copies of graphql break every instanceof check. Make Vite load the one Node loads.
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -45,6 +45,18 @@ export const configSchema = z.object({
   DISPATCH_INTERVAL_MS: intFrom(50).default(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(0).max(65_535).default(4000),
+  /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */
+  API_TOKENS: z
+    .string()
+    .regex(
+      /^\s*[^:,\s]+:[^:,\s]+:(viewer|operator|admin)\s*(,\s*[^:,\s]+:[^:,\s]+:(viewer|operator|admin)\s*)*$/,
+      'comma-separated name:token:role entries, role one of viewer, operator, admin',
+    )
+    .optional(),
+  /** Largest request body the API reads. */
+  MAX_BODY_BYTES: intFrom(1_024).default(1_048_576),
+  MAX_QUERY_DEPTH: intFrom(2).max(100).default(12),
+  MAX_QUERY_COST: intFrom(100).default(5_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -13,6 +13,8 @@ export interface JobChange {
   /** Cut to MAX_BUS_MESSAGE chars (NOTIFY payloads are small); the ledger has it whole. */
   message: string | null;
   attempt: number;
+  /** Owner, so subscriptions can filter what a caller may see without reading the ledger. */
+  createdBy: string | null;
 }
 
 /** Orders from one process to the process that holds a job. */

@@ -17,5 +17,6 @@ export function toJobChanges({ job, events }: Change): JobChange[] {
         ? `${event.message.slice(0, MAX_BUS_MESSAGE)}…`
         : event.message,
     attempt: job.attempt,
+    createdBy: job.createdBy,
   }));
 }

@@ -54,6 +54,15 @@ export interface Change {
   events: JobEvent[];
 }
 
+export interface JobListFilter {
+  first: number;
+  after?: { createdAt: Date; id: string };
+  status?: JobStatus[];
+  type?: string;
+  phase?: Phase;
+  createdBy?: string;
+}
+
 export type ClaimOutcome =
   | { claimed: true; change: Change }
   /** Not due yet: a queue delivered it early; deliver again after `delayMs`. */
@@ -125,6 +134,28 @@ export class Ledger {
       jobId,
       opts.afterSeq ?? 0,
     ]);
+  }
+
+  /**
+   * A page of jobs, newest first, after a keyset cursor. Filters combine with AND; `createdBy`
+   * restricts to one owner.
+   */
+  async listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.status?.length) where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
+    if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
+    if (filter.phase) where.push(`"phase" = ${p.add(filter.phase)}::"Phase"`);
+    if (filter.createdBy !== undefined) where.push(`"createdBy" = ${p.add(filter.createdBy)}`);
+    if (filter.after) {
+      where.push(`("createdAt", id) < (${p.add(filter.after.createdAt)}::timestamptz, ${p.add(filter.after.id)}::uuid)`);
+    }
+    const rows = await this.db.query<Job>(
+      `SELECT * FROM "Job" ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY "createdAt" DESC, id DESC LIMIT ${p.add(filter.first + 1)}`,
+      p.values,
+    );
+    return { jobs: rows.slice(0, filter.first), hasNextPage: rows.length > filter.first };
   }
 
   /**

@@ -25,6 +25,8 @@ export interface TaskDefinition<I = unknown, O = unknown> {
   readonly name: string;
   readonly phase: Phase;
   readonly description?: string;
+  /** Name of the task's typed GraphQL mutation; default: the last part of `name` ("demo.countWords" → countWords). */
+  readonly mutation?: string;
   /** Validates input at enqueue time and again before the handler runs. */
   readonly input: z.ZodType<I>;
   readonly maxAttempts?: number;

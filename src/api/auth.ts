@@ -1,0 +1,78 @@
+import { GraphQLError } from 'graphql';
+import type { Job } from '../jobs/ledger.ts';
+
+/**
+ * Who is calling, from a bearer token. API_TOKENS lists `name:token:role`; without it the API runs
+ * open and every caller is the local admin (single-user development).
+ *
+ * viewer:   read and subscribe to their own jobs
+ * operator: also enqueue, cancel and retry their own jobs
+ * admin:    everything, every job
+ */
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface Viewer {
+  name: string;
+  role: Role;
+}
+
+export const OPEN_ACCESS_USER: Viewer = { name: 'local', role: 'admin' };
+
+export class TokenBook {
+  readonly #byToken = new Map<string, Viewer>();
+
+  constructor(spec: string | undefined) {
+    for (const entry of spec?.split(',') ?? []) {
+      const [name, token, role] = entry.trim().split(':') as [string, string, Role];
+      if (this.#byToken.has(token)) throw new Error(`API_TOKENS: the token of "${name}" is used twice`);
+      this.#byToken.set(token, { name, role });
+    }
+  }
+
+  get open(): boolean {
+    return this.#byToken.size === 0;
+  }
+
+  /**
+   * The caller for an Authorization header value (or a bare token, as WebSocket connectionParams
+   * may carry it). Undefined = anonymous; a token that is not known is an error, not anonymous.
+   */
+  identify(authorization: string | null | undefined): Viewer | undefined {
+    if (this.open) return OPEN_ACCESS_USER;
+    if (!authorization) return undefined;
+    const token = authorization.replace(/^Bearer\s+/i, '').trim();
+    const viewer = this.#byToken.get(token);
+    if (!viewer) throw unauthenticated('The token is not valid');
+    return viewer;
+  }
+}
+
+export function unauthenticated(message = 'Sign in with an Authorization: Bearer token'): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}
+
+export function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+}
+
+export function requireViewer(viewer: Viewer | undefined): Viewer {
+  if (!viewer) throw unauthenticated();
+  return viewer;
+}
+
+export function requireRole(viewer: Viewer | undefined, role: Exclude<Role, 'viewer'>): Viewer {
+  const who = requireViewer(viewer);
+  if (role === 'operator' && who.role === 'viewer') throw forbidden('Viewers cannot change jobs; an operator token is needed');
+  if (role === 'admin' && who.role !== 'admin') throw forbidden('This needs an admin token');
+  return who;
+}
+
+/** Whether `viewer` may see `job`: admins see all, others their own. */
+export function canSee(viewer: Viewer, job: Pick<Job, 'createdBy'>): boolean {
+  return viewer.role === 'admin' || job.createdBy === viewer.name;
+}
+
+/** The `createdBy` filter for listing jobs: none for admins. */
+export function ownerFilter(viewer: Viewer): string | undefined {
+  return viewer.role === 'admin' ? undefined : viewer.name;
+}

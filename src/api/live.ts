@@ -1,0 +1,176 @@
+import { Repeater } from '@repeaterjs/repeater';
+import type { JobChange } from '../events/messages.ts';
+import type { Job, JobEvent } from '../jobs/ledger.ts';
+import { isTerminal } from '../jobs/states.ts';
+import type { JobSystem } from '../jobs/system.ts';
+
+/**
+ * The live side of the API: GraphQL subscriptions built from the ledger (the truth, for the
+ * first state and for replay) and the event bus (for what happens next). Every stream is ordered
+ * by the job's event seq: anything the bus dropped or delivered late is read back from the ledger,
+ * and nothing is sent twice.
+ */
+export class LiveJobs {
+  readonly #reads = new Map<string, Promise<Job | undefined>>();
+
+  constructor(private readonly system: JobSystem) {}
+
+  /** Events of a job after `afterSeq`, replayed from the ledger, then live; ends after a terminal status. */
+  jobEvents(jobId: string, afterSeq = 0): Repeater<JobEvent> {
+    const { system } = this;
+    return this.#stream<JobEvent>(jobId, async (feed, push) => {
+      let last = afterSeq;
+      const catchUp = async (): Promise<boolean> => {
+        for (const event of await system.events(jobId, { afterSeq: last })) {
+          await push(event);
+          last = event.seq;
+        }
+        const job = await system.getJob(jobId);
+        return !job || (isTerminal(job.status) && last >= job.lastSeq);
+      };
+      if (await catchUp()) return;
+      for (let change = await feed.next(); change; change = await feed.next()) {
+        if (change.seq <= last) continue;
+        if (change.seq > last + 1) {
+          if (await catchUp()) return; // the bus skipped some: the ledger has them
+          continue;
+        }
+        await push(eventOf(change));
+        last = change.seq;
+        if (change.kind === 'STATUS' && isTerminal(change.status)) return;
+      }
+    });
+  }
+
+  /** The job now, then after every change; ends after a terminal state. */
+  jobProgress(jobId: string, afterSeq = 0): Repeater<Job> {
+    return this.#stream<Job>(jobId, async (feed, push) => {
+      let job = await this.system.getJob(jobId);
+      if (!job) return;
+      await push(job);
+      if (isTerminal(job.status)) return;
+      let last = Math.max(job.lastSeq, afterSeq);
+      for (let change = await feed.next(); change; change = await feed.next()) {
+        if (change.seq <= last) continue;
+        job = change.seq === last + 1 && isMinor(change) ? merge(job, change) : await this.jobAt(change);
+        if (!job) return;
+        last = job.lastSeq;
+        await push(job);
+        if (isTerminal(job.status)) return;
+      }
+    });
+  }
+
+  /** Every job change that passes `accept`, as the job after it. */
+  jobUpdates(accept: (change: JobChange) => boolean): Repeater<Job> {
+    return new Repeater<Job>(async (push, stop) => {
+      const feed = new Feed(this.system, accept);
+      void stop.then(() => feed.close());
+      try {
+        for (let change = await feed.next(); change; change = await feed.next()) {
+          const job = await this.jobAt(change);
+          if (job) await push(job);
+        }
+      } finally {
+        feed.close();
+        stop();
+      }
+    });
+  }
+
+  /**
+   * The job as of (at least) `change`, read from the ledger once per change for all the
+   * subscribers of this process.
+   */
+  jobAt(change: JobChange): Promise<Job | undefined> {
+    const key = `${change.jobId}:${change.seq}`;
+    let read = this.#reads.get(key);
+    if (!read) {
+      read = this.system.getJob(change.jobId);
+      this.#reads.set(key, read);
+      setTimeout(() => this.#reads.delete(key), 2_000).unref();
+    }
+    return read;
+  }
+
+  #stream<T>(jobId: string, body: (feed: Feed, push: (value: T) => Promise<unknown>) => Promise<void>): Repeater<T> {
+    return new Repeater<T>(async (push, stop) => {
+      // Listen before reading the ledger, so nothing falls between the read and the first change.
+      const feed = new Feed(this.system, (change) => change.jobId === jobId);
+      void stop.then(() => feed.close());
+      try {
+        await body(feed, push);
+      } finally {
+        feed.close();
+        stop();
+      }
+    });
+  }
+}
+
+/** Progress and log lines change no more than progress and message: the job can be updated in place. */
+function isMinor(change: JobChange): boolean {
+  return change.kind === 'PROGRESS' || change.kind === 'LOG';
+}
+
+function merge(job: Job, change: JobChange): Job {
+  return {
+    ...job,
+    progress: change.progress,
+    message: change.kind === 'PROGRESS' && change.message !== null ? change.message : job.message,
+    lastSeq: change.seq,
+  };
+}
+
+function eventOf(change: JobChange): JobEvent {
+  return {
+    jobId: change.jobId,
+    seq: change.seq,
+    at: new Date(change.at),
+    kind: change.kind,
+    status: change.status,
+    progress: change.progress,
+    message: change.message,
+    data: null,
+  };
+}
+
+/**
+ * The bus changes one subscription wants, buffered. A subscriber that falls more than `limit`
+ * behind loses the oldest; the seq gap sends it back to the ledger for them.
+ */
+class Feed {
+  readonly #queue: JobChange[] = [];
+  #waiting: ((change: JobChange | undefined) => void) | undefined;
+  #closed = false;
+  readonly #unsubscribe: () => void;
+
+  constructor(system: JobSystem, accept: (change: JobChange) => boolean, private readonly limit = 10_000) {
+    this.#unsubscribe = system.bus.onJobChange((change) => {
+      if (this.#closed || !accept(change)) return;
+      if (this.#waiting) {
+        const resolve = this.#waiting;
+        this.#waiting = undefined;
+        resolve(change);
+        return;
+      }
+      this.#queue.push(change);
+      if (this.#queue.length > this.limit) this.#queue.shift();
+    });
+  }
+
+  /** The next change, or undefined once closed. */
+  next(): Promise<JobChange | undefined> {
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
+    if (this.#closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    this.#waiting?.(undefined);
+    this.#waiting = undefined;
+  }
+}

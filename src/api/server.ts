@@ -1,0 +1,124 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { JobSystem } from '../jobs/system.ts';
+import type { Logger } from '../logger.ts';
+import { bearerFrom, GRAPHQL_PATH, type Api } from './yoga.ts';
+
+type Enveloped = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
+
+export interface HttpServer {
+  server: Server;
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting, ends open streams and sockets. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The listener: GraphQL over HTTP and SSE (yoga) and over WebSocket (graphql-ws) on one path,
+ * plus /health (the process answers) and /ready (the ledger answers and a backend takes jobs).
+ */
+export function createHttpServer(api: Api, system: JobSystem, logger: Logger): HttpServer {
+  const log = logger.child({ component: 'http' });
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return json(res, 200, { status: 'ok' });
+    if (path === '/ready') return void readiness(system).then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
+    return api.yoga(req, res);
+  });
+
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const ws = useServer(
+    {
+      // onSubscribe below puts yoga's enveloped execute/subscribe on the args.
+      execute: (args) => (args as unknown as Enveloped).execute(args) as never,
+      subscribe: (args) => (args as unknown as Enveloped).subscribe(args) as never,
+      // A wrong token closes the socket at once (4403); a missing one is anonymous, as over HTTP.
+      onConnect: (ctx) => {
+        try {
+          api.tokens.identify(bearerFrom(ctx.connectionParams));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = api.yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          connectionParams: ctx.connectionParams,
+        });
+        const args = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          execute,
+          subscribe,
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args as never;
+      },
+    },
+    wss,
+  );
+
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as { port: number }).port);
+        });
+      }),
+    close: () =>
+      (closing ??= (async () => {
+        log.info('closing the listener');
+        await ws.dispose();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // SSE streams and keep-alive sockets would hold close() open: end them.
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })()),
+  };
+}
+
+async function readiness(system: JobSystem): Promise<{ ready: boolean; reason: string; backend: string; usingFallback: boolean }> {
+  const status = system.dispatcher.status();
+  const backend = system.selection.adapter.name;
+  try {
+    await Promise.race([
+      system.db.query('SELECT 1'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
+    ]);
+  } catch (error) {
+    return { ready: false, reason: `ledger unreachable: ${error instanceof Error ? error.message : String(error)}`, backend, usingFallback: false };
+  }
+  if (!status.primaryHealthy && !status.usingFallback) {
+    return { ready: false, reason: `${backend} is down: ${status.lastProbe?.detail ?? 'no probe yet'}`, backend, usingFallback: false };
+  }
+  return {
+    ready: true,
+    reason: status.usingFallback ? `${backend} is down; jobs run on the in-process fallback` : `${backend} is up`,
+    backend,
+    usingFallback: status.usingFallback,
+  };
+}
+
+function json(res: ServerResponse<IncomingMessage>, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}

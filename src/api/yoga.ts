@@ -1,0 +1,116 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+import { JobgraphError } from '../jobs/errors.ts';
+import type { JobSystem } from '../jobs/system.ts';
+import type { Logger } from '../logger.ts';
+import type { ApiContext } from '../schema/builder.ts';
+import { buildSchema } from '../schema/index.ts';
+import { TokenBook } from './auth.ts';
+import { LiveJobs } from './live.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+/** graphql-sse's single connection mode lives here; distinct connections mode is on GRAPHQL_PATH. */
+export const GRAPHQL_STREAM_PATH = '/graphql/stream';
+
+/** What the HTTP and WebSocket layers hand yoga's context factory. */
+export interface ServerContext {
+  connectionParams?: Record<string, unknown>;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, ApiContext>;
+
+export interface Api {
+  yoga: Yoga;
+  tokens: TokenBook;
+  live: LiveJobs;
+}
+
+/**
+ * The GraphQL app, apart from any listener: tests call `yoga.fetch`, src/api/server.ts serves it.
+ * Domain errors (JobgraphError) reach clients with their code; anything unexpected is logged and
+ * masked.
+ */
+export function createApi(system: JobSystem, config: Config, logger: Logger): Api {
+  const log = logger.child({ component: 'api' });
+  const tokens = new TokenBook(config.API_TOKENS);
+  if (tokens.open) log.warn('API_TOKENS is not set: the API is open to anyone who can reach it (single-user development)');
+  const live = new LiveJobs(system);
+
+  const yoga = createYoga<ServerContext, ApiContext>({
+    schema: buildSchema(system.registry),
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { title: 'jobgraph' },
+    batching: { limit: 10 },
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      error: (...args) => log.error(args.map(String).join(' ')),
+    },
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        if (original instanceof JobgraphError && error instanceof GraphQLError) {
+          return new GraphQLError(original.message, {
+            nodes: error.nodes,
+            ...(error.path ? { path: error.path } : {}),
+            extensions: { code: original.code },
+          });
+        }
+        if (!(original instanceof GraphQLError)) log.error({ err: original }, 'unexpected error in a GraphQL operation');
+        return maskError(error, message, isDev);
+      },
+    },
+    context: ({ request, connectionParams }) => {
+      const header = request?.headers.get('authorization') ?? bearerFrom(connectionParams);
+      return { system, live, viewer: tokens.identify(header) };
+    },
+    plugins: [
+      bodyLimit(config.MAX_BODY_BYTES),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useGraphQLSSE({ endpoint: GRAPHQL_STREAM_PATH }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: config.MAX_QUERY_DEPTH },
+        costLimit: { maxCost: config.MAX_QUERY_COST },
+        maxAliases: { n: 20 },
+        maxDirectives: { n: 20 },
+        maxTokens: { n: 2_000 },
+        blockFieldSuggestion: { enabled: true },
+      }),
+    ],
+  });
+  return { yoga, tokens, live };
+}
+
+/** The token a WebSocket client passes in connectionParams, as `authorization` or `token`. */
+export function bearerFrom(params: Record<string, unknown> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization ?? params?.token;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Refuses bodies over `limit` bytes before they are read; a body of unknown length must say it. */
+function bodyLimit(limit: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+      const length = request.headers.get('content-length');
+      const reject = (status: number, message: string) =>
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }), {
+            status,
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
+      if (length === null) {
+        if (request.body) reject(411, 'A request body needs a Content-Length header');
+        return;
+      }
+      if (Number(length) > limit) reject(413, `The request body is larger than ${limit} bytes`);
+    },
+  };
+}

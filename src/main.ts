@@ -1,0 +1,24 @@
+// `npm start`: the GraphQL API, with a worker in the same process unless WORKER_IN_PROCESS=false.
+// With neither Redis nor Postgres it runs embedded: PGlite ledger in ./.jobgraph, in-process queue.
+import { createHttpServer } from './api/server.ts';
+import { createApi } from './api/yoga.ts';
+import { loadConfig } from './config.ts';
+import { JobSystem } from './jobs/system.ts';
+import { createLogger } from './logger.ts';
+import { stopOnSignals } from './shutdown.ts';
+
+const config = loadConfig();
+const logger = createLogger(config.LOG_LEVEL);
+try {
+  const system = await JobSystem.start({ config, logger });
+  const http = createHttpServer(createApi(system, config, logger), system, logger);
+  const port = await http.listen(config.PORT);
+  logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
+  stopOnSignals(async () => {
+    await http.close();
+    await system.stop();
+  }, logger);
+} catch (error) {
+  logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
+  process.exit(1);
+}
