@@ -1,0 +1,482 @@
+import { PgBoss, type JobWithMetadata, type WorkOptions } from 'pg-boss';
+import type { Logger } from '../logger.ts';
+import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
+
+export interface PgbossAdapterOptions {
+  connectionString: string;
+  /** Schema pg-boss keeps its tables in (created on first use). */
+  schema: string;
+  /** The one pg-boss queue every task type goes through. */
+  queueName: string;
+  logger: Logger;
+  /**
+   * A delivered job whose consumer stops refreshing its heartbeat for this long (killed process,
+   * lost connection) is handed to another consumer. pg-boss needs an integer >= 10. Default 30,
+   * which with the 10 s supervision below brings a killed worker's job back within ~50 s.
+   */
+  heartbeatSeconds?: number;
+  /**
+   * Backstop poll of each consumer worker. NOTIFY wakes workers for new jobs at once; the poll is
+   * what picks up delayed jobs coming due and jobs handed back, so it is also how late those run.
+   * Default 0.5 (pg-boss's minimum).
+   */
+  pollIntervalSeconds?: number;
+  /** How long close() lets running handlers finish before pg-boss hands their jobs back. Default 10 s. */
+  closeTimeoutMs?: number;
+}
+
+interface JobData {
+  jobId: string;
+  task: string;
+}
+
+/** pg-boss's own connect timeout, below our operation timeout so its error is the one reported. */
+const CONNECT_TIMEOUT_MS = 3_000;
+/** enqueue/remove/counts/probe reject after this, whatever pg-boss is doing. */
+const OPERATION_TIMEOUT_MS = 5_000;
+const PROBE_TIMEOUT_MS = 4_500;
+/**
+ * Jobs per fetch. Above 1 so `burstWhenBatchFull` applies: a full batch means more is waiting and
+ * the worker fetches again at once. With batch 1 a worker sleeps its poll interval after every job
+ * unless a NOTIFY arrived meanwhile, so a backlog left when the sends stop drains at one job per
+ * worker per poll (reported: 2,000 jobs at concurrency 20 stuck at ~1,330 until the 30 s default
+ * backstop). Not more than 2: jobs beyond the free slots are handed back (see #runBatch), and
+ * measured on 2,000 queued 50 ms jobs at concurrency 20, batch 5 handed back ~5 times as many
+ * jobs as batch 2 for the same throughput.
+ */
+const BATCH_SIZE = 2;
+/**
+ * Effectively unlimited pg-boss retries, with retryDelay 0 and no backoff. Our core does all
+ * retrying; the handler resolves once the ledger has the outcome, so a pg-boss "retry" is only ever
+ * a job taken back from a consumer: heartbeat lost (killed process), expired, failed back by a
+ * shutdown past its grace, or handed back here for want of a slot. pg-boss fails such a job to
+ * `retry` (start_after = now + retryDelay) while retry_count < retryLimit, else to `failed`, where
+ * it is never delivered again: retryLimit 0 would lose every killed worker's job. retry_count also
+ * grows with each hand-back, hence the large limit rather than a small one.
+ */
+const RETRY_LIMIT = 1_000_000;
+/**
+ * pg-boss's upper bound. Expiry is not how lost jobs come back (the heartbeat is), and the core
+ * enforces task timeouts; this only keeps pg-boss from failing a legitimately long job.
+ */
+const EXPIRE_IN_SECONDS = 24 * 60 * 60;
+/**
+ * The supervisor pass that fails back jobs with a stale heartbeat runs at most this often (and the
+ * monitor claim, shared by all instances, at the same period). pg-boss's default is 60 s, which
+ * would make a lost job wait heartbeatSeconds + up to 2 min.
+ */
+const SUPERVISE_INTERVAL_SECONDS = 10;
+/** Completed jobs are history only (the ledger is the truth): keep an hour, sweep every 5 min. */
+const DELETE_AFTER_SECONDS = 60 * 60;
+const MAINTENANCE_INTERVAL_SECONDS = 5 * 60;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export function createPgbossAdapter(opts: PgbossAdapterOptions): QueueAdapter {
+  return new PgbossAdapter(opts);
+}
+
+/**
+ * Free handler slots of this process. A slot is taken when a handler starts and given back when
+ * its job is settled, so at most `limit` handlers run whatever pg-boss has fetched.
+ */
+class Slots {
+  #free: number;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  tryTake(): boolean {
+    if (this.#free === 0) return false;
+    this.#free--;
+    return true;
+  }
+
+  /**
+   * `wake`: let one waiting worker go back to fetching. Not when the giver's own worker is about
+   * to fetch anyway: two fetches for one slot would hand a job back for nothing.
+   */
+  give(wake: boolean): void {
+    this.#free++;
+    if (!wake) return;
+    const [first] = this.#waiters;
+    first?.();
+  }
+
+  /** Resolves once a slot is free (without taking it) or `until` is aborted. */
+  async whenFree(until: AbortSignal): Promise<void> {
+    while (this.#free === 0 && !until.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#waiters.delete(done);
+          until.removeEventListener('abort', done);
+          clearTimeout(recheck);
+          resolve();
+        };
+        // A safety re-check only: a woken waiter whose slot was taken meanwhile waits again.
+        const recheck = setTimeout(done, 5_000);
+        this.#waiters.add(done);
+        until.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+}
+
+class PgbossAdapter implements QueueAdapter {
+  readonly name = 'pgboss' as const;
+
+  readonly #opts: PgbossAdapterOptions;
+  readonly #log: Logger;
+  readonly #probeQueue: string;
+  readonly #heartbeatSeconds: number;
+  readonly #pollSeconds: number;
+  readonly #closeTimeoutMs: number;
+
+  #starting: Promise<PgBoss> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  #consuming: Promise<void> | undefined;
+  #concurrency = 0;
+  #slots: Slots | undefined;
+  /** Aborted by stopConsuming()/close(): fetched jobs are handed back instead of started. */
+  readonly #stop = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(opts: PgbossAdapterOptions) {
+    if (!SQL_IDENTIFIER.test(opts.schema)) throw new Error(`pg-boss schema must be a lower-case SQL identifier, got ${JSON.stringify(opts.schema)}`);
+    const heartbeatSeconds = opts.heartbeatSeconds ?? 30;
+    if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 10) {
+      throw new Error(`pg-boss heartbeatSeconds must be an integer >= 10, got ${heartbeatSeconds}`);
+    }
+    const pollSeconds = opts.pollIntervalSeconds ?? 0.5;
+    if (!(pollSeconds >= 0.5)) throw new Error(`pg-boss pollIntervalSeconds must be >= 0.5, got ${pollSeconds}`);
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.#probeQueue = `${opts.queueName}__probe`;
+    this.#heartbeatSeconds = heartbeatSeconds;
+    this.#pollSeconds = pollSeconds;
+    this.#closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────
+
+  async probe(): Promise<ProbeResult> {
+    const started = performance.now();
+    const result = (ok: boolean, detail: string): ProbeResult => ({ ok, detail, latencyMs: Math.round(performance.now() - started) });
+    try {
+      const detail = await withTimeout(this.#probe(), PROBE_TIMEOUT_MS, 'pg-boss probe');
+      return result(true, detail);
+    } catch (error) {
+      return result(false, errorMessage(error));
+    }
+  }
+
+  async #probe(): Promise<string> {
+    const boss = await this.#boss();
+    // Write and delete a job: proves the schema is there and writable, not just that Postgres answers.
+    const id = await boss.send(this.#probeQueue, {});
+    if (id) await boss.deleteJob(this.#probeQueue, id);
+    const where = `PostgreSQL answered (pg-boss schema ${this.#opts.schema})`;
+    if (!this.#consuming) return where;
+    await this.#consuming;
+    return `${where}; ${this.#workerHealth(boss)}`;
+  }
+
+  /**
+   * Checks this process's workers from pg-boss's own bookkeeping: each one must be in a handler
+   * or have fetched recently (idle workers poll every pollIntervalSeconds), and its last attempt
+   * must not have failed. Throws with the reason otherwise.
+   */
+  #workerHealth(boss: PgBoss): string {
+    if (this.#stop.signal.aborted) return 'consumer stopped';
+    const workers = boss.getWipData().filter((w) => w.name === this.#opts.queueName);
+    if (workers.length === 0) throw new Error('no pg-boss worker is running for the queue');
+    const now = Date.now();
+    const staleMs = Math.max(10_000, this.#pollSeconds * 1000 * 10);
+    for (const w of workers) {
+      if (w.state !== 'active') throw new Error(`a pg-boss worker is ${w.state}`);
+      if (w.count > 0) continue; // busy with a batch
+      if (w.lastErrorOn !== null && (w.lastFetchedOn === null || w.lastErrorOn > w.lastFetchedOn)) {
+        throw new Error(`a pg-boss worker's last fetch failed: ${errorMessage(w.lastError)}`);
+      }
+      const lastSeen = w.lastFetchedOn ?? w.createdOn;
+      if (now - lastSeen > staleMs) throw new Error(`a pg-boss worker has not fetched for ${Math.round((now - lastSeen) / 1000)} s`);
+    }
+    return `${workers.length} worker(s) fetching`;
+  }
+
+  async consume(handler: DeliveryHandler, concurrency: number): Promise<void> {
+    if (this.#consuming) throw new Error('consume() was already called on this adapter');
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
+    this.#concurrency = concurrency;
+    this.#slots = new Slots(concurrency);
+    this.#consuming = this.#consume(handler);
+    try {
+      await this.#consuming;
+    } catch (error) {
+      this.#consuming = undefined; // nothing is consuming: a later consume() may try again
+      throw error;
+    }
+  }
+
+  async #consume(handler: DeliveryHandler): Promise<void> {
+    const boss = await this.#boss();
+    const options = {
+      // One pg-boss worker per slot, so a worker waiting on its own batch never leaves a slot idle.
+      localConcurrency: this.#concurrency,
+      batchSize: BATCH_SIZE,
+      burstWhenBatchFull: true,
+      pollingIntervalSeconds: this.#pollSeconds,
+      notifyPollingIntervalSeconds: this.#pollSeconds,
+      // For priority and creation time: the batch arrives in no particular order.
+      includeMetadata: true as const,
+    } satisfies WorkOptions;
+    await boss.work<JobData, void, typeof options>(this.#opts.queueName, options, (jobs) => this.#runBatch(boss, jobs, handler));
+  }
+
+  /**
+   * Runs one fetched batch: starts as many jobs as there are free slots, in priority order, and
+   * hands the rest straight back to the queue, where any consumer (this one included) may take them.
+   * Holding them here instead would starve other processes and let later high-priority jobs wait
+   * behind them. Resolves when every started job is settled; pg-boss's own completion of the batch
+   * afterwards is a no-op, since each job was settled by its attempt.
+   */
+  async #runBatch(boss: PgBoss, jobs: JobWithMetadata<JobData>[], handler: DeliveryHandler): Promise<void> {
+    const slots = this.#slots!;
+    const ordered = [...jobs].sort((a, b) => b.priority - a.priority || a.createdOn.getTime() - b.createdOn.getTime());
+    // pg-boss fetches again at once only after a full batch (burst); after a short one it waits a poll.
+    const fetchesNext = jobs.length === BATCH_SIZE;
+    let running = 0;
+    const start = (job: JobWithMetadata<JobData>) => {
+      running++;
+      const delivery = this.#deliver(boss, job, handler).finally(() => {
+        running--;
+        slots.give(running > 0 || !fetchesNext);
+      });
+      return this.#track(delivery);
+    };
+    const started: Promise<void>[] = [];
+    const excess: JobWithMetadata<JobData>[] = [];
+    for (const job of ordered) {
+      if (!this.#stop.signal.aborted && slots.tryTake()) started.push(start(job));
+      else excess.push(job);
+    }
+    if (excess.length > 0) {
+      await boss
+        .fail(this.#opts.queueName, excess.map(attempt), { value: 'handed back: no free slot in this consumer' })
+        .catch((error: unknown) => this.#log.warn({ err: error, count: excess.length }, 'could not hand back fetched jobs; pg-boss will once their heartbeat lapses'));
+    }
+    if (started.length === 0) {
+      // Every slot is busy: wait for one before letting pg-boss fetch again, or the worker would
+      // spin fetching and handing back.
+      await slots.whenFree(this.#stop.signal);
+      return;
+    }
+    await Promise.all(started);
+  }
+
+  async #deliver(boss: PgBoss, job: JobWithMetadata<JobData>, handler: DeliveryHandler): Promise<void> {
+    const queue = this.#opts.queueName;
+    try {
+      const jobId = job.data?.jobId;
+      if (typeof jobId !== 'string') {
+        this.#log.error({ queueRef: job.id, data: job.data }, 'pg-boss job without a jobId; dropping it');
+        await boss.complete(queue, attempt(job));
+        return;
+      }
+      try {
+        await handler(jobId);
+      } catch (error) {
+        // The core's handler does not throw (it records every outcome in the ledger). If one does,
+        // the job is failed back to pg-boss, which delivers it again: at-least-once is kept and the
+        // ledger decides what the second delivery means.
+        this.#log.error({ err: error, jobId, queueRef: job.id }, 'delivery handler threw; pg-boss will deliver the job again');
+        await boss.fail(queue, attempt(job), { value: errorMessage(error) });
+        return;
+      }
+      // Fenced to this attempt: if the job was taken back meanwhile (lost heartbeat), this is a no-op.
+      await boss.complete(queue, attempt(job));
+    } catch (error) {
+      // The job stays active without heartbeats, so pg-boss delivers it again later; the ledger
+      // drops that delivery if the job is done.
+      this.#log.warn({ err: error, queueRef: job.id }, 'could not settle a pg-boss job');
+    }
+  }
+
+  #track(promise: Promise<void>): Promise<void> {
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise));
+    return promise;
+  }
+
+  async stopConsuming(): Promise<void> {
+    if (!this.#consuming) return;
+    await this.#consuming.catch(() => {});
+    const boss = await this.#starting?.catch(() => undefined);
+    // Workers stop fetching first, then those waiting for a slot are let go (in that order, or a
+    // released worker could fetch and hand back a batch once more). `wait` resolves once every
+    // worker loop has ended, i.e. its batch, and so its handlers, returned.
+    const stopped = boss?.offWork(this.#opts.queueName, { wait: true });
+    this.#stop.abort();
+    await stopped;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    const boss = await this.#starting?.catch(() => undefined);
+    if (boss && this.#consuming) boss.offWork(this.#opts.queueName, { wait: false }).catch(() => {});
+    this.#stop.abort();
+    if (!boss) return;
+    // graceful: waits up to `timeout` for running handlers, then fails their jobs back to the queue
+    // (so another consumer gets them) and closes the pool; every pg-boss timer is cleared.
+    await boss.stop({ graceful: true, close: true, timeout: this.#closeTimeoutMs });
+  }
+
+  // ── enqueue ────────────────────────────────────────────────────────────────
+
+  async enqueue(dispatch: Dispatch): Promise<string> {
+    return withTimeout(this.#enqueue(dispatch), OPERATION_TIMEOUT_MS, 'pg-boss enqueue');
+  }
+
+  async #enqueue({ jobId, task, delayMs, priority }: Dispatch): Promise<string> {
+    const boss = await this.#boss();
+    const data: JobData = { jobId, task };
+    const id = await boss.send(this.#opts.queueName, data, {
+      // Higher runs first in pg-boss as in our contract.
+      priority: Math.round(priority ?? 0),
+      // Seconds (fractions allowed) become `job_now() + interval` in SQL: measured on the database
+      // clock, so app/database clock skew does not shift the delay.
+      ...(delayMs && delayMs > 0 ? { startAfter: delayMs / 1000 } : {}),
+    });
+    if (!id) throw new Error('pg-boss did not create the job');
+    return id;
+  }
+
+  async remove(queueRef: string): Promise<boolean> {
+    if (!UUID.test(queueRef)) return false;
+    return withTimeout(this.#remove(queueRef), OPERATION_TIMEOUT_MS, 'pg-boss remove');
+  }
+
+  async #remove(queueRef: string): Promise<boolean> {
+    const boss = await this.#boss();
+    // Only a job no consumer holds: pg-boss's deleteJob/cancel would also take an active one.
+    // Atomic with fetching, which locks the row it claims.
+    const { rows } = await boss.getDb().executeSql(
+      `DELETE FROM ${this.#opts.schema}.job WHERE name = $1 AND id = $2 AND state IN ('created', 'retry') RETURNING id`,
+      [this.#opts.queueName, queueRef],
+    );
+    return rows.length > 0;
+  }
+
+  // ── inspection ─────────────────────────────────────────────────────────────
+
+  async counts(): Promise<QueueCounts> {
+    return withTimeout(this.#counts(), OPERATION_TIMEOUT_MS, 'pg-boss counts');
+  }
+
+  async #counts(): Promise<QueueCounts> {
+    const boss = await this.#boss();
+    // Read live: getQueue()/getQueueStats() serve counts cached by the monitor pass.
+    const schema = this.#opts.schema;
+    const { rows } = await boss.getDb().executeSql(
+      `SELECT
+         count(*) FILTER (WHERE state IN ('created', 'retry') AND start_after <= ${schema}.job_now())::int AS waiting,
+         count(*) FILTER (WHERE state IN ('created', 'retry') AND start_after > ${schema}.job_now())::int AS delayed,
+         count(*) FILTER (WHERE state = 'active')::int AS active
+       FROM ${schema}.job
+       WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
+      [this.#opts.queueName],
+    );
+    const row = rows[0] as QueueCounts | undefined;
+    return { waiting: row?.waiting ?? 0, delayed: row?.delayed ?? 0, active: row?.active ?? 0 };
+  }
+
+  // ── pg-boss instance ───────────────────────────────────────────────────────
+
+  /** Starts pg-boss on first use; concurrent callers share the start, a failed start is retried by the next call. */
+  #boss(): Promise<PgBoss> {
+    if (this.#closed) return Promise.reject(new Error('the pg-boss adapter is closed'));
+    this.#starting ??= this.#start().catch((error: unknown) => {
+      this.#starting = undefined;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<PgBoss> {
+    const { connectionString, schema, queueName } = this.#opts;
+    const boss = new PgBoss({
+      connectionString,
+      schema,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      useListenNotify: true,
+      superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
+      monitorIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
+      maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+      // No cron schedules here: the core schedules; this spares pg-boss's cron and clock timers.
+      schedule: false,
+    });
+    // Connection loss, failed fetches and the like: pg-boss recovers on its own; an unheard
+    // 'error' event would crash the process.
+    boss.on('error', (error) => this.#log.warn({ err: error }, 'pg-boss error'));
+    boss.on('warning', (warning) => this.#log.warn({ data: warning.data }, `pg-boss: ${warning.message}`));
+    try {
+      await boss.start();
+      const queue = {
+        notify: true, // NOTIFY on send, so idle workers wake at once
+        retryLimit: RETRY_LIMIT,
+        retryDelay: 0,
+        retryBackoff: false,
+        expireInSeconds: EXPIRE_IN_SECONDS,
+        heartbeatSeconds: this.#heartbeatSeconds,
+        deleteAfterSeconds: DELETE_AFTER_SECONDS,
+      };
+      await boss.createQueue(queueName, queue);
+      // createQueue leaves an existing queue as it is: bring its settings to this version's.
+      await boss.updateQueue(queueName, queue);
+      await boss.createQueue(this.#probeQueue, { deleteAfterSeconds: 60 });
+    } catch (error) {
+      await boss.stop({ graceful: false, close: true }).catch(() => {});
+      throw error;
+    }
+    this.#log.debug({ schema, queue: queueName }, 'pg-boss started');
+    return boss;
+  }
+}
+
+/** The job as the attempt this consumer fetched, so settling it cannot touch a later attempt. */
+function attempt(job: JobWithMetadata<JobData>): { id: string; retryCount: number } {
+  return { id: job.id, retryCount: job.retryCount };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (error && typeof error === 'object' && 'message' in error) return String(error.message);
+  return String(error);
+}
