@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { Batcher } from '../jobs/batcher.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -19,6 +20,14 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
   let connecting: Promise<pg.Client> | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
+
+  // Events published in the same tick go out in one statement, in order.
+  const notifications = new Batcher<{ channel: string; payload: string }>(async (items) => {
+    await publishPool.query('SELECT pg_notify(n.channel, n.payload) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS n(channel, payload, i) ORDER BY n.i', [
+      items.map((n) => n.channel),
+      items.map((n) => n.payload),
+    ]);
+  });
 
   const quote = (channel: string) => `"${channel.replaceAll('"', '""')}"`;
 
@@ -94,10 +103,9 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
       client?.query(`UNLISTEN ${quote(type)}`).catch(() => {});
     },
     dispatchEvent(event: Event) {
-      const detail = (event as CustomEvent).detail;
-      publishPool
-        .query('SELECT pg_notify($1, $2)', [event.type, JSON.stringify(detail ?? null)])
-        .catch((error: unknown) => logger.warn({ err: error, channel: event.type }, 'event bus: NOTIFY failed'));
+      void notifications.add({ channel: event.type, payload: JSON.stringify((event as CustomEvent).detail ?? null) }).catch(
+        (error: unknown) => logger.warn({ err: error, channel: event.type }, 'event bus: NOTIFY failed'),
+      );
       return true;
     },
     async close() {

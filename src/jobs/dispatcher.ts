@@ -65,12 +65,14 @@ export class Dispatcher {
    */
   async dispatch(job: Job, delayMs = Math.max(0, job.runAt.getTime() - Date.now())): Promise<void> {
     const { ledger } = this.#opts;
+    const lease = job.dispatchedAt;
+    if (!lease) throw new Error(`dispatch of job ${job.id} without a lease`);
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();
       if (!adapter) break;
       try {
         const ref = await adapter.enqueue({ jobId: job.id, task: job.type, delayMs, priority: job.priority });
-        await ledger.confirmDispatch(job.id, backendOf(adapter), ref);
+        await ledger.confirmDispatch(job.id, lease, backendOf(adapter), ref);
         return;
       } catch (error) {
         this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'dispatch failed; job stays in the outbox');
@@ -78,21 +80,17 @@ export class Dispatcher {
         await this.#markPrimary(false, { ok: false, detail: `enqueue failed: ${errorText(error)}`, latencyMs: 0 });
       }
     }
-    await ledger.releaseDispatch(job.id).catch((error: unknown) => {
+    await ledger.releaseDispatch(job.id, lease).catch((error: unknown) => {
       this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; it expires on its own');
     });
   }
 
-  /** A queue delivered a job before it was due: deliver it again at its time, through the same path. */
-  async redeliverLater(job: Job, delayMs: number): Promise<void> {
-    const adapter = this.#current();
-    if (!adapter) return; // the loop finds it once a queue is up: it is still QUEUED with its old ref
-    try {
-      await adapter.enqueue({ jobId: job.id, task: job.type, delayMs, priority: job.priority });
-    } catch (error) {
-      this.#log.warn({ err: error, jobId: job.id }, 'could not redeliver an early job; forgetting its dispatch');
-      await this.#opts.ledger.releaseDispatch(job.id);
-    }
+  /**
+   * A queue delivered a job before it was due (a duplicate, or clocks apart): put it back in the
+   * outbox, and the loop sends it out again with the delay left.
+   */
+  async redeliverLater(job: Job): Promise<void> {
+    await this.#opts.ledger.releaseDispatch(job.id, null);
   }
 
   start(): void {

@@ -95,7 +95,7 @@ export class Executor {
     const { ledger, registry, workerId, dispatcher } = this.#opts;
     const outcome = await ledger.claim(jobId, workerId);
     if (!outcome.claimed) {
-      if (outcome.reason === 'early') await dispatcher.redeliverLater(outcome.job, outcome.delayMs);
+      if (outcome.reason === 'early') await dispatcher.redeliverLater(outcome.job);
       else this.#log.debug({ jobId, reason: outcome.reason }, 'dropped a delivery');
       return;
     }

@@ -3,6 +3,7 @@ import type { Job, JobEvent } from '../generated/prisma/client.ts';
 import type { JobEventKind, JobStatus, Phase, QueueBackend } from '../generated/prisma/enums.ts';
 import type { LedgerDb } from '../db/client.ts';
 import { IllegalTransitionError, JobNotFoundError } from './errors.ts';
+import { Batcher } from './batcher.ts';
 import { sourcesOf } from './states.ts';
 
 export type { Job, JobEvent };
@@ -65,8 +66,8 @@ export interface JobListFilter {
 
 export type ClaimOutcome =
   | { claimed: true; change: Change }
-  /** Not due yet: a queue delivered it early; deliver again after `delayMs`. */
-  | { claimed: false; reason: 'early'; job: Job; delayMs: number }
+  /** Not due yet: a queue delivered it early. */
+  | { claimed: false; reason: 'early'; job: Job }
   | { claimed: false; reason: 'gone' | 'not-queued' };
 
 export class Ledger {
@@ -176,7 +177,7 @@ export class Ledger {
     const current = await this.getJob(jobId);
     if (!current) return { claimed: false, reason: 'gone' };
     if (current.status === 'QUEUED') {
-      return { claimed: false, reason: 'early', job: current, delayMs: Math.max(1, current.runAt.getTime() - Date.now()) };
+      return { claimed: false, reason: 'early', job: current };
     }
     return { claimed: false, reason: 'not-queued' };
   }
@@ -318,18 +319,34 @@ export class Ledger {
 
   // ── outbox ────────────────────────────────────────────────────────────────
 
-  /** Confirms a dispatch: the queue accepted the job under `queueRef`. */
-  async confirmDispatch(jobId: string, backend: QueueBackend, queueRef: string): Promise<void> {
-    await this.db.query(`UPDATE "Job" SET "queueRef" = $2, "backend" = $3 WHERE id = $1 AND "status" = 'QUEUED'`, [
-      jobId,
-      queueRef,
-      backend,
-    ]);
+  /**
+   * Confirms a dispatch: the queue accepted the job under `queueRef`. Only for the lease taken at
+   * `lease` (the job's dispatchedAt), so a slow confirmation cannot land on a later dispatch.
+   * Confirmations of concurrent dispatches share one statement.
+   */
+  confirmDispatch(jobId: string, lease: Date, backend: QueueBackend, queueRef: string): Promise<void> {
+    return this.#confirmations.add({ jobId, lease, backend, queueRef });
   }
 
-  /** Gives a dispatch lease back (the queue refused the job); the dispatcher loop retries it. */
-  async releaseDispatch(jobId: string): Promise<void> {
-    await this.db.query(`UPDATE "Job" SET "dispatchedAt" = NULL WHERE id = $1 AND "queueRef" IS NULL`, [jobId]);
+  readonly #confirmations = new Batcher<{ jobId: string; lease: Date; backend: QueueBackend; queueRef: string }>(async (items) => {
+    await this.db.query(
+      `UPDATE "Job" SET "queueRef" = c.ref, "backend" = c.backend::"QueueBackend"
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS c(id, lease, backend, ref)
+       WHERE "Job".id = c.id AND "Job"."dispatchedAt" = c.lease AND "Job"."status" = 'QUEUED'`,
+      [items.map((c) => c.jobId), items.map((c) => c.lease), items.map((c) => c.backend), items.map((c) => c.queueRef)],
+    );
+  });
+
+  /**
+   * Puts a queued job back in the outbox: the queue refused it (for the lease taken at `lease`), or
+   * whatever queue holds it cannot be trusted with it (`lease` null). The dispatcher loop sends it out.
+   */
+  async releaseDispatch(jobId: string, lease: Date | null): Promise<void> {
+    await this.db.query(
+      `UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL
+       WHERE id = $1 AND "status" = 'QUEUED' AND ($2::timestamptz IS NULL OR "dispatchedAt" = $2::timestamptz)`,
+      [jobId, lease],
+    );
   }
 
   /**
