@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
@@ -44,7 +45,10 @@ export function createApi(system: JobSystem, config: Config, logger: Logger): Ap
     schema: buildSchema(system.registry),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: { title: 'jobgraph' },
+    // Subscriptions from GraphiQL over graphql-ws: its plain-SSE mode uses GET without the CSRF header.
+    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
+    // GraphiQL from the installed package, not a CDN: it works offline and behind firewalls.
+    renderGraphiQL,
     batching: { limit: 10 },
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),

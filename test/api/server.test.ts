@@ -83,10 +83,13 @@ describe('API server over HTTP, SSE and WebSocket', () => {
     expect(await ready.json()).toMatchObject({ ready: true, backend: 'bullmq' });
   });
 
-  it('serves GraphiQL to a browser', async () => {
+  it('serves GraphiQL to a browser, from its own assets (no CDN), subscribing over WebSocket', async () => {
     const page = await fetch(`${apiA.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toMatch(/graphiql/i);
+    const html = await page.text();
+    expect(html).toMatch(/graphiql/i);
+    expect(html).not.toMatch(/unpkg\.com|jsdelivr/);
+    expect(html).toContain('"subscriptionsProtocol":"WS"');
   });
 
   it('graphql-sse, distinct connections mode: jobProgress climbs to 100 and COMPLETED, from a job enqueued on the other API', async () => {
