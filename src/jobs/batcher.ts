@@ -1,10 +1,11 @@
 /**
- * Collects items added in the same turn of the event loop and writes them with one call, so N
- * concurrent callers cost one round trip instead of N. Each add() settles with its batch.
+ * Collects items added while a write is pending or in flight and writes them with one call, so N
+ * concurrent callers cost one round trip instead of N. One write at a time: items are written in
+ * the order they were added (NOTIFYs must keep their order). Each add() settles with its batch.
  */
 export class Batcher<T> {
   #pending: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  #scheduled = false;
+  #running = false;
 
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
@@ -14,15 +15,14 @@ export class Batcher<T> {
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => void this.#flush());
+      if (!this.#running) {
+        this.#running = true;
+        setImmediate(() => void this.#drain());
       }
     });
   }
 
-  async #flush(): Promise<void> {
-    this.#scheduled = false;
+  async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.maxBatch);
       try {
@@ -32,5 +32,6 @@ export class Batcher<T> {
         for (const entry of batch) entry.reject(error);
       }
     }
+    this.#running = false;
   }
 }
