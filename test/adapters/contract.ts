@@ -248,7 +248,9 @@ export function defineContractSuite(backend: BackendName) {
       const { job } = await watcher.enqueue('test.echo', { steps: 4 });
       await waitForJob(watcher, job.id, 'COMPLETED');
       await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n >= 7, 5_000, 'remote events');
-      const mine = seen.changes.filter((c) => c.jobId === job.id);
+      const mine = seen.changes.filter((c) => c.jobId === job.id).sort((a, b) => a.seq - b.seq);
+      // Two processes published these (the enqueuer seq 1, the worker the rest): the bus keeps each
+      // publisher's order; subscriptions order across publishers by seq.
       expect(mine.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(mine.filter((c) => c.kind === 'PROGRESS').map((c) => c.progress)).toEqual([25, 50, 75, 100]);
       expect(mine.at(-1)).toMatchObject({ status: 'COMPLETED', type: 'test.echo' });
