@@ -68,6 +68,10 @@ export class Executor {
     }
   };
 
+  runs(jobId: string): boolean {
+    return this.#running.has(jobId);
+  }
+
   get runningJobIds(): string[] {
     return [...this.#running.keys()];
   }

@@ -23,6 +23,8 @@ export class Reaper {
       logger: Logger;
       staleAfterMs: number;
       intervalMs: number;
+      /** Whether this process is running the job: its own jobs are alive whatever their heartbeat says. */
+      runsHere?: (jobId: string) => boolean;
     },
   ) {
     this.#log = opts.logger.child({ component: 'reaper' });
@@ -48,6 +50,8 @@ export class Reaper {
     const { ledger, dispatcher, bus } = this.opts;
     let settled = 0;
     for (const job of await ledger.staleJobs(staleMs)) {
+      // A busy event loop can delay this process's own heartbeats; they are not lost.
+      if (this.opts.runsHere?.(job.id)) continue;
       const change = await ledger.recoverLost(job);
       if (!change) continue; // its worker came back, or another reaper got there first
       settled++;

@@ -108,7 +108,7 @@ export class JobSystem {
       let workerId: string | undefined;
       if (worker) {
         workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-        executor = new Executor({
+        const running = new Executor({
           workerId,
           ledger,
           prisma: db.prisma,
@@ -120,6 +120,8 @@ export class JobSystem {
           retryBaseMs: config.RETRY_BASE_MS,
           heartbeatMs: config.HEARTBEAT_MS,
         });
+        executor = running;
+        cleanup.unshift(async () => running.close());
         reaper = new Reaper({
           ledger,
           dispatcher,
@@ -127,6 +129,7 @@ export class JobSystem {
           logger,
           staleAfterMs: config.STALE_AFTER_MS,
           intervalMs: Math.max(config.HEARTBEAT_MS, 250),
+          runsHere: (jobId) => running.runs(jobId),
         });
         await ledger.registerWorker({
           id: workerId,

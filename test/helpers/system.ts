@@ -20,7 +20,7 @@ export function testEnv(overrides: Record<string, string | undefined>): Record<s
     REDIS_URL,
     RETRY_BASE_MS: '100',
     HEARTBEAT_MS: '200',
-    STALE_AFTER_MS: '1500',
+    STALE_AFTER_MS: '3000',
     DISPATCH_INTERVAL_MS: '100',
     SHUTDOWN_TIMEOUT_MS: '2000',
     WORKER_CONCURRENCY: '4',
