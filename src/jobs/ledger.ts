@@ -4,7 +4,6 @@ import type { JobEventKind, JobStatus, Phase, QueueBackend } from '../generated/
 import type { LedgerDb } from '../db/client.ts';
 import { IllegalTransitionError, JobNotFoundError } from './errors.ts';
 import { Batcher } from './batcher.ts';
-import { sourcesOf } from './states.ts';
 
 export type { Job, JobEvent };
 
@@ -306,10 +305,7 @@ export class Ledger {
       `"status" = 'QUEUED', "maxAttempts" = "attempt" + ${p.add(budget)}, "progress" = 0, "message" = NULL,
        "result" = NULL, "errorCode" = NULL, "errorMessage" = NULL, "finishedAt" = NULL, "nextRetryAt" = NULL,
        "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL`,
-      `id = ${p.add(jobId)} AND "status" IN (${sourcesOf('QUEUED')
-        .filter((s) => s === 'FAILED' || s === 'CANCELLED')
-        .map((s) => `'${s}'`)
-        .join(', ')})`,
+      `id = ${p.add(jobId)} AND "status" IN ('FAILED', 'CANCELLED')`,
       [{ kind: 'STATUS', message: by ? `retried by ${by}` : 'retried' }],
     );
     if (change) return change;

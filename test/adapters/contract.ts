@@ -4,6 +4,7 @@ import { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, recordChanges, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
 import { concurrencyProbe } from '../fixtures/tasks.ts';
+import { illegalTransitions } from '../helpers/history.ts';
 
 /**
  * The behaviour every backend must share, run against each one (test/adapters/<name>.test.ts).
@@ -20,6 +21,8 @@ export function defineContractSuite(backend: BackendName) {
       database = await createTestDatabase();
     });
     afterAll(async () => {
+      // Whatever the scenarios above did, every job's history follows the state machine.
+      if (database) expect(await illegalTransitions(database.url)).toEqual([]);
       await database?.drop();
     });
 
