@@ -107,6 +107,16 @@ export function defineContractSuite(backend: BackendName) {
       expect(done).toMatchObject({ status: 'FAILED', attempt: 1, errorCode: 'BAD_DATA', errorMessage: 'this input can never succeed' });
     });
 
+    it('fails at once, without retrying, a job whose input no longer fits its task', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.sleep', { ms: 1 }, { delayMs: 500 });
+      // Validated at enqueue; a handler still never sees input its schema rejects.
+      await system.db.query(`UPDATE "Job" SET "input" = '{"ms": "soon"}' WHERE id = $1`, [job.id]);
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'FAILED', attempt: 1, errorCode: 'INVALID_INPUT' });
+      expect(done.errorMessage).toMatch(/^ms: /);
+    });
+
     it('times a job out, counts it as a failure and retries it', async () => {
       await setup();
       const { job } = await system.enqueue('test.tooSlow', { ms: 5_000 });

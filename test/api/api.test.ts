@@ -168,6 +168,15 @@ describe('GraphQL API', () => {
     expect(updates.map((u) => u.status)).toContain('FAILED');
   });
 
+  it('masks unexpected errors: no message, no stack, a code', async () => {
+    const broken = await harness.start({ PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, { worker: false });
+    const brokenApi = createApi(broken, harness.config(), broken.logger);
+    await broken.db.close(); // the ledger goes away under the API
+    const res = await client(brokenApi.yoga, 'tok-alice').request(`{ job(id: "00000000-0000-4000-8000-000000000000") { id } }`);
+    expect(res.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+    expect(JSON.stringify(res)).not.toMatch(/stack|\.ts:|closed/i);
+  });
+
   describe('auth', () => {
     let bobJob: string;
     beforeAll(async () => {
