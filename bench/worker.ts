@@ -1,0 +1,24 @@
+// A worker process for the benchmarks: the real JobSystem with the bench tasks, configured from
+// the environment like `npm run worker`. Prints "ready <workerId>" once it consumes. Its stdin:
+// `go <gate>` lets a waiting bench.progress job start; `stats <tag>` answers its CPU and memory;
+// end of input (the bench died) or SIGTERM stops it.
+import { loadConfig } from '../src/config.ts';
+import { JobSystem } from '../src/jobs/system.ts';
+import { createLogger } from '../src/logger.ts';
+import { stopOnSignals } from '../src/shutdown.ts';
+import { serveStdin } from './lib.ts';
+import { benchRegistry, openNamedGate } from './tasks.ts';
+
+const config = loadConfig();
+const logger = createLogger(config.LOG_LEVEL);
+const system = await JobSystem.start({ config, logger, registry: benchRegistry(), worker: true });
+const stop = () => system.stop();
+stopOnSignals(stop, logger);
+serveStdin(
+  (line) => {
+    const go = /^go (\S+)$/.exec(line);
+    if (go) openNamedGate(go[1]!);
+  },
+  () => void stop().finally(() => process.exit(0)),
+);
+process.stdout.write(`ready ${system.workerId}\n`);
