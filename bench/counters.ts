@@ -109,9 +109,9 @@ export function installCounters(): void {
 export function countLedger(db: LedgerDb): void {
   const target = db as { query: LedgerDb['query'] };
   const query = target.query;
-  target.query = (<T>(sql: string, params?: unknown[]) => {
+  target.query = (<T>(sql: string, params?: unknown[], name?: string) => {
     if (counters.on) counters.ledger.add(sqlKind(sql));
-    return query<T>(sql, params);
+    return query<T>(sql, params, name);
   }) as LedgerDb['query'];
 }
 

@@ -21,9 +21,10 @@ export interface LedgerDb {
   /**
    * Raw parameterised SQL ($1, $2…) on the same database, for hot paths and LISTEN-free work.
    * On PGlite it waits while a Prisma interactive transaction is open (one connection), so never
-   * call it from inside `prisma.$transaction(async (tx) => …)`.
+   * call it from inside `prisma.$transaction(async (tx) => …)`. A `name` (hot statements) makes it a
+   * prepared statement on Postgres: one name, always the same SQL.
    */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -68,7 +69,9 @@ async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<Ledge
     kind: 'postgres',
     prisma,
     pool,
-    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    // A `name` makes it a prepared statement on each connection: planned once, not per call.
+    query: async <T>(sql: string, params?: unknown[], name?: string) =>
+      (await pool.query(name ? { name, text: sql, values: params ?? [] } : { text: sql, values: params ?? [] })).rows as T[],
     close: once(async () => {
       await prisma.$disconnect();
       await pool.end(); // PrismaPg leaves an external pool to its owner

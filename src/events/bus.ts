@@ -112,7 +112,8 @@ export function createEventBus(opts: BusOptions): EventBus {
       return new EventBus({ ...opts, target: new EventTarget(), close: async () => {} });
     case 'redis': {
       if (!opts.redisUrl) throw new Error('the redis event bus needs REDIS_URL');
-      const publisher = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+      // Auto-pipelining: the PUBLISHes of one tick (a job's changes, many jobs') share one write.
+      const publisher = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
       const subscriber = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
       for (const client of [publisher, subscriber]) {
         client.on('error', (error) => logger.debug({ err: error }, 'redis event bus connection error'));

@@ -97,6 +97,7 @@ export class Ledger {
        )
        SELECT j.*, (SELECT json_agg(e) FROM e) AS "__events" FROM j`,
       p.values,
+      'jobgraph.createJob',
     );
     if (rows[0]) {
       const change = splitChange(rows[0]);
@@ -164,14 +165,7 @@ export class Ledger {
    */
   async claim(jobId: string, workerId: string): Promise<ClaimOutcome> {
     if (!isUuid(jobId)) return { claimed: false, reason: 'gone' };
-    const p = new Params();
- const change = await this.#transition(
-      p,
-      `"status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = ${p.add(workerId)}, "heartbeatAt" = now(),
-       "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL`,
-      `id = ${p.add(jobId)} AND "status" = 'QUEUED' AND "runAt" <= now() + interval '20 milliseconds'`,
-      [{ kind: 'STATUS', message: `running on ${workerId}` }],
-    );
+    const change = await this.#claims.add({ jobId, workerId });
     if (change) return { claimed: true, change };
     const current = await this.getJob(jobId);
     if (!current) return { claimed: false, reason: 'gone' };
@@ -189,6 +183,7 @@ export class Ledger {
       `"progress" = ${p.add(clampPercent(percent))}, "message" = coalesce(${p.add(message)}, "message"), "heartbeatAt" = now()`,
       `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
       [{ kind: 'PROGRESS', message }],
+      'progress',
     );
   }
 
@@ -199,21 +194,81 @@ export class Ledger {
       `"heartbeatAt" = now()`,
       `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
       [{ kind: 'LOG', message, data }],
+      'log',
     );
   }
 
   /** RUNNING → COMPLETED with the result; a job cancelled meanwhile ends CANCELLED instead. */
-  async complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
-    const p = new Params();
-    return this.#transition(
-      p,
-      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
-       "result" = CASE WHEN "status" = 'CANCELLING' THEN NULL ELSE ${p.json(result)} END,
-       "progress" = CASE WHEN "status" = 'CANCELLING' THEN "progress" ELSE 100 END,
-       "finishedAt" = now(), "lockedBy" = NULL`,
-      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
-      [{ kind: 'STATUS' }],
-    );
+  complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
+    return this.#completions.add({ jobId, workerId, result: JSON.stringify(result ?? null) });
+  }
+
+  // Claims and completions are the two statements every job runs through on a worker: those of
+  // concurrent deliveries share one statement (one plan, one commit), per worker.
+  readonly #claims = new Batcher<{ jobId: string; workerId: string }, Change | undefined>((items) =>
+    this.#perWorker(items, async (batch, workerId) => {
+      const ids = [...new Set(batch.map((item) => item.jobId))];
+      const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+        `WITH j AS (
+           UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
+             "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
+           WHERE id = ANY($1::uuid[]) AND "status" = 'QUEUED' AND "runAt" <= now() + interval '20 milliseconds'
+           RETURNING *),
+         e AS (
+           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
+           RETURNING *)
+         SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+        [ids, workerId, `running on ${workerId}`],
+        'jobgraph.claim',
+      );
+      return rows.map(splitChange);
+    }),
+  );
+
+  readonly #completions = new Batcher<{ jobId: string; workerId: string; result: string }, Change | undefined>((items) =>
+    this.#perWorker(items, async (batch, workerId) => {
+      const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+        `WITH c AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, result)),
+         j AS (
+           UPDATE "Job" SET
+             "status" = CASE WHEN "Job"."status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
+             "result" = CASE WHEN "Job"."status" = 'CANCELLING' THEN NULL ELSE c.result::jsonb END,
+             "progress" = CASE WHEN "Job"."status" = 'CANCELLING' THEN "Job"."progress" ELSE 100 END,
+             "finishedAt" = now(), "lockedBy" = NULL, "lastSeq" = "Job"."lastSeq" + 1
+           FROM c WHERE "Job".id = c.id AND "Job"."lockedBy" = $3 AND "Job"."status" IN ('RUNNING', 'CANCELLING')
+           RETURNING "Job".*),
+         e AS (
+           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", NULL, NULL FROM j
+           RETURNING *)
+         SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+        [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],
+        'jobgraph.complete',
+      );
+      return rows.map(splitChange);
+    }),
+  );
+
+  /**
+   * Runs `write` once per worker id among `items` and answers each item with the change of its
+   * job: the first item of a job gets it, a repeated one (a duplicate delivery) gets nothing.
+   */
+  async #perWorker<T extends { jobId: string; workerId: string }>(
+    items: T[],
+    write: (batch: T[], workerId: string) => Promise<Change[]>,
+  ): Promise<(Change | undefined)[]> {
+    const results: (Change | undefined)[] = new Array(items.length);
+    for (const workerId of new Set(items.map((item) => item.workerId))) {
+      const batch = items.filter((item) => item.workerId === workerId);
+      const changes = new Map((await write(batch, workerId)).map((change) => [change.job.id, change]));
+      items.forEach((item, i) => {
+        if (item.workerId !== workerId) return;
+        results[i] = changes.get(item.jobId);
+        changes.delete(item.jobId);
+      });
+    }
+    return results;
   }
 
   /** RUNNING or CANCELLING → FAILED (or CANCELLED when it was being cancelled). */
@@ -225,6 +280,7 @@ export class Ledger {
        "errorCode" = ${p.add(error.code)}, "errorMessage" = ${p.add(error.message)}, "finishedAt" = now(), "lockedBy" = NULL`,
       `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND "status" IN ('RUNNING', 'CANCELLING')`,
       [{ kind: 'STATUS', message: `${error.code}: ${error.message}` }],
+      'fail',
     );
   }
 
@@ -255,6 +311,7 @@ export class Ledger {
         },
         { kind: 'STATUS', message: `due in ${delayMs} ms` },
       ],
+      'scheduleRetry',
     );
   }
 
@@ -330,6 +387,7 @@ export class Ledger {
        FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS c(id, lease, backend, ref)
        WHERE "Job".id = c.id AND "Job"."dispatchedAt" = c.lease AND "Job"."status" = 'QUEUED'`,
       [items.map((c) => c.jobId), items.map((c) => c.lease), items.map((c) => c.backend), items.map((c) => c.queueRef)],
+      'jobgraph.confirmDispatch',
     );
   });
 
@@ -389,6 +447,7 @@ export class Ledger {
     const rows = await this.db.query<{ id: string; status: JobStatus }>(
       `UPDATE "Job" SET "heartbeatAt" = now() WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2 RETURNING id, "status"`,
       [jobIds, workerId],
+      'jobgraph.heartbeat',
     );
     return new Map(rows.map((row) => [row.id, row.status]));
   }
@@ -454,7 +513,7 @@ export class Ledger {
   }
 
   /** Runs the UPDATE and appends `events` with consecutive seqs, in one statement. */
-  async #transition(p: Params, set: string, where: string, events: EventSpec[]): Promise<Change | undefined> {
+  async #transition(p: Params, set: string, where: string, events: EventSpec[], name?: string): Promise<Change | undefined> {
     const n = events.length;
     const selects = events.map((event, i) => {
       const status = event.status ? `${p.add(event.status)}::"JobStatus"` : 'j."status"';
@@ -466,6 +525,7 @@ export class Ledger {
        e AS (INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING *)
        SELECT j.*, (SELECT json_agg(e ORDER BY e.seq) FROM e) AS "__events" FROM j`,
       p.values,
+      name && `jobgraph.${name}`,
     );
     return rows[0] && splitChange(rows[0]);
   }
