@@ -78,31 +78,8 @@ export class Ledger {
    * dispatch by the caller (dispatchedAt = now): see Dispatcher.
    */
   async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean; change?: Change }> {
-    const p = new Params();
-    const delayMs = Math.max(0, job.delayMs ?? 0);
-    const rows = await this.db.query<Job & { __events: RawEvent[] }>(
-      `WITH j AS (
-         INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
-                            "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
-         VALUES (${p.add(randomUUID())}, ${p.add(job.type)}, ${p.add(job.phase)}, 'QUEUED', ${p.json(job.input)},
-                 ${p.add(job.maxAttempts)}, ${p.add(job.backend)}, ${p.add(job.idempotencyKey ?? null)},
-                 ${p.add(job.priority ?? 0)}, now() + ${p.add(delayMs)} * interval '1 millisecond',
-                 ${p.add(job.createdBy ?? null)}, now(), 1)
-         ON CONFLICT ("type", "idempotencyKey") DO NOTHING
-         RETURNING *
-       ), e AS (
-         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
-         SELECT j.id, 1, 'STATUS', 'QUEUED', 0, ${p.add(delayMs > 0 ? `queued, due in ${delayMs} ms` : 'queued')}, NULL FROM j
-         RETURNING *
-       )
-       SELECT j.*, (SELECT json_agg(e) FROM e) AS "__events" FROM j`,
-      p.values,
-      'jobgraph.createJob',
-    );
-    if (rows[0]) {
-      const change = splitChange(rows[0]);
-      return { job: change.job, deduplicated: false, change };
-    }
+    const change = await this.#creations.add(job);
+    if (change) return { job: change.job, deduplicated: false, change };
     const existing = await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [
       job.type,
       job.idempotencyKey,
@@ -110,6 +87,47 @@ export class Ledger {
     if (!existing[0]) throw new Error('idempotency conflict without an existing job'); // cannot happen: unique index
     return { job: existing[0], deduplicated: true };
   }
+
+  /** Jobs enqueued concurrently are inserted by one statement (one plan, one commit). */
+  readonly #creations = new Batcher<NewJob, Change | undefined>(async (jobs) => {
+    const ids = jobs.map(() => randomUUID());
+    const delays = jobs.map((job) => Math.max(0, Math.round(job.delayMs ?? 0)));
+    const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+      `WITH i AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
+                              $9::int[], $10::text[], $11::text[]) WITH ORDINALITY
+           AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, n)),
+       j AS (
+         INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
+                            "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
+         SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend::"QueueBackend", i.key,
+                i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
+         FROM i ORDER BY i.n
+         ON CONFLICT ("type", "idempotencyKey") DO NOTHING
+         RETURNING *),
+       e AS (
+         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+         SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
+         RETURNING *)
+       SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+      [
+        ids,
+        jobs.map((job) => job.type),
+        jobs.map((job) => job.phase),
+        jobs.map((job) => JSON.stringify(job.input ?? null)),
+        jobs.map((job) => job.maxAttempts),
+        jobs.map((job) => job.backend),
+        jobs.map((job) => job.idempotencyKey ?? null),
+        jobs.map((job) => job.priority ?? 0),
+        delays,
+        jobs.map((job) => job.createdBy ?? null),
+        delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
+      ],
+      'jobgraph.createJob',
+    );
+    const created = new Map(rows.map((row) => [row.id, splitChange(row)]));
+    return ids.map((id) => created.get(id));
+  });
 
   async getJob(id: string): Promise<Job | undefined> {
     if (!isUuid(id)) return undefined;
