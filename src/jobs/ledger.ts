@@ -109,7 +109,8 @@ export class Ledger {
          INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
          SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
          RETURNING *)
-       SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+       SELECT j.*, ev.events AS "__events"
+       FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
       [
         ids,
         jobs.map((job) => job.type),
@@ -236,7 +237,8 @@ export class Ledger {
            INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
            SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
            RETURNING *)
-         SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+         SELECT j.*, ev.events AS "__events"
+         FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
         [ids, workerId, `running on ${workerId}`],
         'jobgraph.claim',
       );
@@ -260,7 +262,8 @@ export class Ledger {
            INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
            SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", NULL, NULL FROM j
            RETURNING *)
-         SELECT j.*, (SELECT json_agg(e) FROM e WHERE e."jobId" = j.id) AS "__events" FROM j`,
+         SELECT j.*, ev.events AS "__events"
+         FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
         [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],
         'jobgraph.complete',
       );
