@@ -34,6 +34,9 @@ class Params {
   }
 }
 
+/** Independent batched writes (rows of different jobs) may overlap: a few in flight keep latency low. */
+const OVERLAPPING = { inFlight: 4 };
+
 const JOB_EVENT_COLUMNS = `"jobId", "seq", "kind", "status", "progress", "message", "data"`;
 
 export interface NewJob {
@@ -128,7 +131,7 @@ export class Ledger {
     );
     const created = new Map(rows.map((row) => [row.id, splitChange(row)]));
     return ids.map((id) => created.get(id));
-  });
+  }, OVERLAPPING);
 
   async getJob(id: string): Promise<Job | undefined> {
     if (!isUuid(id)) return undefined;
@@ -244,6 +247,7 @@ export class Ledger {
       );
       return rows.map(splitChange);
     }),
+    OVERLAPPING,
   );
 
   readonly #completions = new Batcher<{ jobId: string; workerId: string; result: string }, Change | undefined>((items) =>
@@ -269,6 +273,7 @@ export class Ledger {
       );
       return rows.map(splitChange);
     }),
+    OVERLAPPING,
   );
 
   /**
@@ -410,7 +415,7 @@ export class Ledger {
       [items.map((c) => c.jobId), items.map((c) => c.lease), items.map((c) => c.backend), items.map((c) => c.queueRef)],
       'jobgraph.confirmDispatch',
     );
-  });
+  }, OVERLAPPING);
 
   /**
    * Puts a queued job back in the outbox: the queue refused it (for the lease taken at `lease`), or
