@@ -1,4 +1,6 @@
-import { PgBoss, type JobWithMetadata, type WorkOptions } from 'pg-boss';
+import { randomUUID } from 'node:crypto';
+import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from 'pg-boss';
+import { Batcher } from '../jobs/batcher.ts';
 import type { Logger } from '../logger.ts';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
 
@@ -127,6 +129,13 @@ class Slots {
 
 class PgbossAdapter implements QueueAdapter {
   readonly name = 'pgboss' as const;
+
+  readonly #inserts = new Batcher<JobInsert<JobData>>(
+    async (jobs) => {
+      await (await this.#boss()).insert(this.#opts.queueName, jobs);
+    },
+    { inFlight: 2 },
+  );
 
   readonly #opts: PgbossAdapterOptions;
   readonly #log: Logger;
@@ -349,8 +358,15 @@ class PgbossAdapter implements QueueAdapter {
   }
 
   async #enqueue({ jobId, task, delayMs, priority }: Dispatch): Promise<string> {
-    const boss = await this.#boss();
     const data: JobData = { jobId, task };
+    if (!delayMs || delayMs <= 0) {
+      // Jobs due now, dispatched in the same tick, go in one INSERT (one commit, one NOTIFY). The
+      // id is ours so each caller knows its queueRef.
+      const id = randomUUID();
+      await this.#inserts.add({ id, data, priority: Math.round(priority ?? 0) });
+      return id;
+    }
+    const boss = await this.#boss();
     const id = await boss.send(this.#opts.queueName, data, {
       // Higher runs first in pg-boss as in our contract.
       priority: Math.round(priority ?? 0),
