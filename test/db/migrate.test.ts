@@ -27,6 +27,8 @@ async function emptyPostgresUrl(): Promise<string> {
 
 function poolFor(url: string): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // Dropping the database ends the connections a pool still holds: expected here, not a failure.
+  pool.on('error', () => {});
   cleanups.push(() => pool.end());
   return pool;
 }
@@ -144,6 +146,7 @@ describe('applyMigrations on PostgreSQL, with others', () => {
       // The engine keeps Prisma's advisory lock for as long as its connection lives (the CLI
       // simply exits), so `stop` must close that connection before anyone else migrates.
       const pool = new pg.Pool({ connectionString: url, max: 1 });
+      pool.on('error', () => {});
       const engine = await SchemaEngine.new(
         { datamodels: undefined },
         () => {},
