@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../src/db/migrate.ts';
+import { urlFor, withAdmin } from '../test/helpers/database.ts';
 import { withTimeout } from '../test/helpers/system.ts';
 
 // Shared with the tests rather than written twice.
@@ -155,22 +156,6 @@ export interface BenchDatabase {
   name: string;
   url: string;
   drop(): Promise<void>;
-}
-
-async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.end();
-  }
-}
-
-function urlFor(database: string): string {
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 /** `jobgraph_bench_<random>`, migrated; drop() disconnects everyone and drops it (idempotent). */

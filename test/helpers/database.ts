@@ -68,7 +68,8 @@ async function ensureTemplate(): Promise<string> {
   return name;
 }
 
-async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` with a connection to the base database (DATABASE_URL), closed afterwards. */
+export async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   try {
@@ -78,7 +79,8 @@ async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-function urlFor(database: string): string {
+/** The base URL pointed at another database. */
+export function urlFor(database: string): string {
   const url = new URL(baseUrl);
   url.pathname = `/${database}`;
   return url.toString();
