@@ -12,8 +12,18 @@ import type { JobSystem } from '../jobs/system.ts';
  */
 export class LiveJobs {
   readonly #reads = new Map<string, Promise<Job | undefined>>();
+  readonly #recheckMs: number;
 
-  constructor(private readonly system: JobSystem) {}
+  /**
+   * `recheckMs`: a job stream quiet on the bus for this long reads the ledger again. The bus is
+   * best effort; a lost final event would otherwise leave its subscriber waiting forever.
+   */
+  constructor(
+    private readonly system: JobSystem,
+    opts: { recheckMs?: number } = {},
+  ) {
+    this.#recheckMs = opts.recheckMs ?? 3_000;
+  }
 
   /** Events of a job after `afterSeq`, replayed from the ledger, then live; ends after a terminal status. */
   jobEvents(jobId: string, afterSeq = 0): Repeater<JobEvent> {
@@ -29,7 +39,11 @@ export class LiveJobs {
         return !job || (isTerminal(job.status) && last >= job.lastSeq);
       };
       if (await catchUp()) return;
-      for (let change = await feed.next(); change; change = await feed.next()) {
+      for (let change = await feed.next(this.#recheckMs); change; change = await feed.next(this.#recheckMs)) {
+        if (change === QUIET) {
+          if (await catchUp()) return;
+          continue;
+        }
         if (change.seq <= last) continue;
         if (change.seq > last + 1) {
           if (await catchUp()) return; // the bus skipped some: the ledger has them
@@ -50,7 +64,17 @@ export class LiveJobs {
       await push(job);
       if (isTerminal(job.status)) return;
       let last = Math.max(job.lastSeq, afterSeq);
-      for (let change = await feed.next(); change; change = await feed.next()) {
+      for (let change = await feed.next(this.#recheckMs); change; change = await feed.next(this.#recheckMs)) {
+        if (change === QUIET) {
+          const now = await this.system.getJob(jobId);
+          if (!now) return;
+          if (now.lastSeq <= last) continue;
+          job = now;
+          last = job.lastSeq;
+          await push(job);
+          if (isTerminal(job.status)) return;
+          continue;
+        }
         if (change.seq <= last) continue;
         job = change.seq === last + 1 && isMinor(change) ? merge(job, change) : await this.jobAt(change);
         if (!job) return;
@@ -68,6 +92,7 @@ export class LiveJobs {
       void stop.then(() => feed.close());
       try {
         for (let change = await feed.next(); change; change = await feed.next()) {
+          if (change === QUIET) continue;
           const job = await this.jobAt(change);
           if (job) await push(job);
         }
@@ -135,13 +160,16 @@ function eventOf(change: JobChange): JobEvent {
   };
 }
 
+/** What Feed.next answers when nothing came within the time asked. */
+const QUIET = Symbol('quiet');
+
 /**
  * The bus changes one subscription wants, buffered. A subscriber that falls more than `limit`
  * behind loses the oldest; the seq gap sends it back to the ledger for them.
  */
 class Feed {
   readonly #queue: JobChange[] = [];
-  #waiting: ((change: JobChange | undefined) => void) | undefined;
+  #waiting: ((change: JobChange | undefined | typeof QUIET) => void) | undefined;
   #closed = false;
   readonly #unsubscribe: () => void;
 
@@ -159,11 +187,19 @@ class Feed {
     });
   }
 
-  /** The next change, or undefined once closed. */
-  next(): Promise<JobChange | undefined> {
+  /** The next change; undefined once closed; QUIET when none came within `quietMs`. */
+  next(quietMs?: number): Promise<JobChange | undefined | typeof QUIET> {
     if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
     if (this.#closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.#waiting = resolve));
+    return new Promise((resolve) => {
+      const timer = quietMs === undefined ? undefined : setTimeout(() => settle(QUIET), quietMs);
+      const settle = (value: JobChange | undefined | typeof QUIET) => {
+        clearTimeout(timer);
+        this.#waiting = undefined;
+        resolve(value);
+      };
+      this.#waiting = settle;
+    });
   }
 
   close(): void {

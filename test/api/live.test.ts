@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveJobs } from '../../src/api/live.ts';
+import type { Job, JobEvent } from '../../src/jobs/ledger.ts';
+import type { JobSystem } from '../../src/jobs/system.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { Harness, testEnv, uniqueName, withTimeout } from '../helpers/system.ts';
+
+/**
+ * The bus is best effort. A terminal change written to the ledger whose message never reaches the
+ * bus (a publish lost after its commit) must still end the subscriptions that wait for it.
+ */
+describe('live subscriptions when the bus loses a message', () => {
+  let database: TestDatabase;
+  let harness: Harness;
+  let system: JobSystem;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // No worker: the job stays QUEUED until the test ends it behind the bus's back.
+    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('live') }));
+    system = await harness.start({}, { worker: false });
+  });
+  afterAll(async () => {
+    await harness?.stopAll();
+    await database?.drop();
+  });
+
+  /** Cancels the job the way a write whose bus message was lost would leave it: ledger only. */
+  async function cancelWithoutPublishing(jobId: string): Promise<void> {
+    await system.db.query(
+      `WITH j AS (UPDATE "Job" SET "status" = 'CANCELLED', "finishedAt" = now(), "lastSeq" = "lastSeq" + 1 WHERE id = $1 RETURNING *)
+       INSERT INTO "JobEvent" ("jobId", seq, kind, status, progress, message) SELECT id, "lastSeq", 'STATUS', 'CANCELLED', 0, 'behind the bus' FROM j`,
+      [jobId],
+    );
+  }
+
+  async function drain<T>(stream: AsyncIterable<T>): Promise<T[]> {
+    const seen: T[] = [];
+    for await (const value of stream) seen.push(value);
+    return seen;
+  }
+
+  it('jobProgress re-reads the ledger when the bus is quiet and ends on the terminal state', async () => {
+    const { job } = await system.enqueue('test.echo', {});
+    const live = new LiveJobs(system, { recheckMs: 200 });
+    const stream = drain<Job>(live.jobProgress(job.id));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await cancelWithoutPublishing(job.id);
+    const seen = await withTimeout(stream, 5_000, 'jobProgress to end');
+    expect(seen.map((j) => j.status)).toEqual(['QUEUED', 'CANCELLED']);
+  });
+
+  it('jobEvents does the same, and sends the lost event from the ledger', async () => {
+    const { job } = await system.enqueue('test.echo', {});
+    const live = new LiveJobs(system, { recheckMs: 200 });
+    const stream = drain<JobEvent>(live.jobEvents(job.id));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await cancelWithoutPublishing(job.id);
+    const seen = await withTimeout(stream, 5_000, 'jobEvents to end');
+    expect(seen.map((e) => [e.seq, e.status])).toEqual([
+      [1, 'QUEUED'],
+      [2, 'CANCELLED'],
+    ]);
+  });
+
+  it('without the re-check the same stream would still be waiting (the test can fail)', async () => {
+    const { job } = await system.enqueue('test.echo', {});
+    const live = new LiveJobs(system, { recheckMs: 60_000 });
+    const iterator = live.jobProgress(job.id)[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.status).toBe('QUEUED');
+    await cancelWithoutPublishing(job.id);
+    const next = iterator.next();
+    const outcome = await Promise.race([next.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 1_000))]);
+    expect(outcome).toBe('waiting');
+    await iterator.return?.();
+  });
+});
