@@ -1,5 +1,5 @@
 // `npm run worker`: a worker process, no API. Start as many as you like against the same
-// DATABASE_URL (and REDIS_URL): they share the queue and the ledger.
+// DATABASE_URL (and REDIS_URL): they share the queue and the ledger. It needs DATABASE_URL.
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
 import { createLogger } from './logger.ts';
@@ -7,6 +7,15 @@ import { stopOnSignals } from './shutdown.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
+if (!config.DATABASE_URL) {
+  // The embedded ledger belongs to the one process that opened it (`npm start`): a worker beside
+  // it would see no jobs, or a ledger of its own.
+  logger.fatal(
+    'A separate worker needs PostgreSQL: set DATABASE_URL to the ledger the API uses. Without it the ledger is ' +
+      'embedded (PGlite) and belongs to one process; `npm start` alone runs the API and a worker together.',
+  );
+  process.exit(1);
+}
 try {
   const system = await JobSystem.start({ config, logger, worker: true });
   stopOnSignals(() => system.stop(), logger);

@@ -169,7 +169,7 @@ describe('GraphQL API', () => {
   });
 
   it('masks unexpected errors: no message, no stack, a code', async () => {
-    const broken = await harness.start({ PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, { worker: false });
+    const broken = await harness.start({ PGLITE_DIR: 'memory://', DATABASE_URL: undefined });
     const brokenApi = createApi(broken, harness.config(), broken.logger);
     await broken.db.close(); // the ledger goes away under the API
     const res = await client(brokenApi.yoga, 'tok-alice').request(`{ job(id: "00000000-0000-4000-8000-000000000000") { id } }`);

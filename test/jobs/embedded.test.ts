@@ -76,6 +76,36 @@ describe('embedded (PGlite ledger, inline queue)', () => {
     }
   });
 
+  it('belongs to one process: a second one on the same directory refuses, naming DATABASE_URL', async () => {
+    const harness = new Harness(env);
+    try {
+      await harness.start();
+      // `npm start` a second time, in the same folder.
+      const second = spawnTs('../../src/main.ts', { ...env, PORT: String(await freePort()), LOG_LEVEL: 'fatal' });
+      let output = '';
+      second.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code] = (await withTimeout(once(second, 'exit'), 30_000, 'second process to exit')) as [number | null];
+      expect(code).not.toBe(0);
+      expect(output).toMatch(/embedded ledger at .* is in use by another process/);
+      expect(output).toContain('DATABASE_URL');
+      expect(output).not.toContain('jobgraph started');
+    } finally {
+      await harness.stopAll();
+    }
+    // Once the first is gone, the directory can be opened again.
+    const after = new Harness(env);
+    try {
+      expect((await after.start()).db.kind).toBe('pglite');
+    } finally {
+      await after.stopAll();
+    }
+  });
+
+  it('refuses WORKER_IN_PROCESS=false: no other process could run the jobs', async () => {
+    const harness = new Harness(env);
+    await expect(harness.start({ WORKER_IN_PROCESS: 'false' }, { worker: false })).rejects.toThrow(/WORKER_IN_PROCESS=false needs DATABASE_URL/);
+  });
+
   it('completes after a graceful restart the jobs it handed back', async () => {
     const harness = new Harness({ ...env, SHUTDOWN_TIMEOUT_MS: '300' });
     const first = await harness.start();
