@@ -41,8 +41,13 @@ export const configSchema = z.object({
   HEARTBEAT_MS: intFrom(100).default(5_000),
   /** A RUNNING job whose heartbeat is older than this has lost its worker. */
   STALE_AFTER_MS: intFrom(500).default(30_000),
-  /** How often the dispatcher re-probes backends and hands undispatched jobs to a queue. */
+  /** How often the dispatcher re-probes backends and sweeps the outbox. */
   DISPATCH_INTERVAL_MS: intFrom(50).default(1_000),
+  /**
+   * The sweep's bound: a QUEUED job due for this long whose last dispatch is as old is sent to a
+   * queue again, whatever the queue was said to hold (a flushed Redis, a lost delivery).
+   */
+  REDISPATCH_AFTER_MS: intFrom(100).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(0).max(65_535).default(4000),
   /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */

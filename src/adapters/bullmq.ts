@@ -443,7 +443,9 @@ class BullmqAdapter implements QueueAdapter {
     if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
       throw new RangeError(`priority must be an integer in -1000..1000, got ${priority}`);
     }
-    const queueRef = randomUUID(); // random, so a ref never points at another job after a Redis reset
+    // The dispatch key as BullMQ's job id: adding an id BullMQ still holds adds nothing, and
+    // finished jobs are removed at once, so a dispatch whose entry was consumed can be sent again.
+    const queueRef = dispatch.key;
     await this.#producerOp('enqueue', () =>
       this.#queue.add(
         dispatch.task,

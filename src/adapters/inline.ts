@@ -8,6 +8,7 @@ import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts 
  */
 interface Entry {
   ref: string;
+  key: string;
   jobId: string;
   priority: number;
   order: number;
@@ -17,6 +18,8 @@ export function createInlineAdapter(): QueueAdapter {
   const ready: Entry[] = [];
   const delayed = new Map<string, { entry: Entry; timer: NodeJS.Timeout }>();
   const inFlight = new Set<Promise<void>>();
+  /** Dispatch keys of entries waiting, delayed or being delivered, with their refs: enqueue is idempotent by key. */
+  const held = new Map<string, string>();
   let handler: DeliveryHandler | undefined;
   let concurrency = 0;
   let consuming = false;
@@ -42,6 +45,7 @@ export function createInlineAdapter(): QueueAdapter {
       const run: Promise<void> = handler(entry.jobId)
         .catch(() => {}) // the core records every outcome; nothing to do here
         .finally(() => {
+          held.delete(entry.key);
           inFlight.delete(run);
           pump();
         });
@@ -74,11 +78,15 @@ export function createInlineAdapter(): QueueAdapter {
       for (const { timer } of delayed.values()) clearTimeout(timer);
       delayed.clear();
       ready.length = 0;
+      held.clear();
       await Promise.all(inFlight);
     },
 
     async enqueue(dispatch: Dispatch) {
-      const entry: Entry = { ref: randomUUID(), jobId: dispatch.jobId, priority: dispatch.priority ?? 0, order: order++ };
+      const existing = held.get(dispatch.key);
+      if (existing) return existing;
+      const entry: Entry = { ref: randomUUID(), key: dispatch.key, jobId: dispatch.jobId, priority: dispatch.priority ?? 0, order: order++ };
+      held.set(entry.key, entry.ref);
       const delayMs = dispatch.delayMs ?? 0;
       if (delayMs <= 0) {
         insertReady(entry);
@@ -97,10 +105,12 @@ export function createInlineAdapter(): QueueAdapter {
       if (waiting) {
         clearTimeout(waiting.timer);
         delayed.delete(ref);
+        held.delete(waiting.entry.key);
         return true;
       }
       const index = ready.findIndex((entry) => entry.ref === ref);
       if (index < 0) return false;
+      held.delete(ready[index]!.key);
       ready.splice(index, 1);
       return true;
     },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from 'pg-boss';
 import { Batcher } from '../jobs/batcher.ts';
 import type { Logger } from '../logger.ts';
@@ -130,9 +130,21 @@ class Slots {
 class PgbossAdapter implements QueueAdapter {
   readonly name = 'pgboss' as const;
 
-  readonly #inserts = new Batcher<JobInsert<JobData>>(
+  /**
+   * Dispatches of one tick go in one INSERT (one commit, one NOTIFY). pg-boss's insert skips an id
+   * that exists (ON CONFLICT DO NOTHING): that is what makes enqueue idempotent by key while pg-boss
+   * holds the entry. A finished entry under the same id is deleted first, or a dispatch whose
+   * delivery was consumed could never be sent again.
+   */
+  readonly #inserts = new Batcher<JobInsert<JobData> & { id: string }>(
     async (jobs) => {
-      await (await this.#boss()).insert(this.#opts.queueName, jobs);
+      const unique = [...new Map(jobs.map((job) => [job.id, job])).values()];
+      const boss = await this.#boss();
+      await boss.getDb().executeSql(
+        `DELETE FROM ${this.#opts.schema}.job WHERE name = $1 AND id = ANY($2::uuid[]) AND state IN ('completed', 'failed', 'cancelled')`,
+        [this.#opts.queueName, unique.map((job) => job.id)],
+      );
+      await boss.insert(this.#opts.queueName, unique);
     },
     { inFlight: 2 },
   );
@@ -357,24 +369,17 @@ class PgbossAdapter implements QueueAdapter {
     return withTimeout(this.#enqueue(dispatch), OPERATION_TIMEOUT_MS, 'pg-boss enqueue');
   }
 
-  async #enqueue({ jobId, task, delayMs, priority }: Dispatch): Promise<string> {
-    const data: JobData = { jobId, task };
-    if (!delayMs || delayMs <= 0) {
-      // Jobs due now, dispatched in the same tick, go in one INSERT (one commit, one NOTIFY). The
-      // id is ours so each caller knows its queueRef.
-      const id = randomUUID();
-      await this.#inserts.add({ id, data, priority: Math.round(priority ?? 0) });
-      return id;
-    }
-    const boss = await this.#boss();
-    const id = await boss.send(this.#opts.queueName, data, {
+  async #enqueue({ jobId, key, task, delayMs, priority }: Dispatch): Promise<string> {
+    const id = uuidFromKey(key);
+    await this.#inserts.add({
+      id,
+      data: { jobId, task },
       // Higher runs first in pg-boss as in our contract.
       priority: Math.round(priority ?? 0),
-      // Seconds (fractions allowed) become `job_now() + interval` in SQL: measured on the database
-      // clock, so app/database clock skew does not shift the delay.
-      ...(delayMs && delayMs > 0 ? { startAfter: delayMs / 1000 } : {}),
+      // An interval, which pg-boss adds to the database's clock: app/database clock skew does not
+      // shift the delay.
+      ...(delayMs && delayMs > 0 ? { startAfter: `${Math.round(delayMs)} milliseconds` } : {}),
     });
-    if (!id) throw new Error('pg-boss did not create the job');
     return id;
   }
 
@@ -468,6 +473,13 @@ class PgbossAdapter implements QueueAdapter {
     this.#log.debug({ schema, queue: queueName }, 'pg-boss started');
     return boss;
   }
+}
+
+/** pg-boss ids are UUIDs: a dispatch key maps to one, always the same (name-based, as UUID v5). */
+export function uuidFromKey(key: string): string {
+  const hex = createHash('sha1').update(`jobgraph:${key}`).digest('hex');
+  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** The job as the attempt this consumer fetched, so settling it cannot touch a later attempt. */

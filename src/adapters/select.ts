@@ -19,11 +19,21 @@ export interface BackendSelection {
   probes: ({ backend: BackendName } & ProbeResult)[];
 }
 
-export function createAdapter(name: BackendName, config: Config, logger: Logger, tuning: AdapterTuning = {}): QueueAdapter {
+/**
+ * `queueName` defaults to QUEUE_NAME; the job system passes the name scoped to its ledger, so that
+ * deployments with ledgers of their own never share a queue.
+ */
+export function createAdapter(
+  name: BackendName,
+  config: Config,
+  logger: Logger,
+  tuning: AdapterTuning = {},
+  queueName = config.QUEUE_NAME,
+): QueueAdapter {
   const log = logger.child({ component: 'queue', backend: name });
   switch (name) {
     case 'bullmq':
-      return createBullmqAdapter({ redisUrl: config.REDIS_URL, queueName: config.QUEUE_NAME, logger: log, ...tuning.bullmq });
+      return createBullmqAdapter({ redisUrl: config.REDIS_URL, queueName, logger: log, ...tuning.bullmq });
     case 'pgboss':
       if (!config.DATABASE_URL) {
         throw new QueueUnavailableError('QUEUE_BACKEND=pgboss needs DATABASE_URL: pg-boss keeps its queue in PostgreSQL');
@@ -31,7 +41,7 @@ export function createAdapter(name: BackendName, config: Config, logger: Logger,
       return createPgbossAdapter({
         connectionString: config.DATABASE_URL,
         schema: config.PGBOSS_SCHEMA,
-        queueName: config.QUEUE_NAME,
+        queueName,
         logger: log,
         ...tuning.pgboss,
       });
@@ -45,12 +55,17 @@ export function createAdapter(name: BackendName, config: Config, logger: Logger,
  * only when DATABASE_URL is set), else runs in-process; an explicit choice whose probe fails stops
  * startup with the probe's reason.
  */
-export async function selectBackend(config: Config, logger: Logger, tuning: AdapterTuning = {}): Promise<BackendSelection> {
+export async function selectBackend(
+  config: Config,
+  logger: Logger,
+  tuning: AdapterTuning = {},
+  queueName = config.QUEUE_NAME,
+): Promise<BackendSelection> {
   const log = logger.child({ component: 'backend-selection' });
   const probes: BackendSelection['probes'] = [];
 
   const tryBackend = async (name: BackendName): Promise<QueueAdapter | undefined> => {
-    const adapter = createAdapter(name, config, logger, tuning);
+    const adapter = createAdapter(name, config, logger, tuning, queueName);
     const probe = await adapter.probe();
     probes.push({ backend: name, ...probe });
     if (probe.ok) return adapter;

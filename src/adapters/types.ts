@@ -12,6 +12,12 @@ export type BackendName = 'bullmq' | 'pgboss' | 'inline';
 /** One delivery request: the ledger job id and how to schedule it. */
 export interface Dispatch {
   jobId: string;
+  /**
+   * Idempotency key of this dispatch: while the queue holds an entry under this key (waiting,
+   * delayed or being delivered), enqueueing the same key again adds nothing and returns the same
+   * reference. Once that entry has been delivered and settled, the key may be enqueued again.
+   */
+  key: string;
   /** Task name, for inspection only: routing is by job id. */
   task: string;
   /** Milliseconds from now before the job may be delivered; 0 or absent = now. */
@@ -64,9 +70,9 @@ export interface QueueAdapter {
 
   // ── enqueue ──────────────────────────────────────────────────────────────
   /**
-   * Hands a job to the queue and returns the queue's own reference for it. Rejects (never hangs
-   * past a few seconds) when the backend is unreachable, so the caller can keep the job in the
-   * outbox.
+   * Hands a job to the queue and returns the queue's own reference for it; idempotent by
+   * `dispatch.key` (see Dispatch). Rejects (never hangs past a few seconds) when the backend is
+   * unreachable, so the caller can keep the job in the outbox.
    */
   enqueue(dispatch: Dispatch): Promise<string>;
   /** Removes a not-yet-delivered job by the reference enqueue returned. False if it was not there. */

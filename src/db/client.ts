@@ -9,7 +9,9 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import { DirectoryLockedError, lockDirectory } from './dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
+import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
   readonly kind: 'postgres' | 'pglite';
@@ -54,7 +56,8 @@ export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
 }
 
 async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10 });
+  // A bounded connect: while PostgreSQL restarts, callers get an error, not a hang.
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10, connectionTimeoutMillis: 5_000 });
   // Without a listener an idle connection dropped by the server would crash the process.
   pool.on('error', (error) => opts.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   try {
@@ -69,9 +72,14 @@ async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<Ledge
     kind: 'postgres',
     prisma,
     pool,
-    // A `name` makes it a prepared statement on each connection: planned once, not per call.
-    query: async <T>(sql: string, params?: unknown[], name?: string) =>
-      (await pool.query(name ? { name, text: sql, values: params ?? [] } : { text: sql, values: params ?? [] })).rows as T[],
+    // A `name` makes it a prepared statement on each connection: planned once, not per call. Every
+    // statement runs alone (autocommit), so one that lost a deadlock was rolled back whole and is
+    // simply run again.
+    query: <T>(sql: string, params?: unknown[], name?: string) =>
+      retryOnConflict(
+        async () => (await pool.query(name ? { name, text: sql, values: params ?? [] } : { text: sql, values: params ?? [] })).rows as T[],
+        (error, attempt) => opts.logger?.warn({ err: error, attempt, statement: name }, 'statement lost a deadlock or serialization conflict; running it again'),
+      ),
     close: once(async () => {
       await prisma.$disconnect();
       await pool.end(); // PrismaPg leaves an external pool to its owner
@@ -83,10 +91,22 @@ async function openPGlite(dir: string): Promise<LedgerDb> {
   const inMemory = dir.startsWith('memory://');
   const dataDir = inMemory ? dir : resolve(dir);
   let pglite: PGlite;
+  let unlock = async () => {};
   try {
-    if (!inMemory) await mkdir(dataDir, { recursive: true });
+    if (!inMemory) {
+      await mkdir(dataDir, { recursive: true });
+      unlock = await lockDirectory(dataDir);
+    }
     pglite = await PGlite.create(dataDir);
   } catch (error) {
+    await unlock();
+    if (error instanceof DirectoryLockedError) {
+      throw new EmbeddedLedgerInUseError(
+        `The embedded ledger at ${dataDir} is in use by another process (${error.message}). ` +
+          'An embedded (PGlite) ledger belongs to one process: run a single `npm start`, or set DATABASE_URL ' +
+          'to a PostgreSQL database to run an API and separate workers against one ledger.',
+      );
+    }
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot open the PGlite database at ${dataDir}: ${reason}`, { cause: error });
   }
@@ -99,8 +119,15 @@ async function openPGlite(dir: string): Promise<LedgerDb> {
     close: once(async () => {
       await prisma.$disconnect();
       await pglite.close();
+      await unlock();
     }),
   };
+}
+
+/** A second process opened an embedded ledger directory that a live process holds. */
+export class EmbeddedLedgerInUseError extends Error {
+  readonly code = 'LEDGER_IN_USE';
+  override name = 'EmbeddedLedgerInUseError';
 }
 
 // node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`

@@ -11,8 +11,11 @@ export interface DispatcherOptions {
   fallback?: QueueAdapter;
   logger: Logger;
   intervalMs: number;
-  /** A dispatch lease older than this, never confirmed, is taken again (its process died mid-dispatch). */
-  leaseExpiredMs?: number;
+  /**
+   * The sweep's bound: a queued job due for this long, whose last dispatch is as old, is sent out
+   * again whatever queue was said to hold it (see states.ts, the invariant).
+   */
+  redispatchAfterMs: number;
 }
 
 export interface DispatcherStatus {
@@ -54,24 +57,31 @@ export class Dispatcher {
     };
   }
 
-  /** The adapter new work goes to now, if any can take it. */
+  /**
+   * The adapter new work goes to now, if any can take it. Not an in-process queue once stopping:
+   * it dies with this process, so a job handed back at shutdown stays in the outbox for the next.
+   */
   #current(): QueueAdapter | undefined {
-    return this.#primaryHealthy && this.#opts.primary ? this.#opts.primary : this.#opts.fallback;
+    const adapter = this.#primaryHealthy && this.#opts.primary ? this.#opts.primary : this.#opts.fallback;
+    return this.#stopped && adapter?.name === 'inline' ? undefined : adapter;
   }
 
   /**
-   * Sends a job its caller has leased (queued by a statement that set dispatchedAt) to a queue.
-   * Never throws: a job no queue takes stays in the outbox for the loop.
+   * Sends a job its caller has leased (a statement that left it QUEUED set dispatchedAt) to a
+   * queue. Never throws: a job no queue takes stays in the outbox for the sweep.
    */
-  async dispatch(job: Job, delayMs = Math.max(0, job.runAt.getTime() - Date.now())): Promise<void> {
+  async dispatch(job: Job): Promise<void> {
     const { ledger } = this.#opts;
     const lease = job.dispatchedAt;
     if (!lease) throw new Error(`dispatch of job ${job.id} without a lease`);
+    // Both times are the database's (the statement that leased it set both): no clock skew.
+    const delayMs = Math.max(0, job.runAt.getTime() - lease.getTime());
+    const dispatch = { jobId: job.id, key: dispatchKey(job), task: job.type, delayMs, priority: job.priority };
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();
       if (!adapter) break;
       try {
-        const ref = await adapter.enqueue({ jobId: job.id, task: job.type, delayMs, priority: job.priority });
+        const ref = await adapter.enqueue(dispatch);
         await ledger.confirmDispatch(job.id, lease, backendOf(adapter), ref);
         return;
       } catch (error) {
@@ -81,7 +91,7 @@ export class Dispatcher {
       }
     }
     await ledger.releaseDispatch(job.id, lease).catch((error: unknown) => {
-      this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; it expires on its own');
+      this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; the sweep takes it again');
     });
   }
 
@@ -111,7 +121,7 @@ export class Dispatcher {
     await this.#tick;
   }
 
-  /** One round: probe the primary, then send out what no queue holds. */
+  /** One round: probe the primary, then sweep. */
   async runOnce(): Promise<void> {
     const { primary } = this.#opts;
     if (primary && primary.name !== 'inline') {
@@ -121,12 +131,17 @@ export class Dispatcher {
     await this.flush();
   }
 
-  /** Dispatches every job no queue holds, as long as some queue takes them. */
+  /**
+   * The sweep: sends out every queued job that no queue can be trusted to hold (in the outbox, or
+   * overdue: see Ledger.leaseForDispatch), as long as some queue takes them.
+   */
   async flush(batch = 200): Promise<number> {
     let sent = 0;
     while (this.#current()) {
-      const jobs = await this.#opts.ledger.leaseUndispatched(batch, this.#opts.leaseExpiredMs ?? 30_000);
-      for (const job of jobs) await this.dispatch(job);
+      const jobs = await this.#opts.ledger.leaseForDispatch(batch, this.#opts.redispatchAfterMs);
+      const overdue = jobs.filter((job) => job.queueRef !== null).length;
+      if (overdue > 0) this.#log.warn({ jobs: overdue }, 'sending out again queued jobs overdue in their queue');
+      await Promise.all(jobs.map((job) => this.dispatch(job)));
       sent += jobs.length;
       if (jobs.length < batch) break;
     }
@@ -153,6 +168,15 @@ export class Dispatcher {
       if (forgotten > 0) this.#log.warn({ jobs: forgotten }, 'taking back queued jobs from the down backend');
     }
   }
+}
+
+/**
+ * The queue key of a job's current dispatch: the same for as long as the job is unchanged in the
+ * ledger (so re-sending it is idempotent), new after any change (a retry or hand-back is another
+ * delivery, never swallowed by the entry of the one before).
+ */
+export function dispatchKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
+  return `${job.id}.${job.lastSeq}`;
 }
 
 function errorText(error: unknown): string {

@@ -3,12 +3,12 @@ import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
 import type { TaskRegistry } from '../tasks/registry.ts';
 import type { AnyTask, TaskContext } from '../tasks/define.ts';
+import { isConnectionError } from '../db/conflicts.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { JobAbortedError, JobTimeoutError, JobgraphError, NonRetryableError, type AbortReason } from './errors.ts';
 import type { Change, Job, Ledger } from './ledger.ts';
 import { retryDelayMs } from './retry.ts';
 import { Semaphore } from './semaphore.ts';
-import { toJobChanges } from './changes.ts';
 
 export interface ExecutorOptions {
   workerId: string;
@@ -21,6 +21,8 @@ export interface ExecutorOptions {
   concurrency: number;
   retryBaseMs: number;
   heartbeatMs: number;
+  /** The reaper takes a job whose heartbeat is this old: an outcome is retried for up to half of it. */
+  staleAfterMs: number;
   /** How long a handler may take to return after its signal is aborted before the job is settled anyway. */
   abortGraceMs?: number;
 }
@@ -62,7 +64,9 @@ export class Executor {
     try {
       await this.#run(jobId);
     } catch (error) {
-      this.#log.error({ err: error, jobId }, 'could not record a job outcome; the reaper will recover it');
+      // Nothing is lost: a job whose claim was not written stays QUEUED for the sweep; one whose
+      // outcome was not written stays RUNNING without heartbeats for the reaper.
+      this.#log.error({ err: error, jobId }, 'could not write to the ledger; the sweep or the reaper will take the job again');
     } finally {
       release();
     }
@@ -97,14 +101,15 @@ export class Executor {
 
   async #run(jobId: string): Promise<void> {
     const { ledger, registry, workerId, dispatcher } = this.#opts;
-    const outcome = await ledger.claim(jobId, workerId);
+    // A claim is conditional (QUEUED → RUNNING): running it again after a lost connection is safe.
+    const outcome = await this.#whileReachable('claim', () => ledger.claim(jobId, workerId), CLAIM_RETRY_MS);
     if (!outcome.claimed) {
       if (outcome.reason === 'early') await dispatcher.redeliverLater(outcome.job);
-      else this.#log.debug({ jobId, reason: outcome.reason }, 'dropped a delivery');
+      else if (outcome.reason === 'gone') this.#log.warn({ jobId }, 'a queue delivered a job this ledger does not have; dropped');
+      else this.#log.debug({ jobId, reason: outcome.reason }, 'dropped a duplicate delivery');
       return;
     }
     const job = outcome.change.job;
-    this.#publish(outcome.change);
 
     if (!registry.has(job.type)) {
       await this.#settle(job, { kind: 'failed', error: new NonRetryableError(`No task named "${job.type}" is registered in this worker`, 'UNKNOWN_TASK') });
@@ -171,41 +176,60 @@ export class Executor {
     return { kind: 'failed', error: result.error };
   }
 
+  /**
+   * Records the outcome. Every write here is conditional on this worker still holding the job, so
+   * one retried after a lost connection cannot land twice; while PostgreSQL is away the job stays
+   * in #running, its outcome kept, for up to half the reaper's bound.
+   */
   async #settle(job: Job, outcome: Outcome): Promise<void> {
-    const { ledger, workerId, dispatcher, registry } = this.#opts;
-    let settled: Change | undefined;
+    const settled = await this.#whileReachable('outcome', () => this.#record(job, outcome), this.#opts.staleAfterMs / 2);
+    if (!settled && outcome.kind !== 'lost') {
+      this.#log.warn({ jobId: job.id, outcome: outcome.kind }, 'job changed hands before its outcome was recorded');
+    }
+  }
+
+  /** The ledger write for `outcome`; its events are published (and a retry dispatched) by the ledger's after-write step. */
+  async #record(job: Job, outcome: Outcome): Promise<Change | undefined> {
+    const { ledger, workerId, registry } = this.#opts;
     switch (outcome.kind) {
       case 'completed':
-        settled = await ledger.complete(job.id, workerId, outcome.value ?? null);
-        break;
+        return ledger.complete(job.id, workerId, outcome.value ?? null);
       case 'cancelled':
-        settled = await ledger.fail(job.id, workerId, { code: 'CANCELLED', message: 'cancelled while running' });
-        break;
+        return ledger.fail(job.id, workerId, { code: 'CANCELLED', message: 'cancelled while running' });
       case 'released':
-        settled = await ledger.release(job.id, workerId, 'handed back at worker shutdown; the attempt does not count');
-        break;
+        return ledger.release(job.id, workerId, 'handed back at worker shutdown; the attempt does not count');
       case 'lost':
         this.#log.warn({ jobId: job.id }, 'this worker no longer holds the job; its outcome is dropped');
-        return;
+        return undefined;
       case 'failed': {
         const error = describeError(outcome.error);
         const retryable = !(outcome.error instanceof NonRetryableError) && job.attempt < job.maxAttempts;
         if (retryable) {
           const task = registry.has(job.type) ? registry.get(job.type) : undefined;
           const delayMs = retryDelayMs(task?.backoff ?? { baseMs: this.#opts.retryBaseMs }, job.attempt);
-          settled = await ledger.scheduleRetry(job.id, workerId, error, delayMs);
-          if (settled) {
-            this.#publish(settled);
-            await dispatcher.dispatch(settled.job, delayMs);
-            return;
-          }
+          const retried = await ledger.scheduleRetry(job.id, workerId, error, delayMs);
+          if (retried) return retried;
         }
-        settled ??= await ledger.fail(job.id, workerId, error);
-        break;
+        return ledger.fail(job.id, workerId, error);
       }
     }
-    if (settled) this.#publish(settled);
-    else this.#log.warn({ jobId: job.id, outcome: outcome.kind }, 'job changed hands before its outcome was recorded');
+  }
+
+  /**
+   * Runs `write`, again while PostgreSQL cannot be reached (down, restarting), for up to
+   * `windowMs`; then throws. Only for conditional writes, whose second run is harmless.
+   */
+  async #whileReachable<T>(what: string, write: () => Promise<T>, windowMs: number): Promise<T> {
+    const deadline = Date.now() + windowMs;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 1_000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!isConnectionError(error) || Date.now() + pause > deadline) throw error;
+        this.#log.warn({ err: error, what }, 'ledger unreachable; trying again');
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 
   #context(job: Job, signal: AbortSignal): TaskContext {
@@ -218,18 +242,12 @@ export class Executor {
       db: prisma,
       logger,
       progress: async (percent, message) => {
-        const updated = await ledger.progress(job.id, workerId, percent, message ?? null);
-        if (updated) this.#publish(updated);
+        await ledger.progress(job.id, workerId, percent, message ?? null);
       },
       log: async (message, data) => {
-        const updated = await ledger.log(job.id, workerId, message, data);
-        if (updated) this.#publish(updated);
+        await ledger.log(job.id, workerId, message, data);
       },
     };
-  }
-
-  #publish(change: Change): void {
-    for (const message of toJobChanges(change)) this.#opts.bus.publishJobChange(message);
   }
 
   #taskSlot(task: AnyTask): Semaphore {
@@ -255,6 +273,9 @@ export class Executor {
     }
   }
 }
+
+/** How long a delivery keeps trying to claim while PostgreSQL is away; then the sweep sends it again. */
+const CLAIM_RETRY_MS = 10_000;
 
 type HandlerResult = { ok: true; value: unknown; abandoned?: never } | { ok: false; error: unknown; abandoned?: boolean };
 

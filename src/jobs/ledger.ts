@@ -72,8 +72,41 @@ export type ClaimOutcome =
   | { claimed: false; reason: 'early'; job: Job }
   | { claimed: false; reason: 'gone' | 'not-queued' };
 
+/** What must follow a write: publishing its events, and dispatching a job it left QUEUED. */
+export type AfterWrite = (change: Change) => Promise<void>;
+
 export class Ledger {
+  #afterWrite: AfterWrite = async () => {};
+
   constructor(readonly db: LedgerDb) {}
+
+  /**
+   * Sets what follows every write that changed a job (see JobSystem: publish, and dispatch the job
+   * if the write left it QUEUED). In one place, so no caller can write a QUEUED job and forget to
+   * send it out; every transition below resolves only after it ran.
+   */
+  setAfterWrite(afterWrite: AfterWrite): void {
+    this.#afterWrite = afterWrite;
+  }
+
+  async #after(change: Change | undefined): Promise<Change | undefined> {
+    if (change) await this.#afterWrite(change);
+    return change;
+  }
+
+  /**
+   * This ledger's identity, made the first time it is asked for. Queue names and bus channels
+   * carry it, so two deployments with ledgers of their own never take each other's deliveries.
+   */
+  async identity(): Promise<string> {
+    const [row] = await this.db.query<{ id: string }>(
+      `WITH made AS (
+         INSERT INTO "LedgerIdentity" ("singleton", "id") VALUES (1, gen_random_uuid()) ON CONFLICT ("singleton") DO NOTHING RETURNING "id")
+       SELECT "id" FROM made UNION ALL SELECT "id" FROM "LedgerIdentity" WHERE "singleton" = 1`,
+    );
+    if (!row) throw new Error('the ledger has no identity row'); // cannot happen: inserted above
+    return row.id;
+  }
 
   /**
    * Records a new job and its first event in one statement. With an idempotency key already used
@@ -82,7 +115,10 @@ export class Ledger {
    */
   async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean; change?: Change }> {
     const change = await this.#creations.add(job);
-    if (change) return { job: change.job, deduplicated: false, change };
+    if (change) {
+      await this.#after(change);
+      return { job: change.job, deduplicated: false, change };
+    }
     const existing = await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [
       job.type,
       job.idempotencyKey,
@@ -105,7 +141,7 @@ export class Ledger {
                             "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
          SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend::"QueueBackend", i.key,
                 i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
-         FROM i ORDER BY i.n
+         FROM i ORDER BY i.type, i.key NULLS LAST, i.n
          ON CONFLICT ("type", "idempotencyKey") DO NOTHING
          RETURNING *),
        e AS (
@@ -188,7 +224,10 @@ export class Ledger {
   async claim(jobId: string, workerId: string): Promise<ClaimOutcome> {
     if (!isUuid(jobId)) return { claimed: false, reason: 'gone' };
     const change = await this.#claims.add({ jobId, workerId });
-    if (change) return { claimed: true, change };
+    if (change) {
+      await this.#after(change);
+      return { claimed: true, change };
+    }
     const current = await this.getJob(jobId);
     if (!current) return { claimed: false, reason: 'gone' };
     if (current.status === 'QUEUED') {
@@ -221,8 +260,8 @@ export class Ledger {
   }
 
   /** RUNNING → COMPLETED with the result; a job cancelled meanwhile ends CANCELLED instead. */
-  complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
-    return this.#completions.add({ jobId, workerId, result: JSON.stringify(result ?? null) });
+  async complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
+    return this.#after(await this.#completions.add({ jobId, workerId, result: JSON.stringify(result ?? null) }));
   }
 
   // Claims and completions are the two statements every job runs through on a worker: those of
@@ -231,11 +270,12 @@ export class Ledger {
     this.#perWorker(items, async (batch, workerId) => {
       const ids = [...new Set(batch.map((item) => item.jobId))];
       const rows = await this.db.query<Job & { __events: RawEvent[] }>(
-        `WITH j AS (
+        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "status" = 'QUEUED' AND "runAt" <= now() + interval '20 milliseconds'`)}),
+         j AS (
            UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
              "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
-           WHERE id = ANY($1::uuid[]) AND "status" = 'QUEUED' AND "runAt" <= now() + interval '20 milliseconds'
-           RETURNING *),
+           FROM l WHERE "Job".id = l.id AND "Job"."status" = 'QUEUED'
+           RETURNING "Job".*),
          e AS (
            INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
            SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
@@ -253,7 +293,8 @@ export class Ledger {
   readonly #completions = new Batcher<{ jobId: string; workerId: string; result: string }, Change | undefined>((items) =>
     this.#perWorker(items, async (batch, workerId) => {
       const rows = await this.db.query<Job & { __events: RawEvent[] }>(
-        `WITH c AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, result)),
+        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "lockedBy" = $3 AND "status" IN ('RUNNING', 'CANCELLING')`)}),
+         c AS (SELECT c.* FROM unnest($1::uuid[], $2::text[]) AS c(id, result) JOIN l ON l.id = c.id),
          j AS (
            UPDATE "Job" SET
              "status" = CASE WHEN "Job"."status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
@@ -342,8 +383,10 @@ export class Ledger {
   }
 
   /**
-   * Hands a running job back at shutdown: RUNNING → QUEUED without counting the attempt, left for
-   * any dispatcher to send out again. A job being cancelled ends CANCELLED.
+   * Hands a running job back at shutdown: RUNNING → QUEUED without counting the attempt, into the
+   * outbox rather than leased: this process's consumer may still fetch, and must not take it
+   * again. The stopping process sends it out once its consumers are closed (or any other process's
+   * sweep does). A job being cancelled ends CANCELLED.
    */
   async release(jobId: string, workerId: string, reason: string): Promise<Change | undefined> {
     const p = new Params();
@@ -409,9 +452,10 @@ export class Ledger {
 
   readonly #confirmations = new Batcher<{ jobId: string; lease: Date; backend: QueueBackend; queueRef: string }>(async (items) => {
     await this.db.query(
-      `UPDATE "Job" SET "queueRef" = c.ref, "backend" = c.backend::"QueueBackend"
-       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS c(id, lease, backend, ref)
-       WHERE "Job".id = c.id AND "Job"."dispatchedAt" = c.lease AND "Job"."status" = 'QUEUED'`,
+      `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "status" = 'QUEUED'`)})
+       UPDATE "Job" SET "queueRef" = c.ref, "backend" = c.backend::"QueueBackend"
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS c(id, lease, backend, ref), l
+       WHERE "Job".id = c.id AND l.id = c.id AND "Job"."dispatchedAt" = c.lease AND "Job"."status" = 'QUEUED'`,
       [items.map((c) => c.jobId), items.map((c) => c.lease), items.map((c) => c.backend), items.map((c) => c.queueRef)],
       'jobgraph.confirmDispatch',
     );
@@ -430,21 +474,28 @@ export class Ledger {
   }
 
   /**
-   * Leases queued jobs that no queue holds: never dispatched, given back, or whose lease expired
-   * without a confirmation (the process dispatching them died). Safe from several processes at once.
+   * The sweep: leases the queued jobs that must be sent to a queue now. Those in the outbox (never
+   * dispatched, or given back), and those due for longer than `overdueMs` whose last dispatch is
+   * as old, whatever queue was said to hold them: a queue can lose a job without a word (a flushed
+   * or restarted Redis, a delivery whose claim could not be written, a process that died between
+   * lease and enqueue). Re-sending one a queue still holds is harmless: adapters enqueue
+   * idempotently by dispatch key, and the claim drops a second delivery. Each lease is renewed, so
+   * a job is re-sent at most once per `overdueMs`. Safe from several processes at once.
    */
-  async leaseUndispatched(limit: number, leaseExpiredMs: number): Promise<Job[]> {
+  async leaseForDispatch(limit: number, overdueMs: number): Promise<Job[]> {
     return this.db.query<Job>(
       `UPDATE "Job" SET "dispatchedAt" = now()
        WHERE id IN (
          SELECT id FROM "Job"
-         WHERE "status" = 'QUEUED' AND "queueRef" IS NULL
-           AND ("dispatchedAt" IS NULL OR "dispatchedAt" < now() - $2 * interval '1 millisecond')
+         WHERE "status" = 'QUEUED'
+           AND ("dispatchedAt" IS NULL
+             OR ("dispatchedAt" < now() - $2 * interval '1 millisecond' AND "runAt" < now() - $2 * interval '1 millisecond'))
          ORDER BY "priority" DESC, "runAt"
          LIMIT $1
          FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [limit, leaseExpiredMs],
+      [limit, overdueMs],
+      'jobgraph.leaseForDispatch',
     );
   }
 
@@ -454,8 +505,9 @@ export class Ledger {
    */
   async forgetDispatches(backend: QueueBackend): Promise<number> {
     const rows = await this.db.query(
-      `UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL
-       WHERE "status" = 'QUEUED' AND "backend" = $1 AND "queueRef" IS NOT NULL RETURNING id`,
+      `WITH l AS MATERIALIZED (${lockInOrder(`"status" = 'QUEUED' AND "backend" = $1::"QueueBackend" AND "queueRef" IS NOT NULL`)})
+       UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL
+       FROM l WHERE "Job".id = l.id AND "status" = 'QUEUED' RETURNING "Job".id`,
       [backend],
     );
     return rows.length;
@@ -471,7 +523,8 @@ export class Ledger {
     await this.db.query(`UPDATE "Worker" SET "heartbeatAt" = now() WHERE id = $1`, [workerId]);
     if (jobIds.length === 0) return new Map();
     const rows = await this.db.query<{ id: string; status: JobStatus }>(
-      `UPDATE "Job" SET "heartbeatAt" = now() WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2 RETURNING id, "status"`,
+      `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "lockedBy" = $2`)})
+       UPDATE "Job" SET "heartbeatAt" = now() FROM l WHERE "Job".id = l.id AND "lockedBy" = $2 RETURNING "Job".id, "status"`,
       [jobIds, workerId],
       'jobgraph.heartbeat',
     );
@@ -553,8 +606,18 @@ export class Ledger {
       p.values,
       name && `jobgraph.${name}`,
     );
-    return rows[0] && splitChange(rows[0]);
+    return this.#after(rows[0] && splitChange(rows[0]));
   }
+}
+
+/**
+ * The ids of the jobs matching `where`, locked in id order. Batched writes from several processes
+ * (claims, completions, confirmations, heartbeats) then queue behind each other instead of
+ * deadlocking. Sorting the ids given to `UPDATE … FROM unnest(…)` is not enough: the join picks
+ * the order in which an UPDATE takes its rows. Use as `l AS MATERIALIZED (…)`.
+ */
+function lockInOrder(where: string): string {
+  return `SELECT id FROM "Job" WHERE ${where} ORDER BY id FOR UPDATE`;
 }
 
 /** An event as json_agg renders it: timestamps are strings. */

@@ -1,7 +1,4 @@
-import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
-import { toJobChanges } from './changes.ts';
-import type { Dispatcher } from './dispatcher.ts';
 import type { Ledger } from './ledger.ts';
 
 /**
@@ -18,8 +15,6 @@ export class Reaper {
   constructor(
     private readonly opts: {
       ledger: Ledger;
-      dispatcher: Dispatcher;
-      bus: EventBus;
       logger: Logger;
       staleAfterMs: number;
       intervalMs: number;
@@ -47,7 +42,7 @@ export class Reaper {
 
   /** Settles jobs whose heartbeat is older than `staleMs`; 0 settles every running job (sole owner at startup). */
   async reap(staleMs: number): Promise<number> {
-    const { ledger, dispatcher, bus } = this.opts;
+    const { ledger } = this.opts;
     let settled = 0;
     for (const job of await ledger.staleJobs(staleMs)) {
       // A busy event loop can delay this process's own heartbeats; they are not lost.
@@ -55,9 +50,8 @@ export class Reaper {
       const change = await ledger.recoverLost(job);
       if (!change) continue; // its worker came back, or another reaper got there first
       settled++;
+      // Published, and sent to a queue if requeued, by the ledger's after-write step.
       this.#log.warn({ jobId: job.id, worker: job.lockedBy, status: change.job.status }, 'recovered a job from a lost worker');
-      for (const message of toJobChanges(change)) bus.publishJobChange(message);
-      if (change.job.status === 'QUEUED') await dispatcher.dispatch(change.job);
     }
     return settled;
   }

@@ -15,6 +15,31 @@
  * CANCELLING ends CANCELLED, whatever the handler does once its signal is aborted.
  * COMPLETED, FAILED and CANCELLED are terminal; `retryJob` starts a terminal FAILED or CANCELLED
  * job again as a new attempt (FAILED/CANCELLED → QUEUED).
+ *
+ * THE INVARIANT ("a job accepted is never lost"): every non-terminal job in the ledger is held by
+ * a live queue entry or a live worker, or it will be dispatched again within a bounded time.
+ * Each non-terminal status has exactly one mechanism that enforces it, driven by the ledger alone:
+ *
+ *   QUEUED      The sweep (Dispatcher.flush → Ledger.leaseForDispatch), every DISPATCH_INTERVAL_MS
+ *               in every process: a job in the outbox goes out at once; a job due for longer than
+ *               REDISPATCH_AFTER_MS whose last dispatch is as old goes out again, whatever queue
+ *               was said to hold it. That covers every way a queue loses a job without a word:
+ *               a flushed or restarted Redis, a delivery whose claim could not be written, a
+ *               process that died between lease and enqueue. Re-sending is always safe: adapters
+ *               enqueue idempotently by dispatch key (job id + seq) and the claim drops a second
+ *               delivery.
+ *   RUNNING,    The reaper (Reaper.reap), by heartbeat: a job whose worker stopped heartbeating
+ *   CANCELLING  for STALE_AFTER_MS is requeued (attempt counted, reason WORKER_LOST), failed when
+ *               no attempts are left, or ends CANCELLED; a requeued job is QUEUED, and so the
+ *               sweep's.
+ *   RETRYING    Never held by a row: recorded as an event on the way RUNNING → QUEUED.
+ *
+ * Writes keep it too: every write that leaves a job QUEUED either leases it for dispatch in the
+ * same statement, and then one step after every write (Ledger.setAfterWrite, wired in JobSystem)
+ * publishes its events and sends the job to a queue, or puts it in the outbox (a hand-back at
+ * shutdown), which the sweep empties at its next round; a write that fails leaves the job in a state one of the
+ * two mechanisms above owns. Batched writes lock their rows in id order and a statement that loses
+ * a deadlock is run again (db/conflicts.ts), so concurrent processes never drop each other's work.
  */
 import type { JobStatus } from '../generated/prisma/enums.ts';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
 import { openLedger, type LedgerDb } from '../db/client.ts';
 import { createEventBus, type BusTransport, type EventBus } from '../events/bus.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -12,7 +12,7 @@ import { toJobChanges } from './changes.ts';
 import { backendOf, Dispatcher, type DispatcherStatus } from './dispatcher.ts';
 import { InvalidInputError } from './errors.ts';
 import { Executor } from './executor.ts';
-import { Ledger, type Change, type Job, type JobEvent } from './ledger.ts';
+import { Ledger, type Job, type JobEvent } from './ledger.ts';
 import { Reaper } from './reaper.ts';
 import type { JobStatus } from './states.ts';
 
@@ -66,6 +66,8 @@ export class JobSystem {
     private readonly reaper: Reaper | undefined,
     /** This process's worker identity in the ledger; undefined when it runs no worker. */
     readonly workerId: string | undefined,
+    /** QUEUE_NAME scoped to this ledger: the queue (BullMQ, pg-boss) and the bus channels. */
+    readonly queueName: string,
   ) {}
 
   static async start(opts: JobSystemOptions): Promise<JobSystem> {
@@ -73,25 +75,30 @@ export class JobSystem {
     const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
     const registry = opts.registry ?? createTaskRegistry();
     const worker = opts.worker ?? config.WORKER_IN_PROCESS;
+    if (!config.DATABASE_URL && !worker) {
+      throw new ConfigError([
+        'WORKER_IN_PROCESS=false needs DATABASE_URL: without it the ledger is embedded (PGlite), which belongs to ' +
+          'one process, so no worker process could ever run these jobs. Set DATABASE_URL to a PostgreSQL database, ' +
+          'or keep WORKER_IN_PROCESS=true.',
+      ]);
+    }
     const db = await openLedger({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, logger });
     const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
     try {
-      const selection = await selectBackend(config, logger, opts.tuning);
+      const ledger = new Ledger(db);
+      const queueName = scopedQueueName(config.QUEUE_NAME, await ledger.identity());
+      const selection = await selectBackend(config, logger, opts.tuning, queueName);
       cleanup.unshift(() => selection.adapter.close());
       const primary = selection.adapter;
-      if (db.kind === 'pglite' && !worker) {
-        logger.warn('WORKER_IN_PROCESS=false with the embedded ledger: no other process can run these jobs');
-      }
       const bus = createEventBus({
         transport: busTransport(config, db, primary),
-        namespace: config.QUEUE_NAME,
+        namespace: queueName,
         logger,
         redisUrl: config.REDIS_URL,
         ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
         ...(db.pool ? { pool: db.pool } : {}),
       });
       cleanup.unshift(() => bus.close());
-      const ledger = new Ledger(db);
       // The in-process queue carries nothing in a process that runs no worker: there the jobs wait
       // in the ledger for a worker process's dispatcher.
       const fallback = worker && primary.name !== 'inline' ? createInlineAdapter() : undefined;
@@ -101,6 +108,13 @@ export class JobSystem {
         ...(fallback ? { fallback } : {}),
         logger,
         intervalMs: config.DISPATCH_INTERVAL_MS,
+        redispatchAfterMs: config.REDISPATCH_AFTER_MS,
+      });
+      // The one place that follows every ledger write: its events go on the bus, and a job it left
+      // QUEUED (created, retried, handed back, recovered) is sent to a queue.
+      ledger.setAfterWrite(async (change) => {
+        for (const message of toJobChanges(change)) bus.publishJobChange(message);
+        if (change.job.status === 'QUEUED' && change.job.dispatchedAt) await dispatcher.dispatch(change.job);
       });
 
       let executor: Executor | undefined;
@@ -116,6 +130,7 @@ export class JobSystem {
           bus,
           dispatcher,
           logger,
+          staleAfterMs: config.STALE_AFTER_MS,
           concurrency: config.WORKER_CONCURRENCY,
           retryBaseMs: config.RETRY_BASE_MS,
           heartbeatMs: config.HEARTBEAT_MS,
@@ -124,8 +139,6 @@ export class JobSystem {
         cleanup.unshift(async () => running.close());
         reaper = new Reaper({
           ledger,
-          dispatcher,
-          bus,
           logger,
           staleAfterMs: config.STALE_AFTER_MS,
           intervalMs: Math.max(config.HEARTBEAT_MS, 250),
@@ -148,9 +161,9 @@ export class JobSystem {
       }
       await bus.ready();
       dispatcher.start();
-      const system = new JobSystem(config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId);
+      const system = new JobSystem(config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName);
       logger.info(
-        { backend: primary.name, ledger: db.kind, eventBus: bus.transport, worker, workerId },
+        { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
         'jobgraph started',
       );
       return system;
@@ -184,10 +197,6 @@ export class JobSystem {
       delayMs: opts.delayMs ?? 0,
       createdBy: opts.createdBy ?? null,
     });
-    if (created.change) {
-      this.#publish(created.change);
-      await this.dispatcher.dispatch(created.job, opts.delayMs ?? 0);
-    }
     return { job: created.job, deduplicated: created.deduplicated };
   }
 
@@ -195,7 +204,6 @@ export class JobSystem {
   async cancel(jobId: string, by: string | null = null): Promise<Job> {
     const { job, change, queueRef } = await this.ledger.cancel(jobId, by);
     if (!change) return job;
-    this.#publish(change);
     if (job.status === 'CANCELLING') {
       this.bus.publishControl({ kind: 'cancel', jobId });
       this.executor?.abort(jobId, 'cancel');
@@ -215,8 +223,6 @@ export class JobSystem {
       ? (this.registry.get(current.type).maxAttempts ?? this.config.MAX_ATTEMPTS)
       : this.config.MAX_ATTEMPTS;
     const change = await this.ledger.retry(jobId, budget, by);
-    this.#publish(change);
-    await this.dispatcher.dispatch(change.job, 0);
     return change.job;
   }
 
@@ -287,10 +293,15 @@ export class JobSystem {
     await this.db.close();
     this.logger.info('stopped');
   }
+}
 
-  #publish(change: Change): void {
-    for (const message of toJobChanges(change)) this.bus.publishJobChange(message);
-  }
+/**
+ * QUEUE_NAME with this ledger's identity: two deployments with ledgers of their own, one Redis and
+ * one QUEUE_NAME each get their own queue (a delivery of a job another ledger holds would be
+ * dropped by the claim and the job lost to the other deployment).
+ */
+export function scopedQueueName(queueName: string, ledgerId: string): string {
+  return `${queueName}.${ledgerId.replaceAll('-', '').slice(0, 12)}`;
 }
 
 /** EVENT_BUS=auto: Redis beside BullMQ; LISTEN/NOTIFY on a Postgres ledger; in-process on PGlite (one process). */

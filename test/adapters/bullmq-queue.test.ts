@@ -144,7 +144,7 @@ describe('BullMQ adapter', () => {
     expect(result.detail).toMatch(/not connected/);
     expect(Date.now() - started).toBeLessThan(1_000);
 
-    await expect(adapter.enqueue({ jobId: 'j', task: 't' })).rejects.toThrow(/not connected/);
+    await expect(adapter.enqueue({ key: randomUUID(), jobId: 'j', task: 't' })).rejects.toThrow(/not connected/);
     await expect(adapter.counts()).rejects.toThrow(/not connected/);
   });
 
@@ -153,7 +153,7 @@ describe('BullMQ adapter', () => {
     const got: string[] = [];
     await adapter.consume(async (jobId) => void got.push(jobId), 1);
 
-    const ref = await adapter.enqueue({ jobId: 'job-1', task: 'demo.echo' });
+    const ref = await adapter.enqueue({ key: randomUUID(), jobId: 'job-1', task: 'demo.echo' });
     expect(ref).toMatch(/^[0-9a-f-]{36}$/);
     await waitFor('delivery', () => got.length === 1);
     expect(got).toEqual(['job-1']);
@@ -166,7 +166,7 @@ describe('BullMQ adapter', () => {
 
     const delayMs = 1_200;
     const enqueuedAt = Date.now();
-    await adapter.enqueue({ jobId: 'late', task: 't', delayMs });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'late', task: 't', delayMs });
     await waitFor('delayed delivery', () => deliveredAt.length === 1, 10_000);
     const elapsed = deliveredAt[0]! - enqueuedAt;
     expect(elapsed).toBeGreaterThanOrEqual(delayMs);
@@ -186,7 +186,7 @@ describe('BullMQ adapter', () => {
       ['zero-b', 0],
       ['highest', 1000],
     ];
-    for (const [jobId, priority] of jobs) await adapter.enqueue({ jobId, task: 't', priority });
+    for (const [jobId, priority] of jobs) await adapter.enqueue({ key: jobId, jobId, task: 't', priority });
 
     const order: string[] = [];
     await adapter.consume(async (jobId) => void order.push(jobId), 1);
@@ -196,15 +196,15 @@ describe('BullMQ adapter', () => {
 
   it('rejects priorities outside -1000..1000', async () => {
     const { adapter } = newAdapter('badprio');
-    await expect(adapter.enqueue({ jobId: 'x', task: 't', priority: 1001 })).rejects.toThrow(RangeError);
-    await expect(adapter.enqueue({ jobId: 'x', task: 't', priority: 1.5 })).rejects.toThrow(RangeError);
+    await expect(adapter.enqueue({ key: randomUUID(), jobId: 'x', task: 't', priority: 1001 })).rejects.toThrow(RangeError);
+    await expect(adapter.enqueue({ key: randomUUID(), jobId: 'x', task: 't', priority: 1.5 })).rejects.toThrow(RangeError);
   });
 
   it('remove() takes a delayed job out before delivery', async () => {
     const { adapter } = newAdapter('remove');
     const got: string[] = [];
-    const ref = await adapter.enqueue({ jobId: 'doomed', task: 't', delayMs: 800 });
-    const waitingRef = await adapter.enqueue({ jobId: 'waiting', task: 't' });
+    const ref = await adapter.enqueue({ key: randomUUID(), jobId: 'doomed', task: 't', delayMs: 800 });
+    const waitingRef = await adapter.enqueue({ key: randomUUID(), jobId: 'waiting', task: 't' });
 
     expect(await adapter.remove(ref)).toBe(true);
     expect(await adapter.remove(ref)).toBe(false); // already gone
@@ -212,7 +212,7 @@ describe('BullMQ adapter', () => {
     expect(await adapter.remove(waitingRef)).toBe(true); // waiting (prioritized) jobs too
 
     await adapter.consume(async (jobId) => void got.push(jobId), 1);
-    await adapter.enqueue({ jobId: 'kept', task: 't', delayMs: 900 });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'kept', task: 't', delayMs: 900 });
     await waitFor('the kept job', () => got.includes('kept'));
     expect(got).toEqual(['kept']);
   });
@@ -225,7 +225,7 @@ describe('BullMQ adapter', () => {
       started.resolve();
       await release.promise;
     }, 1);
-    const ref = await adapter.enqueue({ jobId: 'busy', task: 't' });
+    const ref = await adapter.enqueue({ key: randomUUID(), jobId: 'busy', task: 't' });
     await started.promise;
     expect(await adapter.remove(ref)).toBe(false);
     release.resolve();
@@ -243,7 +243,7 @@ describe('BullMQ adapter', () => {
       running--;
       done++;
     }, 3);
-    await Promise.all(Array.from({ length: 10 }, (_, i) => adapter.enqueue({ jobId: `c${i}`, task: 't' })));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => adapter.enqueue({ key: randomUUID(), jobId: `c${i}`, task: 't' })));
     await waitFor('10 jobs', () => done === 10);
     expect(maxRunning).toBe(3);
   });
@@ -256,7 +256,7 @@ describe('BullMQ adapter', () => {
     const started = performance.now();
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(
-        Array.from({ length: 100 }, (_, i) => adapter.enqueue({ jobId: `b${batch * 100 + i}`, task: 't' })),
+        Array.from({ length: 100 }, (_, i) => adapter.enqueue({ key: randomUUID(), jobId: `b${batch * 100 + i}`, task: 't' })),
       );
     }
     const enqueuedMs = performance.now() - started;
@@ -278,7 +278,7 @@ describe('BullMQ adapter', () => {
       await release.promise;
       finished = true;
     }, 2);
-    await adapter.enqueue({ jobId: 'inflight', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'inflight', task: 't' });
     await started.promise;
 
     let stopped = false;
@@ -289,7 +289,7 @@ describe('BullMQ adapter', () => {
     await stopping;
     expect(finished).toBe(true);
 
-    await adapter.enqueue({ jobId: 'after-stop', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'after-stop', task: 't' });
     await sleep(300);
     expect(got).toEqual(['inflight']);
     expect(await adapter.counts()).toEqual({ waiting: 1, delayed: 0, active: 0 });
@@ -299,10 +299,10 @@ describe('BullMQ adapter', () => {
   it('close twice is harmless; nothing works after close', async () => {
     const { adapter } = newAdapter('close');
     await adapter.consume(async () => {}, 1);
-    await adapter.enqueue({ jobId: 'x', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'x', task: 't' });
     await adapter.close();
     await adapter.close();
-    await expect(adapter.enqueue({ jobId: 'y', task: 't' })).rejects.toThrow(/closed/);
+    await expect(adapter.enqueue({ key: randomUUID(), jobId: 'y', task: 't' })).rejects.toThrow(/closed/);
     await expect(adapter.consume(async () => {}, 1)).rejects.toThrow(/closed/);
     expect((await adapter.probe()).ok).toBe(false);
   });
@@ -318,9 +318,9 @@ describe('BullMQ adapter', () => {
     await waitFor('connection', async () => (await adapter.probe()).ok);
     expect(await adapter.counts()).toEqual({ waiting: 0, delayed: 0, active: 0 });
 
-    await adapter.enqueue({ jobId: 'w1', task: 't' });
-    await adapter.enqueue({ jobId: 'w2', task: 't', priority: 7 });
-    await adapter.enqueue({ jobId: 'd1', task: 't', delayMs: 60_000 });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'w1', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'w2', task: 't', priority: 7 });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'd1', task: 't', delayMs: 60_000 });
     expect(await adapter.counts()).toEqual({ waiting: 2, delayed: 1, active: 0 });
 
     const release = deferred();
@@ -341,13 +341,13 @@ describe('BullMQ adapter', () => {
     const { adapter } = newAdapter('restart', { redisUrl });
     const got: string[] = [];
     await adapter.consume(async (jobId) => void got.push(jobId), 2);
-    await adapter.enqueue({ jobId: 'before', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'before', task: 't' });
     await waitFor('delivery before the outage', () => got.includes('before'));
 
     await killHard(redis);
     await sleep(100);
     const started = Date.now();
-    await expect(adapter.enqueue({ jobId: 'during', task: 't' })).rejects.toThrow();
+    await expect(adapter.enqueue({ key: randomUUID(), jobId: 'during', task: 't' })).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(5_000);
     const down = await adapter.probe();
     expect(down.ok).toBe(false);
@@ -359,7 +359,7 @@ describe('BullMQ adapter', () => {
     await waitFor('probe ok after restart', async () => (await adapter.probe()).ok, 30_000);
     const probeOkMs = Date.now() - restartedAt;
 
-    await adapter.enqueue({ jobId: 'after', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'after', task: 't' });
     await waitFor('delivery after the restart', () => got.includes('after'), 20_000);
     console.log(`bullmq restart: probe ok ${probeOkMs} ms after restart, job delivered ${Date.now() - restartedAt} ms after`);
     expect(got).toEqual(['before', 'after']);
@@ -382,7 +382,7 @@ describe('BullMQ adapter', () => {
 
     const redis = await startRedis(port);
     await waitFor('probe ok', async () => (await adapter.probe()).ok, 15_000);
-    await adapter.enqueue({ jobId: 'late', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'late', task: 't' });
     await waitFor('delivery', () => got.includes('late'));
     await adapter.close();
     await killHard(redis);
@@ -404,7 +404,7 @@ describe('BullMQ adapter', () => {
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitFor('the child to consume', () => output.includes('READY'), 20_000);
 
-    await producer.enqueue({ jobId: 'crash-job', task: 't' });
+    await producer.enqueue({ key: randomUUID(), jobId: 'crash-job', task: 't' });
     await waitFor('the child to take the job', () => output.includes('TOOK crash-job'));
     await killHard(child);
     const killedAt = Date.now();
@@ -434,7 +434,7 @@ describe('BullMQ adapter', () => {
 
     const got: string[] = [];
     await adapter.consume(async (jobId) => void got.push(jobId), 2);
-    await adapter.enqueue({ jobId: 'stranded', task: 't' });
+    await adapter.enqueue({ key: randomUUID(), jobId: 'stranded', task: 't' });
     await sleep(300);
     expect(got).toEqual([]);
 

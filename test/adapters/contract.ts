@@ -192,6 +192,21 @@ export function defineContractSuite(backend: BackendName) {
       expect(done.startedAt!.getTime() - done.createdAt.getTime()).toBeGreaterThanOrEqual(800);
     });
 
+    it('sends a job its queue lost, without a word, out again through the sweep', async () => {
+      await setup({ REDISPATCH_AFTER_MS: '500' });
+      const { job } = await system.enqueue('test.echo', { value: 'lost' }, { delayMs: 300 });
+      const queued = await waitFor(async () => (await system.getJob(job.id))!, (j) => j.queueRef !== null, 5_000, 'dispatch');
+      // What a flushed Redis or a consumed delivery whose claim failed leaves: the ledger says a
+      // queue holds the job; the queue does not.
+      expect(await system.selection.adapter.remove(queued.queueRef!)).toBe(true);
+      const done = await waitForJob(system, job.id, undefined, 10_000);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 1, result: { value: 'lost', attempt: 1 } });
+      // Due at +300 ms, overdue 500 ms later, swept within a round: not before, and not much after.
+      const ranAfter = done.startedAt!.getTime() - done.createdAt.getTime();
+      expect(ranAfter).toBeGreaterThanOrEqual(800);
+      expect(ranAfter).toBeLessThan(5_000);
+    });
+
     it('runs higher priority first', async () => {
       await setup({ WORKER_CONCURRENCY: '1' });
       const blocker = await system.enqueue('test.sleep', { ms: 600 });

@@ -42,7 +42,7 @@ function recorder() {
   return { received, handler, until };
 }
 
-const dispatch = (extra: { delayMs?: number; priority?: number } = {}) => ({ jobId: randomUUID(), task: 'test', ...extra });
+const dispatch = (extra: { delayMs?: number; priority?: number } = {}) => ({ key: randomUUID(), jobId: randomUUID(), task: 'test', ...extra });
 
 afterEach(async () => {
   await Promise.all(adapters.splice(0).map((a) => a.close()));

@@ -1,0 +1,42 @@
+/**
+ * PostgreSQL's answers that mean "this statement lost a race and was rolled back whole; running it
+ * again is correct": deadlock_detected and serialization_failure. Batched writes from several
+ * processes take row locks on the same jobs; even in one order (see the ledger's `FOR UPDATE`
+ * ordering) a foreign-key check or an index can still meet another writer, and a write that gives
+ * up here would leave its jobs to nobody.
+ */
+const RETRYABLE_CODES = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 8;
+
+export function isConflict(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && RETRYABLE_CODES.has(String((error as { code?: unknown }).code));
+}
+
+/** Runs `statement`, again after a short random pause each time it loses a conflict. */
+export async function retryOnConflict<T>(statement: () => Promise<T>, onRetry?: (error: unknown, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (error) {
+      if (!isConflict(error) || attempt >= MAX_ATTEMPTS) throw error;
+      onRetry?.(error, attempt);
+      // Random, so the two losers of one deadlock do not meet again at once.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+}
+
+/** Connection-level answers: the server went away or is starting; the statement may not have run. */
+const CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+const CONNECTION_MESSAGES = /Connection terminated|connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i;
+
+/**
+ * Whether `error` says the database could not be reached (down, restarting, connection cut), as
+ * opposed to a statement it refused. Such a statement may or may not have committed: only writes
+ * whose second run is harmless (conditional transitions) may be retried on it.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return CONNECTION_CODES.has(String(code)) || CONNECTION_MESSAGES.test(String(message ?? ''));
+}
