@@ -46,6 +46,7 @@ export class Executor {
   readonly #running = new Map<string, Running>();
   readonly #unsubscribe: () => void;
   #heartbeat: NodeJS.Timeout | undefined;
+  #beating = false;
 
   constructor(opts: ExecutorOptions) {
     this.#opts = opts;
@@ -261,15 +262,23 @@ export class Executor {
 
   /** Keeps the running jobs' heartbeats fresh; aborts those cancelled or taken away meanwhile. */
   async #beat(): Promise<void> {
+    if (this.#beating) return; // the last one is still waiting for the database
+    this.#beating = true;
     try {
-      const held = await this.#opts.ledger.heartbeat(this.#opts.workerId, this.runningJobIds);
-      for (const jobId of this.runningJobIds) {
+      // Judge only the jobs this heartbeat asked about: one that started while it was in flight
+      // is not in its answer, and is not lost.
+      const asked = this.runningJobIds;
+      const held = await this.#opts.ledger.heartbeat(this.#opts.workerId, asked);
+      for (const jobId of asked) {
+        if (!this.#running.has(jobId)) continue; // finished meanwhile
         const status = held.get(jobId);
         if (status === undefined) this.abort(jobId, 'lost');
         else if (status === 'CANCELLING') this.abort(jobId, 'cancel');
       }
     } catch (error) {
       this.#log.warn({ err: error }, 'heartbeat failed');
+    } finally {
+      this.#beating = false;
     }
   }
 }
