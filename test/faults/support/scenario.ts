@@ -1,0 +1,165 @@
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { expect } from 'vitest';
+import { OwnRedis } from '../../helpers/ports.ts';
+import { Deployment, type ApiProcess, type WorkerProcess } from './deployment.ts';
+import { startLoad, type Load, type LoadOptions } from './load.ts';
+import { OwnPostgres } from './postgres.ts';
+import { TcpProxy } from './proxy.ts';
+import { recordRow } from './report.ts';
+import { countDeadlockLogs, verifyLedger, type Verdict } from './verify.ts';
+
+export type Backend = 'bullmq' | 'pgboss';
+
+export interface ScenarioOptions {
+  backend: Backend;
+  /** Worker processes (default 2). */
+  workers?: number;
+  /** Put a TCP proxy of the test's own between the workers and Redis / PostgreSQL. */
+  proxyWorkers?: boolean;
+  env?: Record<string, string>;
+}
+
+/**
+ * Settings of every process in the suite: short heartbeats and sweep bounds so recoveries show in
+ * seconds, not minutes. Where a scenario checks a default (Redis flushed: within 60 s), it says so.
+ */
+export const FAULT_ENV = {
+  QUEUE_NAME: 'faults',
+  WORKER_CONCURRENCY: '20',
+  HEARTBEAT_MS: '1000',
+  STALE_AFTER_MS: '5000',
+  DISPATCH_INTERVAL_MS: '500',
+  REDISPATCH_AFTER_MS: '10000',
+  SHUTDOWN_TIMEOUT_MS: '5000',
+  LOG_LEVEL: 'info',
+};
+
+/**
+ * One fault scenario's world, as users run it: a PostgreSQL cluster and a redis-server of its own
+ * (never the machine's), an API process without a worker, worker processes, clients over HTTP.
+ */
+export class Scenario {
+  readonly deployment: Deployment;
+  api!: ApiProcess;
+  readonly workers: WorkerProcess[] = [];
+  readonly startedAt = Date.now();
+
+  private constructor(
+    readonly name: string,
+    readonly opts: ScenarioOptions,
+    readonly pg: OwnPostgres,
+    readonly redis: OwnRedis,
+    readonly logDir: string,
+    readonly redisProxy?: TcpProxy,
+    readonly pgProxy?: TcpProxy,
+  ) {
+    this.deployment = Deployment.create(
+      { ...FAULT_ENV, DATABASE_URL: pg.url, REDIS_URL: redis.url, QUEUE_BACKEND: opts.backend, ...opts.env },
+      logDir,
+    );
+  }
+
+  static async start(name: string, opts: ScenarioOptions): Promise<Scenario> {
+    const logDir = join(tmpdir(), 'jobgraph-faults', `${name.replace(/\W+/g, '-')}-${opts.backend}-${Date.now()}`);
+    await mkdir(logDir, { recursive: true });
+    const [postgres, redis] = await Promise.all([OwnPostgres.start(), OwnRedis.start()]);
+    const redisProxy = opts.proxyWorkers ? await TcpProxy.start(redis.port) : undefined;
+    const pgProxy = opts.proxyWorkers ? await TcpProxy.start(postgres.port) : undefined;
+    const scenario = new Scenario(name, opts, postgres, redis, logDir, redisProxy, pgProxy);
+    try {
+      scenario.api = await scenario.deployment.startApi();
+      for (let i = 0; i < (opts.workers ?? 2); i++) await scenario.startWorker();
+    } catch (error) {
+      await scenario.stop();
+      throw error;
+    }
+    return scenario;
+  }
+
+  /** A worker process; through the proxies when the scenario has them. */
+  async startWorker(): Promise<WorkerProcess> {
+    const viaProxy = this.redisProxy && this.pgProxy
+      ? { REDIS_URL: `redis://127.0.0.1:${this.redisProxy.port}`, DATABASE_URL: `postgres://postgres@127.0.0.1:${this.pgProxy.port}/postgres` }
+      : {};
+    const worker = await this.deployment.startWorker(viaProxy);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** HTTP clients enqueueing countWords jobs at the API, whichever API process is current. */
+  load(opts: Partial<LoadOptions> & { total: number }): Load {
+    return startLoad({ clients: 20, url: () => this.api.url, ...opts });
+  }
+
+  /**
+   * Waits for every accepted job, judges the ledger, records the row and asserts what the suite
+   * promises: nothing accepted lost, nothing finished twice, nothing left RUNNING.
+   */
+  async finish(
+    accepted: Iterable<string>,
+    opts: { timeoutMs?: number; faultEndedAt?: number; notes?: string[]; allowEmpty?: boolean } = {},
+  ): Promise<Verdict> {
+    const ids = [...accepted];
+    const verdict = await verifyLedger(this.pg.url, ids, { timeoutMs: opts.timeoutMs ?? 90_000 });
+    const times = await this.#times(ids, opts.faultEndedAt);
+    const logs = [this.api.logPath, ...this.workers.map((w) => w.logPath)];
+    const deadlocks = await countDeadlockLogs(logs);
+    const notes = [...(opts.notes ?? [])];
+    if (deadlocks > 0) notes.push(`${deadlocks} deadlock log line(s), each statement run again`);
+    const reasons = Object.entries(verdict.reasons).map(([code, n]) => `${code} ${n}`);
+    if (reasons.length > 0) notes.push(`retried attempts: ${reasons.join(', ')}`);
+    if (verdict.lost > 0) notes.push(`not completed: ${JSON.stringify(verdict.statuses)}`);
+    recordRow({
+      scenario: this.name,
+      backend: this.opts.backend,
+      accepted: verdict.accepted,
+      completed: verdict.completed,
+      lost: verdict.lost,
+      duplicateTerminal: verdict.duplicateTerminal,
+      longestRecoveryMs: times.recoveryMs,
+      longestWaitMs: times.longestWaitMs,
+      notes: notes.join('; '),
+    });
+    const summary = { scenario: this.name, backend: this.opts.backend, ...verdict, ...times, logs: this.logDir };
+    console.log(JSON.stringify(summary));
+    if (!opts.allowEmpty) expect(verdict.accepted).toBeGreaterThan(0);
+    expect(verdict.lost, `lost jobs, e.g. ${verdict.lostSample.join(', ')} (logs in ${this.logDir})`).toBe(0);
+    expect(verdict.duplicateTerminal).toBe(0);
+    expect(verdict.completedTwice).toBe(0);
+    expect(verdict.stuckRunning).toBe(0);
+    return verdict;
+  }
+
+  /**
+   * From the ledger: how long after `faultEndedAt` the last job accepted before it completed, and
+   * the longest any job took from acceptance to completion.
+   */
+  async #times(ids: string[], faultEndedAt?: number): Promise<{ recoveryMs: number | null; longestWaitMs: number | null }> {
+    const client = new pg.Client({ connectionString: this.pg.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ wait: number | null; last: Date | null }>(
+        `SELECT max(extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS wait,
+                max("finishedAt") FILTER (WHERE "createdAt" <= $2::timestamptz) AS last
+         FROM "Job" WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED'`,
+        [ids, new Date(faultEndedAt ?? 0)],
+      );
+      const last = rows[0]?.last;
+      const recoveryMs = faultEndedAt && last ? Math.max(0, last.getTime() - faultEndedAt) : null;
+      return { recoveryMs, longestWaitMs: rows[0]?.wait === null || rows[0]?.wait === undefined ? null : Math.round(rows[0].wait) };
+    } finally {
+      await client.end();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.deployment.stopAll();
+    await Promise.all([this.redisProxy?.close(), this.pgProxy?.close()]);
+    await Promise.all([this.pg.destroy(), this.redis.destroy()]);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
