@@ -5,6 +5,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
+import { isConnectionError } from '../db/conflicts.ts';
 import { JobgraphError } from '../jobs/errors.ts';
 import type { JobSystem } from '../jobs/system.ts';
 import type { Logger } from '../logger.ts';
@@ -64,6 +65,15 @@ export function createApi(system: JobSystem, config: Config, logger: Logger): Ap
             nodes: error.nodes,
             ...(error.path ? { path: error.path } : {}),
             extensions: { code: original.code },
+          });
+        }
+        if (isConnectionError(original) && error instanceof GraphQLError) {
+          // PostgreSQL down or restarting: say so, and that nothing was recorded; a retry is safe.
+          log.warn({ err: original }, 'the ledger is unreachable');
+          return new GraphQLError('The job ledger (PostgreSQL) cannot be reached right now: nothing was recorded. Try again shortly.', {
+            nodes: error.nodes,
+            ...(error.path ? { path: error.path } : {}),
+            extensions: { code: 'LEDGER_UNAVAILABLE' },
           });
         }
         if (!(original instanceof GraphQLError)) log.error({ err: original }, 'unexpected error in a GraphQL operation');

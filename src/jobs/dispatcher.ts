@@ -70,13 +70,14 @@ export class Dispatcher {
    * Sends a job its caller has leased (a statement that left it QUEUED set dispatchedAt) to a
    * queue. Never throws: a job no queue takes stays in the outbox for the sweep.
    */
-  async dispatch(job: Job): Promise<void> {
+  async dispatch(job: Job, opts: { resend?: boolean } = {}): Promise<void> {
     const { ledger } = this.#opts;
     const lease = job.dispatchedAt;
     if (!lease) throw new Error(`dispatch of job ${job.id} without a lease`);
     // Both times are the database's (the statement that leased it set both): no clock skew.
     const delayMs = Math.max(0, job.runAt.getTime() - lease.getTime());
-    const dispatch = { jobId: job.id, key: dispatchKey(job), task: job.type, delayMs, priority: job.priority };
+    const key = opts.resend ? resendKey(job) : dispatchKey(job);
+    const dispatch = { jobId: job.id, key, task: job.type, delayMs, priority: job.priority };
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();
       if (!adapter) break;
@@ -139,9 +140,10 @@ export class Dispatcher {
     let sent = 0;
     while (this.#current()) {
       const jobs = await this.#opts.ledger.leaseForDispatch(batch, this.#opts.redispatchAfterMs);
+      // A queue was said to hold these (they have a queueRef) and has not delivered them in time.
       const overdue = jobs.filter((job) => job.queueRef !== null).length;
       if (overdue > 0) this.#log.warn({ jobs: overdue }, 'sending out again queued jobs overdue in their queue');
-      await Promise.all(jobs.map((job) => this.dispatch(job)));
+      await Promise.all(jobs.map((job) => this.dispatch(job, { resend: job.queueRef !== null })));
       sent += jobs.length;
       if (jobs.length < batch) break;
     }
@@ -177,6 +179,16 @@ export class Dispatcher {
  */
 export function dispatchKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
   return `${job.id}.${job.lastSeq}`;
+}
+
+/**
+ * The key of the sweep's re-send of an overdue job. Not the first key: the queue may still hold
+ * that entry, out of reach (taken by a consumer that died before its claim, until the queue's own
+ * redelivery, up to about 45 s on BullMQ and pg-boss), and an idempotent re-send would add nothing.
+ * One fixed re-send key, so a job overdue in a long backlog gets one extra entry, not one per round.
+ */
+export function resendKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
+  return `${dispatchKey(job)}.r`;
 }
 
 function errorText(error: unknown): string {

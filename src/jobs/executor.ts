@@ -21,7 +21,7 @@ export interface ExecutorOptions {
   concurrency: number;
   retryBaseMs: number;
   heartbeatMs: number;
-  /** The reaper takes a job whose heartbeat is this old: an outcome is retried for up to half of it. */
+  /** The reaper takes a job whose heartbeat is this old: an outcome is retried for as long (after an outage the reaper waits as long). */
   staleAfterMs: number;
   /** How long a handler may take to return after its signal is aborted before the job is settled anyway. */
   abortGraceMs?: number;
@@ -180,10 +180,10 @@ export class Executor {
   /**
    * Records the outcome. Every write here is conditional on this worker still holding the job, so
    * one retried after a lost connection cannot land twice; while PostgreSQL is away the job stays
-   * in #running, its outcome kept, for up to half the reaper's bound.
+   * in #running, its outcome kept, for up to the reaper's bound.
    */
   async #settle(job: Job, outcome: Outcome): Promise<void> {
-    const settled = await this.#whileReachable('outcome', () => this.#record(job, outcome), this.#opts.staleAfterMs / 2);
+    const settled = await this.#whileReachable('outcome', () => this.#record(job, outcome), this.#opts.staleAfterMs);
     if (!settled && outcome.kind !== 'lost') {
       this.#log.warn({ jobId: job.id, outcome: outcome.kind }, 'job changed hands before its outcome was recorded');
     }
@@ -242,11 +242,13 @@ export class Executor {
       signal,
       db: prisma,
       logger,
+      // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after
+      // a lost reply may record the line twice, never wrongly: the write is for this holder only).
       progress: async (percent, message) => {
-        await ledger.progress(job.id, workerId, percent, message ?? null);
+        await this.#whileReachable('progress', () => ledger.progress(job.id, workerId, percent, message ?? null), this.#opts.staleAfterMs);
       },
       log: async (message, data) => {
-        await ledger.log(job.id, workerId, message, data);
+        await this.#whileReachable('log', () => ledger.log(job.id, workerId, message, data), this.#opts.staleAfterMs);
       },
     };
   }

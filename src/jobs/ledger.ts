@@ -479,8 +479,9 @@ export class Ledger {
    * as old, whatever queue was said to hold them: a queue can lose a job without a word (a flushed
    * or restarted Redis, a delivery whose claim could not be written, a process that died between
    * lease and enqueue). Re-sending one a queue still holds is harmless: adapters enqueue
-   * idempotently by dispatch key, and the claim drops a second delivery. Each lease is renewed, so
-   * a job is re-sent at most once per `overdueMs`. Safe from several processes at once.
+   * idempotently by dispatch key (see Dispatcher's resendKey), and the claim drops a second
+   * delivery. Each lease is renewed, so a job is re-sent at most once per `overdueMs`. Safe from
+   * several processes at once.
    */
   async leaseForDispatch(limit: number, overdueMs: number): Promise<Job[]> {
     return this.db.query<Job>(

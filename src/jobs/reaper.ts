@@ -10,6 +10,8 @@ import type { Ledger } from './ledger.ts';
 export class Reaper {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<unknown> | undefined;
+  /** Until then no job counts as lost: the ledger was just unreachable, so nobody could heartbeat. */
+  #graceUntil = 0;
   readonly #log: Logger;
 
   constructor(
@@ -29,7 +31,10 @@ export class Reaper {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
       this.#round ??= this.reap(this.opts.staleAfterMs)
-        .catch((error: unknown) => this.#log.error({ err: error }, 'reaper round failed'))
+        .catch((error: unknown) => {
+          this.#graceUntil = Date.now() + this.opts.staleAfterMs;
+          this.#log.error({ err: error }, 'reaper round failed');
+        })
         .finally(() => (this.#round = undefined));
     }, this.opts.intervalMs);
   }
@@ -44,6 +49,7 @@ export class Reaper {
   async reap(staleMs: number): Promise<number> {
     const { ledger } = this.opts;
     let settled = 0;
+    if (staleMs > 0 && Date.now() < this.#graceUntil) return 0;
     for (const job of await ledger.staleJobs(staleMs)) {
       // A busy event loop can delay this process's own heartbeats; they are not lost.
       if (this.opts.runsHere?.(job.id)) continue;

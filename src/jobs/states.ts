@@ -27,7 +27,8 @@
  *               a flushed or restarted Redis, a delivery whose claim could not be written, a
  *               process that died between lease and enqueue. Re-sending is always safe: adapters
  *               enqueue idempotently by dispatch key (job id + seq) and the claim drops a second
- *               delivery.
+ *               delivery; a re-send uses a second key, so an entry the queue holds out of
+ *               reach (taken by a consumer that died before claiming) does not block it.
  *   RUNNING,    The reaper (Reaper.reap), by heartbeat: a job whose worker stopped heartbeating
  *   CANCELLING  for STALE_AFTER_MS is requeued (attempt counted, reason WORKER_LOST), failed when
  *               no attempts are left, or ends CANCELLED; a requeued job is QUEUED, and so the

@@ -1,5 +1,5 @@
-import { afterEach, describe, it } from 'vitest';
-import { Scenario, type Backend } from './support/scenario.ts';
+import { describe, it } from 'vitest';
+import { scenarioPerTest, type Backend } from './support/scenario.ts';
 
 /**
  * The case that lost jobs: one API process and two worker processes writing the same ledger rows
@@ -7,14 +7,10 @@ import { Scenario, type Backend } from './support/scenario.ts';
  * 10,000 jobs from 20 HTTP clients.
  */
 describe.each<Backend>(['bullmq', 'pgboss'])('two concurrent writers on %s', (backend) => {
-  let scenario: Scenario | undefined;
-  afterEach(async () => {
-    await scenario?.stop();
-    scenario = undefined;
-  });
+  const startScenario = scenarioPerTest();
 
   it('loses none of 10,000 jobs, and no deadlock becomes lost work', async () => {
-    scenario = await Scenario.start('two concurrent writers, 10,000 jobs', { backend });
+    const scenario = await startScenario('two concurrent writers, 10,000 jobs', { backend });
     const load = scenario.load({ total: 10_000, clients: 20 });
     const result = await load.done;
     await scenario.finish(result.accepted, {

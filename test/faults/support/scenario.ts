@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { OwnRedis } from '../../helpers/ports.ts';
 import { Deployment, type ApiProcess, type WorkerProcess } from './deployment.ts';
 import { startLoad, type Load, type LoadOptions } from './load.ts';
@@ -34,6 +34,7 @@ export const FAULT_ENV = {
   DISPATCH_INTERVAL_MS: '500',
   REDISPATCH_AFTER_MS: '10000',
   SHUTDOWN_TIMEOUT_MS: '5000',
+  RETRY_BASE_MS: '2000',
   LOG_LEVEL: 'info',
 };
 
@@ -101,7 +102,7 @@ export class Scenario {
   async finish(
     accepted: Iterable<string>,
     opts: { timeoutMs?: number; faultEndedAt?: number; notes?: string[]; allowEmpty?: boolean } = {},
-  ): Promise<Verdict> {
+  ): Promise<Verdict & { recoveryMs: number | null; longestWaitMs: number | null }> {
     const ids = [...accepted];
     const verdict = await verifyLedger(this.pg.url, ids, { timeoutMs: opts.timeoutMs ?? 90_000 });
     const times = await this.#times(ids, opts.faultEndedAt);
@@ -130,7 +131,7 @@ export class Scenario {
     expect(verdict.duplicateTerminal).toBe(0);
     expect(verdict.completedTwice).toBe(0);
     expect(verdict.stuckRunning).toBe(0);
-    return verdict;
+    return { ...verdict, ...times };
   }
 
   /**
@@ -160,6 +161,19 @@ export class Scenario {
     await Promise.all([this.redisProxy?.close(), this.pgProxy?.close()]);
     await Promise.all([this.pg.destroy(), this.redis.destroy()]);
   }
+}
+
+/**
+ * For a describe block: a function that starts the test's scenario, which is stopped after the
+ * test whatever happened in it.
+ */
+export function scenarioPerTest(): (name: string, opts: ScenarioOptions) => Promise<Scenario> {
+  let current: Scenario | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return async (name, opts) => (current = await Scenario.start(name, opts));
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
