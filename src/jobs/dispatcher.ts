@@ -166,7 +166,10 @@ export class Dispatcher {
     );
     if (fallback) {
       // The down queue may have lost what it held (Redis without persistence): run those here.
-      const forgotten = await ledger.forgetDispatches(backendOf(primary));
+      const forgotten = await ledger.forgetDispatches(
+        backendOf(primary),
+        `${primary.name} went down before delivering it (${probe.detail}); sent again through ${fallback.name}`,
+      );
       if (forgotten > 0) this.#log.warn({ jobs: forgotten }, 'taking back queued jobs from the down backend');
     }
   }

@@ -502,15 +502,25 @@ export class Ledger {
 
   /**
    * Forgets that a queue holds the queued jobs of `backend` (it went down and may have lost them),
-   * so the dispatcher sends them out again. A duplicate delivery is harmless: the claim drops it.
+   * so the sweep sends them out again; each job's history says why (`reason`). A duplicate delivery
+   * is harmless: the claim drops it.
    */
-  async forgetDispatches(backend: QueueBackend): Promise<number> {
-    const rows = await this.db.query(
-      `WITH l AS MATERIALIZED (${lockInOrder(`"status" = 'QUEUED' AND "backend" = $1::"QueueBackend" AND "queueRef" IS NOT NULL`)})
-       UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL
-       FROM l WHERE "Job".id = l.id AND "status" = 'QUEUED' RETURNING "Job".id`,
-      [backend],
+  async forgetDispatches(backend: QueueBackend, reason: string): Promise<number> {
+    const rows = await this.db.query<Job & { __events: RawEvent[] }>(
+      `WITH l AS MATERIALIZED (${lockInOrder(`"status" = 'QUEUED' AND "backend" = $1::"QueueBackend" AND "queueRef" IS NOT NULL`)}),
+       j AS (
+         UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL, "lastSeq" = "Job"."lastSeq" + 1
+         FROM l WHERE "Job".id = l.id AND "Job"."status" = 'QUEUED'
+         RETURNING "Job".*),
+       e AS (
+         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+         SELECT j.id, j."lastSeq", 'LOG'::"JobEventKind", j."status", j."progress", $2::text, NULL FROM j
+         RETURNING *)
+       SELECT j.*, ev.events AS "__events"
+       FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
+      [backend, reason],
     );
+    for (const row of rows) await this.#after(splitChange(row));
     return rows.length;
   }
 

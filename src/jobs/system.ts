@@ -152,7 +152,7 @@ export class JobSystem {
           concurrency: config.WORKER_CONCURRENCY,
         });
         // Whatever the in-process queues of a previous run held is gone with it.
-        await ledger.forgetDispatches('INLINE');
+        await ledger.forgetDispatches('INLINE', 'the in-process queue that held it ended with its process; sent again');
         // The embedded ledger has one process: whatever is RUNNING was left by a previous run.
         if (db.kind === 'pglite') await reaper.reap(0);
         await primary.consume(executor.deliver, config.WORKER_CONCURRENCY);

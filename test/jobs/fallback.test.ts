@@ -37,6 +37,10 @@ describe('runtime fallback: Redis dies while jobs are enqueued', () => {
     expect(done.map((j) => j.status)).toEqual(all.map(() => 'COMPLETED'));
     expect(done.some((j) => j.backend === 'INLINE')).toBe(true);
     expect(system.dispatcher.status()).toMatchObject({ primaryHealthy: false, usingFallback: true });
+    // The jobs taken back from the dead queue say so in their history.
+    const histories = await Promise.all(before.map(({ job }) => system.events(job.id)));
+    const failedOver = histories.filter((events) => events.some((e) => e.kind === 'LOG' && /^bullmq went down before delivering it/.test(e.message ?? '')));
+    expect(failedOver.length).toBeGreaterThan(0);
 
     // Redis comes back (empty, as after a crash without persistence): fail back.
     await redis.start();

@@ -2,6 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { FAULT_ENV } from './env.ts';
 
 /** One scenario's outcome: a line of the table in FAULTS.md. */
 export interface FaultRow {
@@ -54,6 +55,12 @@ export async function writeReport(rowsFile: string, outFile = 'FAULTS.md'): Prom
     `- date: ${new Date().toISOString()}`,
     '- command: `npm run test:faults`',
     `- machine: ${cpus().length} cores, ${memoryGiB} GiB memory, Node ${process.version}`,
+    `- settings of every process, unless a scenario says otherwise: ${Object.entries(FAULT_ENV)
+      .map(([key, value]) => `\`${key}=${value}\``)
+      .join(', ')}`,
+    '- lost: accepted (answered with an id) but not COMPLETED at the end; duplicate terminal events: jobs with more than one',
+    '  terminal STATUS event; longest recovery: from the end of the fault until the last job accepted before it completed;',
+    '  longest job wait: the longest any accepted job took from acceptance to COMPLETED.',
     '',
     table,
     '',

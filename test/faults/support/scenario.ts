@@ -8,8 +8,11 @@ import { Deployment, type ApiProcess, type WorkerProcess } from './deployment.ts
 import { startLoad, type Load, type LoadOptions } from './load.ts';
 import { OwnPostgres } from './postgres.ts';
 import { TcpProxy } from './proxy.ts';
+import { FAULT_ENV } from './env.ts';
 import { recordRow } from './report.ts';
 import { countDeadlockLogs, verifyLedger, type Verdict } from './verify.ts';
+
+export { FAULT_ENV };
 
 export type Backend = 'bullmq' | 'pgboss';
 
@@ -21,22 +24,6 @@ export interface ScenarioOptions {
   proxyWorkers?: boolean;
   env?: Record<string, string>;
 }
-
-/**
- * Settings of every process in the suite: short heartbeats and sweep bounds so recoveries show in
- * seconds, not minutes. Where a scenario checks a default (Redis flushed: within 60 s), it says so.
- */
-export const FAULT_ENV = {
-  QUEUE_NAME: 'faults',
-  WORKER_CONCURRENCY: '20',
-  HEARTBEAT_MS: '1000',
-  STALE_AFTER_MS: '5000',
-  DISPATCH_INTERVAL_MS: '500',
-  REDISPATCH_AFTER_MS: '10000',
-  SHUTDOWN_TIMEOUT_MS: '5000',
-  RETRY_BASE_MS: '2000',
-  LOG_LEVEL: 'info',
-};
 
 /**
  * One fault scenario's world, as users run it: a PostgreSQL cluster and a redis-server of its own
