@@ -194,6 +194,13 @@ export async function obliterateQueue(name: string, prefix: string): Promise<voi
   const queue = new Queue(name, { connection, prefix });
   try {
     await withTimeout(queue.obliterate({ force: true }), 10_000, `obliterate ${prefix}:${name}`);
+    // A job system scopes QUEUE_NAME to its ledger (`<name>.<ledger id>`): those keys too.
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:${name}.*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await connection.del(...keys);
+    } while (cursor !== '0');
   } finally {
     await queue.close().catch(() => {});
     connection.disconnect();
