@@ -34,6 +34,7 @@ export interface EnqueueOptions {
 
 export interface QueueInfo {
   backend: QueueAdapter['name'];
+  queueName: string;
   reason: string;
   probes: BackendSelection['probes'];
   dispatcher: DispatcherStatus;
@@ -248,6 +249,7 @@ export class JobSystem {
     );
     return {
       backend: this.selection.adapter.name,
+      queueName: this.queueName,
       reason: this.selection.reason,
       probes: this.selection.probes,
       dispatcher: this.dispatcher.status(),

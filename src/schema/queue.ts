@@ -45,6 +45,9 @@ const QueueInfoRef = builder.objectRef<QueueInfo>('QueueInfo').implement({
   fields: (t) => ({
     backend: t.string({ description: 'BULLMQ, PGBOSS or INLINE: chosen at startup.', resolve: (i) => i.backend.toUpperCase() }),
     reason: t.exposeString('reason', { description: 'Why this backend: the setting, or what auto skipped.' }),
+    queueName: t.exposeString('queueName', {
+      description: "The backend's queue: QUEUE_NAME with this ledger's identity (BullMQ keys are jobgraph:<queueName>:…).",
+    }),
     probes: t.field({ type: [ProbeRef], resolve: (i) => i.probes }),
     healthy: t.boolean({ description: 'The chosen backend answers now.', resolve: (i) => i.dispatcher.primaryHealthy }),
     usingFallback: t.boolean({
