@@ -39,6 +39,10 @@ const OVERLAPPING = { inFlight: 4 };
 
 const JOB_EVENT_COLUMNS = `"jobId", "seq", "kind", "status", "progress", "message", "data"`;
 
+/** The end of a batched write: the jobs it changed (CTE j), each with the events it appended (CTE e). */
+const JOBS_WITH_EVENTS = `SELECT j.*, ev.events AS "__events"
+  FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`;
+
 export interface NewJob {
   type: string;
   phase: Phase;
@@ -148,8 +152,7 @@ export class Ledger {
          INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
          SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
          RETURNING *)
-       SELECT j.*, ev.events AS "__events"
-       FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
+       ${JOBS_WITH_EVENTS}`,
       [
         ids,
         jobs.map((job) => job.type),
@@ -280,8 +283,7 @@ export class Ledger {
            INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
            SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
            RETURNING *)
-         SELECT j.*, ev.events AS "__events"
-         FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
+         ${JOBS_WITH_EVENTS}`,
         [ids, workerId, `running on ${workerId}`],
         'jobgraph.claim',
       );
@@ -307,8 +309,7 @@ export class Ledger {
            INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
            SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", NULL, NULL FROM j
            RETURNING *)
-         SELECT j.*, ev.events AS "__events"
-         FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
+         ${JOBS_WITH_EVENTS}`,
         [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],
         'jobgraph.complete',
       );
@@ -516,8 +517,7 @@ export class Ledger {
          INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
          SELECT j.id, j."lastSeq", 'LOG'::"JobEventKind", j."status", j."progress", $2::text, NULL FROM j
          RETURNING *)
-       SELECT j.*, ev.events AS "__events"
-       FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`,
+       ${JOBS_WITH_EVENTS}`,
       [backend, reason],
     );
     for (const row of rows) await this.#after(splitChange(row));
