@@ -6,8 +6,8 @@ import { createHttpServer } from '../src/api/server.ts';
 import { createApi } from '../src/api/yoga.ts';
 import { loadConfig } from '../src/config.ts';
 import { JobSystem } from '../src/jobs/system.ts';
-import { createLogger } from '../src/logger.ts';
-import { stopOnSignals } from '../src/shutdown.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { stopOnSignals } from '../src/lib/shutdown.ts';
 import { serveStdin } from './lib.ts';
 import { benchRegistry } from './tasks.ts';
 

@@ -21,9 +21,10 @@ const modules = await mark('import the app modules (tsx transpiles)', async () =
   migrate: await import('../src/db/migrate.ts'),
   system: await import('../src/jobs/system.ts'),
   config: await import('../src/config.ts'),
-  logger: await import('../src/logger.ts'),
+  logger: await import('../src/lib/logger.ts'),
   yoga: await import('../src/api/yoga.ts'),
   server: await import('../src/api/server.ts'),
+  tasks: await import('../src/tasks/registry.ts'),
 }));
 const dataDir = join(dir, 'pgdata');
 const fresh = await mark('PGlite.create, fresh dir (initdb)', () => modules.pglite.PGlite.create(dataDir));
@@ -34,7 +35,7 @@ await mark('migrations check, migrated database', () => modules.migrate.applyMig
 await again.close();
 const config = modules.config.loadConfig({ PGLITE_DIR: dataDir, REDIS_URL: process.env.REDIS_URL, LOG_LEVEL: 'silent', PORT: '0' });
 const logger = modules.logger.createLogger('silent');
-const system = await mark('JobSystem.start, migrated dir (PGlite again, backend probes, worker)', () => modules.system.JobSystem.start({ config, logger }));
+const system = await mark('JobSystem.start, migrated dir (PGlite again, backend probes, worker)', () => modules.system.JobSystem.start({ config, logger, registry: modules.tasks.createTaskRegistry() }));
 const api = await mark('createApi (schema build) + listen', async () => {
   const http = modules.server.createHttpServer(modules.yoga.createApi(system, config, logger), system, logger);
   await http.listen(0, '127.0.0.1');

@@ -2,7 +2,7 @@
 // each message. One registry object per process (the API schema is built once per process).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { defineTask } from '../src/tasks/define.ts';
+import { defineTask } from '../src/jobs/task.ts';
 import { createTaskRegistry, type TaskRegistry } from '../src/tasks/registry.ts';
 
 /** Opens and closes; a closed gate holds bench.noop handlers (so a throughput run can enqueue first). */

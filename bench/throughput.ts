@@ -13,7 +13,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { loadConfig } from '../src/config.ts';
 import { JobSystem } from '../src/jobs/system.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger } from '../src/lib/logger.ts';
 import { counters, countLedger, installCounters, redisCommandstats, resetCounters, statsDelta, type Tally } from './counters.ts';
 import {
   createBenchDatabase,

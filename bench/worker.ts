@@ -4,8 +4,8 @@
 // end of input (the bench died) or SIGTERM stops it.
 import { loadConfig } from '../src/config.ts';
 import { JobSystem } from '../src/jobs/system.ts';
-import { createLogger } from '../src/logger.ts';
-import { stopOnSignals } from '../src/shutdown.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { stopOnSignals } from '../src/lib/shutdown.ts';
 import { serveStdin } from './lib.ts';
 import { benchRegistry, openNamedGate } from './tasks.ts';
 

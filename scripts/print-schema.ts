@@ -2,7 +2,7 @@
 // `npm test` fails when the committed file is stale (test/api/schema.test.ts).
 import { writeFile } from 'node:fs/promises';
 import { printSchema } from 'graphql';
-import { buildSchema } from '../src/schema/index.ts';
+import { buildSchema } from '../src/api/schema/index.ts';
 import { createTaskRegistry } from '../src/tasks/registry.ts';
 
 export const SCHEMA_FILE = new URL('../schema.graphql', import.meta.url);

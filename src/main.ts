@@ -4,13 +4,14 @@ import { createHttpServer } from './api/server.ts';
 import { createApi } from './api/yoga.ts';
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
-import { createLogger } from './logger.ts';
-import { stopOnSignals } from './shutdown.ts';
+import { createTaskRegistry } from './tasks/registry.ts';
+import { createLogger } from './lib/logger.ts';
+import { stopOnSignals } from './lib/shutdown.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 try {
-  const system = await JobSystem.start({ config, logger });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry() });
   const http = createHttpServer(createApi(system, config, logger), system, logger);
   const port = await http.listen(config.PORT);
   logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);

@@ -2,8 +2,9 @@
 // DATABASE_URL (and REDIS_URL): they share the queue and the ledger. It needs DATABASE_URL.
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
-import { createLogger } from './logger.ts';
-import { stopOnSignals } from './shutdown.ts';
+import { createTaskRegistry } from './tasks/registry.ts';
+import { createLogger } from './lib/logger.ts';
+import { stopOnSignals } from './lib/shutdown.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
@@ -17,7 +18,7 @@ if (!config.DATABASE_URL) {
   process.exit(1);
 }
 try {
-  const system = await JobSystem.start({ config, logger, worker: true });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), worker: true });
   stopOnSignals(() => system.stop(), logger);
 } catch (error) {
   logger.fatal({ err: error }, error instanceof Error ? error.message : 'worker failed to start');

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { QueueUnavailableError } from '../jobs/errors.ts';
-import { Semaphore } from '../jobs/semaphore.ts';
-import type { Logger } from '../logger.ts';
+import { errorText } from '../lib/errors.ts';
+import { withTimeout } from '../lib/timeouts.ts';
+import { QueueUnavailableError } from './errors.ts';
+import { Semaphore } from '../lib/semaphore.ts';
+import type { Logger } from '../lib/logger.ts';
 import type {
   DeliveryHandler,
   Dispatch,
@@ -561,17 +563,4 @@ async function endConnection(redis: Redis): Promise<void> {
 
 async function drain(inFlight: Set<Promise<void>>): Promise<void> {
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-}
-
-/** Rejects with `error()` if `promise` has not settled within `ms`; leaves no timer behind. */
-function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

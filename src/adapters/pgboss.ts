@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from 'pg-boss';
-import { Batcher } from '../jobs/batcher.ts';
-import type { Logger } from '../logger.ts';
+import { Batcher } from '../lib/batcher.ts';
+import { errorText } from '../lib/errors.ts';
+import { withTimeout } from '../lib/timeouts.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
 
 export interface PgbossAdapterOptions {
@@ -192,7 +194,7 @@ class PgbossAdapter implements QueueAdapter {
       const detail = await withTimeout(this.#probe(), PROBE_TIMEOUT_MS, 'pg-boss probe');
       return result(true, detail);
     } catch (error) {
-      return result(false, errorMessage(error));
+      return result(false, errorText(error));
     }
   }
 
@@ -222,7 +224,7 @@ class PgbossAdapter implements QueueAdapter {
       if (w.state !== 'active') throw new Error(`a pg-boss worker is ${w.state}`);
       if (w.count > 0) continue; // busy with a batch
       if (w.lastErrorOn !== null && (w.lastFetchedOn === null || w.lastErrorOn > w.lastFetchedOn)) {
-        throw new Error(`a pg-boss worker's last fetch failed: ${errorMessage(w.lastError)}`);
+        throw new Error(`a pg-boss worker's last fetch failed: ${errorText(w.lastError)}`);
       }
       const lastSeen = w.lastFetchedOn ?? w.createdOn;
       if (now - lastSeen > staleMs) throw new Error(`a pg-boss worker has not fetched for ${Math.round((now - lastSeen) / 1000)} s`);
@@ -316,7 +318,7 @@ class PgbossAdapter implements QueueAdapter {
         // the job is failed back to pg-boss, which delivers it again: at-least-once is kept and the
         // ledger decides what the second delivery means.
         this.#log.error({ err: error, jobId, queueRef: job.id }, 'delivery handler threw; pg-boss will deliver the job again');
-        await boss.fail(queue, attempt(job), { value: errorMessage(error) });
+        await boss.fail(queue, attempt(job), { value: errorText(error) });
         return;
       }
       // Fenced to this attempt: if the job was taken back meanwhile (lost heartbeat), this is a no-op.
@@ -485,26 +487,4 @@ export function uuidFromKey(key: string): string {
 /** The job as the attempt this consumer fetched, so settling it cannot touch a later attempt. */
 function attempt(job: JobWithMetadata<JobData>): { id: string; retryCount: number } {
   return { id: job.id, retryCount: job.retryCount };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  if (error && typeof error === 'object' && 'message' in error) return String(error.message);
-  return String(error);
 }

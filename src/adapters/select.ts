@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
-import { QueueUnavailableError } from '../jobs/errors.ts';
-import type { Logger } from '../logger.ts';
+import { QueueUnavailableError } from './errors.ts';
+import type { Logger } from '../lib/logger.ts';
 import { createBullmqAdapter, type BullmqAdapterOptions } from './bullmq.ts';
 import { createInlineAdapter } from './inline.ts';
 import { createPgbossAdapter, type PgbossAdapterOptions } from './pgboss.ts';

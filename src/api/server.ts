@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { JobSystem } from '../jobs/system.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../lib/logger.ts';
 import { bearerFrom, GRAPHQL_PATH, type Api } from './yoga.ts';
 
 type Enveloped = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };

@@ -6,11 +6,11 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { isConnectionError } from '../db/conflicts.ts';
-import { JobgraphError } from '../jobs/errors.ts';
+import { CodedError } from '../lib/errors.ts';
 import type { JobSystem } from '../jobs/system.ts';
-import type { Logger } from '../logger.ts';
-import type { ApiContext } from '../schema/builder.ts';
-import { buildSchema } from '../schema/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { ApiContext } from './schema/builder.ts';
+import { buildSchema } from './schema/index.ts';
 import { TokenBook } from './auth.ts';
 import { LiveJobs } from './live.ts';
 
@@ -33,7 +33,7 @@ export interface Api {
 
 /**
  * The GraphQL app, apart from any listener: tests call `yoga.fetch`, src/api/server.ts serves it.
- * Domain errors (JobgraphError) reach clients with their code; anything unexpected is logged and
+ * Intended errors (CodedError) reach clients with their code; anything unexpected is logged and
  * masked.
  */
 export function createApi(system: JobSystem, config: Config, logger: Logger): Api {
@@ -60,7 +60,7 @@ export function createApi(system: JobSystem, config: Config, logger: Logger): Ap
     maskedErrors: {
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (original instanceof JobgraphError && error instanceof GraphQLError) {
+        if (original instanceof CodedError && error instanceof GraphQLError) {
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             ...(error.path ? { path: error.path } : {}),

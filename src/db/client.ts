@@ -8,8 +8,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
-import { DirectoryLockedError, lockDirectory } from './dir-lock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { DirectoryLockedError, lockDirectory } from '../lib/dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
 import { retryOnConflict } from './conflicts.ts';
 

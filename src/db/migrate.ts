@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../lib/logger.ts';
 
 /** prisma/migrations, found from this file so the working directory does not matter. */
 export const defaultMigrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));

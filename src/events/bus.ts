@@ -3,7 +3,7 @@ import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { ControlMessage, JobChange } from './messages.ts';
 import { createPgEventTarget } from './pg-event-target.ts';
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { Batcher } from '../jobs/batcher.ts';
-import type { Logger } from '../logger.ts';
+import { Batcher } from '../lib/batcher.ts';
+import type { Logger } from '../lib/logger.ts';
 
 /**
  * An EventTarget over Postgres LISTEN/NOTIFY, the shape graphql-yoga's pub/sub expects (the same

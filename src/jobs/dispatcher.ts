@@ -1,6 +1,7 @@
 import type { QueueAdapter, ProbeResult } from '../adapters/types.ts';
 import type { QueueBackend } from '../generated/prisma/enums.ts';
-import type { Logger } from '../logger.ts';
+import { errorText } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { Job, Ledger } from './ledger.ts';
 
 export interface DispatcherOptions {
@@ -192,8 +193,4 @@ export function dispatchKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
  */
 export function resendKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
   return `${dispatchKey(job)}.r`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

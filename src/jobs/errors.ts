@@ -1,27 +1,19 @@
+import { CodedError } from '../lib/errors.ts';
+
 /**
- * Named errors for domain failures. Each carries a stable `code`: the GraphQL edge exposes it as
+ * Named errors of the job system. Each is a CodedError: the GraphQL edge exposes its code as
  * `extensions.code` and the ledger stores it as the job's error code.
  */
-export class JobgraphError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
 
 /** Thrown by a handler for a failure that retrying cannot fix: the job fails at once. */
-export class NonRetryableError extends JobgraphError {
+export class NonRetryableError extends CodedError {
   constructor(message: string, code = 'NON_RETRYABLE', options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }
 
 /** Input that does not match the task's schema. Never retried. */
-export class InvalidInputError extends JobgraphError {
+export class InvalidInputError extends CodedError {
   constructor(
     message: string,
     readonly issues: { path: (string | number)[]; message: string }[],
@@ -30,42 +22,35 @@ export class InvalidInputError extends JobgraphError {
   }
 }
 
-export class UnknownTaskError extends JobgraphError {
+export class UnknownTaskError extends CodedError {
   constructor(readonly task: string) {
     super('UNKNOWN_TASK', `No task named "${task}" is registered`);
   }
 }
 
-export class JobNotFoundError extends JobgraphError {
+export class JobNotFoundError extends CodedError {
   constructor(readonly jobId: string) {
     super('JOB_NOT_FOUND', `Job ${jobId} does not exist`);
   }
 }
 
 /** A state change the state machine forbids, e.g. cancelling a completed job. */
-export class IllegalTransitionError extends JobgraphError {
+export class IllegalTransitionError extends CodedError {
   constructor(jobId: string, from: string, to: string) {
     super('ILLEGAL_TRANSITION', `Job ${jobId} cannot go from ${from} to ${to}`);
   }
 }
 
-export class JobTimeoutError extends JobgraphError {
+export class JobTimeoutError extends CodedError {
   constructor(timeoutMs: number) {
     super('TIMEOUT', `Job exceeded its timeout of ${timeoutMs} ms`);
-  }
-}
-
-/** The explicitly configured backend failed its start-up probe, or no backend is reachable. */
-export class QueueUnavailableError extends JobgraphError {
-  constructor(message: string) {
-    super('QUEUE_UNAVAILABLE', message);
   }
 }
 
 /** Why a running job's signal was aborted; the executor maps each to an outcome. */
 export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
 
-export class JobAbortedError extends JobgraphError {
+export class JobAbortedError extends CodedError {
   constructor(readonly reason: AbortReason) {
     super(ABORT_CODES[reason], `Job aborted: ${reason}`);
   }

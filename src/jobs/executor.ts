@@ -1,14 +1,15 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { EventBus } from '../events/bus.ts';
-import type { Logger } from '../logger.ts';
-import type { TaskRegistry } from '../tasks/registry.ts';
-import type { AnyTask, TaskContext } from '../tasks/define.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { TaskRegistry } from './task-registry.ts';
+import type { AnyTask, TaskContext } from './task.ts';
 import { isConnectionError } from '../db/conflicts.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { JobAbortedError, JobTimeoutError, JobgraphError, NonRetryableError, type AbortReason } from './errors.ts';
+import { CodedError } from '../lib/errors.ts';
+import { JobAbortedError, JobTimeoutError, NonRetryableError, type AbortReason } from './errors.ts';
 import type { Change, Job, Ledger } from './ledger.ts';
 import { retryDelayMs } from './retry.ts';
-import { Semaphore } from './semaphore.ts';
+import { Semaphore } from '../lib/semaphore.ts';
 
 export interface ExecutorOptions {
   workerId: string;
@@ -298,7 +299,7 @@ type Outcome =
   | { kind: 'lost' };
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof JobgraphError) return { code: error.code, message: error.message };
+  if (error instanceof CodedError) return { code: error.code, message: error.message };
   if (error instanceof Error) return { code: 'HANDLER_ERROR', message: error.message || error.name };
   return { code: 'HANDLER_ERROR', message: String(error) };
 }

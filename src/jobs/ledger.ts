@@ -3,7 +3,7 @@ import type { Job, JobEvent } from '../generated/prisma/client.ts';
 import type { JobEventKind, JobStatus, Phase, QueueBackend } from '../generated/prisma/enums.ts';
 import type { LedgerDb } from '../db/client.ts';
 import { IllegalTransitionError, JobNotFoundError } from './errors.ts';
-import { Batcher } from './batcher.ts';
+import { Batcher } from '../lib/batcher.ts';
 
 export type { Job, JobEvent };
 

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, type Config } from '../config.ts';
 import { openLedger, type LedgerDb } from '../db/client.ts';
 import { createEventBus, type BusTransport, type EventBus } from '../events/bus.ts';
-import { createLogger, type Logger } from '../logger.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
 import { createInlineAdapter } from '../adapters/inline.ts';
 import { selectBackend, type AdapterTuning, type BackendSelection } from '../adapters/select.ts';
 import type { QueueAdapter, QueueCounts } from '../adapters/types.ts';
-import { createTaskRegistry, type TaskRegistry } from '../tasks/registry.ts';
+import type { TaskRegistry } from './task-registry.ts';
 import { toJobChanges } from './changes.ts';
 import { backendOf, Dispatcher, type DispatcherStatus } from './dispatcher.ts';
 import { InvalidInputError } from './errors.ts';
@@ -19,7 +19,8 @@ import type { JobStatus } from './states.ts';
 export interface JobSystemOptions {
   config: Config;
   logger?: Logger;
-  registry?: TaskRegistry;
+  /** The tasks this process knows (src/tasks: createTaskRegistry()); the core never imports them. */
+  registry: TaskRegistry;
   /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
   worker?: boolean;
   tuning?: AdapterTuning;
@@ -74,7 +75,7 @@ export class JobSystem {
   static async start(opts: JobSystemOptions): Promise<JobSystem> {
     const { config } = opts;
     const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
-    const registry = opts.registry ?? createTaskRegistry();
+    const { registry } = opts;
     const worker = opts.worker ?? config.WORKER_IN_PROCESS;
     if (!config.DATABASE_URL && !worker) {
       throw new ConfigError([

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { defineTask } from './define.ts';
+import { defineTask } from '../jobs/task.ts';
 
 /**
  * Counts the words of `text` chunk by chunk, reporting progress per chunk and pausing `pauseMs`

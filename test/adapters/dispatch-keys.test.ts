@@ -13,7 +13,7 @@ import { createBullmqAdapter } from '../../src/adapters/bullmq.ts';
 import { createInlineAdapter } from '../../src/adapters/inline.ts';
 import { createPgbossAdapter } from '../../src/adapters/pgboss.ts';
 import type { QueueAdapter } from '../../src/adapters/types.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 import { REDIS_URL } from '../helpers/system.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPgbossAdapter, type PgbossAdapterOptions } from '../../src/adapters/pgboss.ts';
 import type { QueueAdapter } from '../../src/adapters/types.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `pgboss_test_${randomBytes(4).toString('hex')}`;
@@ -362,7 +362,7 @@ describe('pg-boss adapter', () => {
     // A consumer in its own process whose handler never returns.
     const script = `
       const { createPgbossAdapter } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/adapters/pgboss.ts', import.meta.url)))});
-      const { createLogger } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/logger.ts', import.meta.url)))});
+      const { createLogger } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/lib/logger.ts', import.meta.url)))});
       const adapter = createPgbossAdapter(${JSON.stringify({ connectionString: DATABASE_URL, schema, queueName, heartbeatSeconds })
         .replace(/}$/, ', logger: createLogger("silent") }')});
       await adapter.consume(async (jobId) => {

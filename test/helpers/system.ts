@@ -6,8 +6,9 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import type { JobChange } from '../../src/events/messages.ts';
 import type { Job } from '../../src/jobs/ledger.ts';
 import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
+import { withTimeout } from '../../src/lib/timeouts.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -127,16 +128,4 @@ export function recordChanges(system: JobSystem, jobId?: string): { changes: Job
   return { changes, stop };
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { withTimeout };

@@ -28,7 +28,7 @@ describe('embedded (PGlite ledger, inline queue)', () => {
   it('picks inline on PGlite and runs the demo task', async () => {
     const harness = new Harness(env);
     try {
-      const system = await harness.start({}, { registry: undefined });
+      const system = await harness.start();
       expect(system.selection.adapter.name).toBe('inline');
       expect(system.db.kind).toBe('pglite');
       const { job } = await system.enqueue('demo.countWords', { text: 'one two three four five', chunkSize: 2 });

@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/adapters/select.ts';
 import { loadConfig } from '../../src/config.ts';
 import { JobSystem } from '../../src/jobs/system.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/lib/logger.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/ports.ts';
 import { REDIS_URL, testEnv, uniqueName } from '../helpers/system.ts';
+import { createTestRegistry } from '../fixtures/tasks.ts';
 
 const logger = createLogger('silent');
 
@@ -82,7 +83,7 @@ describe('backend selection', () => {
 
   it('JobSystem.start fails on an explicit backend that is down, and leaves nothing open', async () => {
     await expect(
-      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, PGLITE_DIR: 'memory://' }), logger }),
+      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, PGLITE_DIR: 'memory://' }), logger, registry: createTestRegistry() }),
     ).rejects.toThrow(/QUEUE_BACKEND=bullmq was chosen but its probe failed/);
   });
 
@@ -90,6 +91,7 @@ describe('backend selection', () => {
     const system = await JobSystem.start({
       config: config({ REDIS_URL: closedRedis, DATABASE_URL: database.url }),
       logger,
+      registry: createTestRegistry(),
     });
     try {
       const info = await system.queueInfo();

@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
-import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '../api/auth.ts';
-import { JobStatus, Phase, QueueBackend } from '../generated/prisma/enums.ts';
-import { JobNotFoundError } from '../jobs/errors.ts';
-import { isUuid, type Job, type JobEvent } from '../jobs/ledger.ts';
-import type { JobSystem } from '../jobs/system.ts';
+import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '../auth.ts';
+import { JobStatus, Phase, QueueBackend } from '../../generated/prisma/enums.ts';
+import { JobNotFoundError } from '../../jobs/errors.ts';
+import { isUuid, type Job, type JobEvent } from '../../jobs/ledger.ts';
+import type { JobSystem } from '../../jobs/system.ts';
 import { builder, type ApiContext } from './builder.ts';
 
 export const JobStatusEnum = builder.enumType('JobStatus', { values: Object.values(JobStatus) });

@@ -1,5 +1,5 @@
-import { requireViewer } from '../api/auth.ts';
-import type { QueueInfo } from '../jobs/system.ts';
+import { requireViewer } from '../auth.ts';
+import type { QueueInfo } from '../../jobs/system.ts';
 import { builder } from './builder.ts';
 import { JobStatusEnum } from './jobs.ts';
 

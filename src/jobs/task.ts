@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Phase } from '../generated/prisma/enums.ts';
-import type { Logger } from '../logger.ts';
-import type { BackoffPolicy } from '../jobs/retry.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { BackoffPolicy } from './retry.ts';
 
 export type { Phase };
 

@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import type { TaskRegistry } from '../tasks/registry.ts';
+import type { TaskRegistry } from '../../jobs/task-registry.ts';
 import { builder } from './builder.ts';
 import './jobs.ts';
 import './queue.ts';

@@ -1,8 +1,8 @@
 import SchemaBuilder from '@pothos/core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { Viewer } from '../api/auth.ts';
-import type { LiveJobs } from '../api/live.ts';
-import type { JobSystem } from '../jobs/system.ts';
+import type { Viewer } from '../auth.ts';
+import type { LiveJobs } from '../live.ts';
+import type { JobSystem } from '../../jobs/system.ts';
 
 /** What every resolver gets: the job system, the caller (undefined = anonymous) and the live feed. */
 export interface ApiContext {

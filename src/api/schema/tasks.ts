@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { requireRole, requireViewer } from '../api/auth.ts';
-import type { AnyTask } from '../tasks/define.ts';
-import type { TaskRegistry } from '../tasks/registry.ts';
+import { requireRole, requireViewer } from '../auth.ts';
+import type { AnyTask } from '../../jobs/task.ts';
+import type { TaskRegistry } from '../../jobs/task-registry.ts';
 import { builder } from './builder.ts';
 import { enqueueFor, JobPayloadRef, PhaseEnum } from './jobs.ts';
 

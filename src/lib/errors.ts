@@ -1,0 +1,22 @@
+/**
+ * An error with a stable `code`, the base of every intended failure in jobgraph: the GraphQL edge
+ * exposes the code as `extensions.code` (anything else is masked), and the ledger stores it as a
+ * job's error code.
+ */
+export class CodedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The message of anything thrown, for logs and probe details. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (error && typeof error === 'object' && 'message' in error) return String(error.message);
+  return String(error);
+}
