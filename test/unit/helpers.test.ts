@@ -1,0 +1,132 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Batcher } from '../../src/lib/batcher.ts';
+import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
+import { CodedError, errorText } from '../../src/lib/errors.ts';
+import { Semaphore } from '../../src/lib/semaphore.ts';
+import { withTimeout } from '../../src/lib/timeouts.ts';
+import { isConflict, isConnectionError, retryOnConflict } from '../../src/db/conflicts.ts';
+import { retryDelayMs } from '../../src/jobs/retry.ts';
+
+/** The generic helpers, without any service: these run in milliseconds. */
+describe('Batcher', () => {
+  it('writes the items added in one tick with one call, and answers each with its own result', async () => {
+    const calls: number[][] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      calls.push(items);
+      return items.map((n) => n * 10);
+    });
+    expect(await Promise.all([1, 2, 3].map((n) => batcher.add(n)))).toEqual([10, 20, 30]);
+    expect(calls).toEqual([[1, 2, 3]]);
+  });
+
+  it('fails every item of a failed write, and goes on with the next batch', async () => {
+    let first = true;
+    const batcher = new Batcher<string, string>(async (items) => {
+      if (first) {
+        first = false;
+        throw new Error('deadlock detected');
+      }
+      return items;
+    });
+    const failed = await Promise.allSettled([batcher.add('a'), batcher.add('b')]);
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await batcher.add('c')).toBe('c');
+  });
+
+  it('keeps batches in order with one writer in flight, and splits at maxBatch', async () => {
+    const calls: number[][] = [];
+    const batcher = new Batcher<number>(
+      async (items) => {
+        calls.push(items);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+      { maxBatch: 2 },
+    );
+    await Promise.all([1, 2, 3, 4, 5].map((n) => batcher.add(n)));
+    expect(calls).toEqual([[1, 2], [3, 4], [5]]);
+  });
+});
+
+describe('Semaphore', () => {
+  it('holds the limit, serves waiters in arrival order, and ignores a second release', async () => {
+    const semaphore = new Semaphore(2);
+    const a = await semaphore.acquire();
+    const b = await semaphore.acquire();
+    const order: string[] = [];
+    const c = semaphore.acquire().then((release) => (order.push('c'), release));
+    const d = semaphore.acquire().then((release) => (order.push('d'), release));
+    expect(semaphore.inUse).toBe(2);
+    a();
+    a(); // twice: must not free a second slot
+    await c;
+    expect(order).toEqual(['c']);
+    b();
+    await d;
+    expect(order).toEqual(['c', 'd']);
+    expect(semaphore.inUse).toBe(2);
+  });
+});
+
+describe('withTimeout', () => {
+  it('answers with the promise when it is in time, and rejects with the named timeout when not', async () => {
+    expect(await withTimeout(Promise.resolve(7), 50, 'quick')).toBe(7);
+    await expect(withTimeout(new Promise(() => {}), 20, 'enqueue')).rejects.toThrow('enqueue timed out after 20 ms');
+    await expect(withTimeout(new Promise(() => {}), 20, () => new RangeError('custom'))).rejects.toThrow(RangeError);
+  });
+});
+
+describe('errors', () => {
+  it('CodedError keeps its code and subclass name; errorText reads anything thrown', () => {
+    class Refused extends CodedError {}
+    const error = new Refused('REFUSED', 'no');
+    expect([error.code, error.name, error.message]).toEqual(['REFUSED', 'Refused', 'no']);
+    expect(errorText(new Error(''))).toBe('Error');
+    expect(errorText({ message: 'from a plain object' })).toBe('from a plain object');
+    expect(errorText(42)).toBe('42');
+  });
+
+  it('tells a lost race (run again) from an unreachable database (maybe committed)', async () => {
+    expect(isConflict({ code: '40P01' })).toBe(true);
+    expect(isConflict({ code: '23505' })).toBe(false);
+    expect(isConnectionError({ code: 'ECONNREFUSED' })).toBe(true);
+    expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionError({ code: '40P01' })).toBe(false);
+    let runs = 0;
+    const value = await retryOnConflict(async () => {
+      runs++;
+      if (runs < 3) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+      return 'done';
+    });
+    expect([value, runs]).toEqual(['done', 3]);
+    await expect(retryOnConflict(async () => Promise.reject(Object.assign(new Error('dup'), { code: '23505' })))).rejects.toThrow('dup');
+  });
+});
+
+describe('retry timing', () => {
+  it('waits base·2^(n-1) after attempt n, capped at maxMs', () => {
+    expect([1, 2, 3, 4].map((n) => retryDelayMs({ baseMs: 1_000 }, n))).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(retryDelayMs({ baseMs: 1_000, maxMs: 3_000 }, 4)).toBe(3_000);
+  });
+});
+
+describe('lockDirectory', () => {
+  it('refuses a second holder, takes over a lock whose process is gone, and frees on release', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-lock-'));
+    try {
+      const data = join(dir, 'pgdata');
+      const release = await lockDirectory(data);
+      await expect(lockDirectory(data)).rejects.toBeInstanceOf(DirectoryLockedError);
+      await release();
+      // A lock file left by a process that no longer runs (pid 2^22 + 1 is above Linux's pid_max).
+      await writeFile(`${data}.lock`, JSON.stringify({ pid: 4_194_305, hostname: (await import('node:os')).hostname() }));
+      const again = await lockDirectory(data);
+      expect(JSON.parse(await readFile(`${data}.lock`, 'utf8')).pid).toBe(process.pid);
+      await again();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
