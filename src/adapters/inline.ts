@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
 
-/**
- * The in-process queue: a priority queue in memory, timers for delays, a concurrency limit.
- * It keeps nothing itself: after a restart the core finds the ledger's queued INLINE jobs and
- * dispatches them again.
- */
+/** One waiting delivery. */
 interface Entry {
   ref: string;
   key: string;
@@ -14,6 +10,11 @@ interface Entry {
   order: number;
 }
 
+/**
+ * The in-process queue: a priority queue in memory, timers for delays, a concurrency limit.
+ * It keeps nothing itself: after a restart the core finds the ledger's queued INLINE jobs and
+ * dispatches them again.
+ */
 export function createInlineAdapter(): QueueAdapter {
   const ready: Entry[] = [];
   const delayed = new Map<string, { entry: Entry; timer: NodeJS.Timeout }>();

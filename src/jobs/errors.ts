@@ -1,4 +1,5 @@
 import { CodedError } from '../lib/errors.ts';
+import type { FieldIssue } from '../lib/issues.ts';
 
 /**
  * Named errors of the job system. Each is a CodedError: the GraphQL edge exposes its code as
@@ -16,7 +17,7 @@ export class NonRetryableError extends CodedError {
 export class InvalidInputError extends CodedError {
   constructor(
     message: string,
-    readonly issues: { path: (string | number)[]; message: string }[],
+    readonly issues: FieldIssue[],
   ) {
     super('INVALID_INPUT', message);
   }

@@ -6,6 +6,7 @@ import type { AnyTask, TaskContext } from './task.ts';
 import { isConnectionError } from '../db/conflicts.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { CodedError } from '../lib/errors.ts';
+import { describeIssues, fieldIssues } from '../lib/issues.ts';
 import { JobAbortedError, JobTimeoutError, NonRetryableError, type AbortReason } from './errors.ts';
 import type { Change, Job, Ledger } from './ledger.ts';
 import { retryDelayMs } from './retry.ts';
@@ -127,7 +128,7 @@ export class Executor {
     try {
       const parsed = task.input.safeParse(job.input);
       if (!parsed.success) {
-        const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+        const message = describeIssues(fieldIssues(parsed.error));
         await this.#settle(job, { kind: 'failed', error: new NonRetryableError(message, 'INVALID_INPUT') });
         return;
       }

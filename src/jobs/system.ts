@@ -10,6 +10,7 @@ import type { QueueAdapter, QueueCounts } from '../adapters/types.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import { toJobChanges } from './changes.ts';
 import { backendOf, Dispatcher, type DispatcherStatus } from './dispatcher.ts';
+import { describeIssues, fieldIssues } from '../lib/issues.ts';
 import { InvalidInputError } from './errors.ts';
 import { Executor } from './executor.ts';
 import { Ledger, type Job, type JobEvent } from './ledger.ts';
@@ -182,11 +183,8 @@ export class JobSystem {
     const task = this.registry.get(type);
     const parsed = task.input.safeParse(input);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message }));
-      throw new InvalidInputError(
-        `Invalid input for ${type}: ${issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-        issues,
-      );
+      const issues = fieldIssues(parsed.error);
+      throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(issues)}`, issues);
     }
     const created = await this.ledger.createJob({
       type,

@@ -7,6 +7,8 @@ import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
 import { CodedError, errorText } from '../../src/lib/errors.ts';
 import { Semaphore } from '../../src/lib/semaphore.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
+import { describeIssues, fieldIssues } from '../../src/lib/issues.ts';
+import { z } from 'zod';
 import { isConflict, isConnectionError, retryOnConflict } from '../../src/db/conflicts.ts';
 import { retryDelayMs } from '../../src/jobs/retry.ts';
 
@@ -128,5 +130,15 @@ describe('lockDirectory', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('validation issues', () => {
+  it('name each field by its path, under a prefix, and the input itself as (input)', () => {
+    const parsed = z.object({ text: z.string(), chunkSize: z.number().min(1) }).safeParse({ text: 3, chunkSize: 0 });
+    const issues = fieldIssues(parsed.error!);
+    expect(issues.map((i) => i.path)).toEqual([['text'], ['chunkSize']]);
+    expect(describeIssues(issues, ['input'])).toMatch(/^input\.text: .+; input\.chunkSize: .+$/);
+    expect(describeIssues(fieldIssues(z.string().safeParse(1).error!))).toMatch(/^\(input\): /);
   });
 });

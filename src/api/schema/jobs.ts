@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '../auth.ts';
 import { JobStatus, Phase, QueueBackend } from '../../generated/prisma/enums.ts';
-import { JobNotFoundError } from '../../jobs/errors.ts';
+import { InvalidInputError, JobNotFoundError } from '../../jobs/errors.ts';
+import { describeIssues } from '../../lib/issues.ts';
 import { isUuid, type Job, type JobEvent } from '../../jobs/ledger.ts';
 import type { JobSystem } from '../../jobs/system.ts';
 import { builder, type ApiContext } from './builder.ts';
@@ -189,15 +190,11 @@ export async function enqueueFor(
   try {
     return await system.enqueue(type, input, enqueueOptions(args, viewer));
   } catch (error) {
-    if (error instanceof Error && 'issues' in error && (error as { code?: string }).code === 'INVALID_INPUT') {
-      const issues = (error as unknown as { issues: { path: string[]; message: string }[] }).issues.map((issue) => ({
-        path: [inputArg, ...issue.path].join('.'),
-        message: issue.message,
-      }));
-      throw new GraphQLError(
-        `Invalid input for ${type}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-        { extensions: { code: 'BAD_USER_INPUT', issues } },
-      );
+    if (error instanceof InvalidInputError) {
+      const issues = error.issues.map((issue) => ({ path: [inputArg, ...issue.path].join('.'), message: issue.message }));
+      throw new GraphQLError(`Invalid input for ${type}: ${describeIssues(error.issues, [inputArg])}`, {
+        extensions: { code: 'BAD_USER_INPUT', issues },
+      });
     }
     throw error;
   }
