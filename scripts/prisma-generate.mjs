@@ -1,6 +1,7 @@
 // Runs `prisma generate` offline. The CLI insists on a schema-engine binary it would download;
 // generate never uses it, so any existing file satisfies the check.
 import { spawnSync } from 'node:child_process';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const env = { ...process.env };

@@ -34,7 +34,7 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
   function deliver(msg: pg.Notification) {
     const callbacks = listeners.get(msg.channel);
     if (!callbacks) return;
-    let detail: unknown = null;
+    let detail: unknown;
     try {
       detail = msg.payload ? JSON.parse(msg.payload) : null;
     } catch (error) {

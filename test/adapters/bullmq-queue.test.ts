@@ -426,6 +426,7 @@ describe('BullMQ adapter', () => {
     let victim: Worker | undefined;
     vi.spyOn(proto, '_getNextJob').mockImplementation(function (this: Worker, ...args: unknown[]) {
       if (this.name === name && (victim === undefined || victim === this)) {
+        // eslint-disable-next-line @typescript-eslint/no-this-alias -- remembers which Worker instance the spy stalls
         victim = this;
         return new Promise(() => {});
       }
