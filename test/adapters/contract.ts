@@ -58,7 +58,7 @@ export function defineContractSuite(backend: BackendName) {
 
     it('records progress events in order with contiguous seqs, and publishes each one', async () => {
       await setup();
-      const seen = recordChanges(system);
+      const seen = await recordChanges(system);
       const { job } = await system.enqueue('test.echo', { steps: 5 });
       await waitForJob(system, job.id);
       const events = await system.events(job.id);
@@ -272,7 +272,7 @@ export function defineContractSuite(backend: BackendName) {
       await system.stop();
       const watcher = await harness.start({}, { worker: false });
       await harness.spawnWorker();
-      const seen = recordChanges(watcher);
+      const seen = await recordChanges(watcher);
       const { job } = await watcher.enqueue('test.echo', { steps: 4 });
       await waitForJob(watcher, job.id, 'COMPLETED');
       await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n >= 7, 5_000, 'remote events');

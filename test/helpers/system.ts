@@ -119,12 +119,29 @@ export function waitForJob(system: JobSystem, jobId: string, status?: Job['statu
   ) as Promise<Job>;
 }
 
-/** Records the bus messages about `jobId` this process sees. */
-export function recordChanges(system: JobSystem, jobId?: string): { changes: JobChange[]; stop: () => void } {
+/**
+ * Records the bus messages about `jobId` (or all) this process sees. Resolves once the recording is
+ * live: a remote bus (Redis pub/sub) subscribes to a topic when its first listener comes, and a
+ * message published before that subscription lands is not delivered. A sentinel change is
+ * published until it comes back.
+ */
+export async function recordChanges(system: JobSystem, jobId?: string): Promise<{ changes: JobChange[]; stop: () => void }> {
   const changes: JobChange[] = [];
+  const sentinel = `sentinel-${randomBytes(6).toString('hex')}`;
+  let live = false;
   const stop = system.bus.onJobChange((change) => {
-    if (!jobId || change.jobId === jobId) changes.push(change);
+    if (change.jobId === sentinel) live = true;
+    else if (!jobId || change.jobId === jobId) changes.push(change);
   });
+  const deadline = Date.now() + 5_000;
+  while (!live) {
+    if (Date.now() > deadline) throw new Error('the bus did not echo a job change within 5 s');
+    system.bus.publishJobChange({
+      jobId: sentinel, type: 'sentinel', phase: 'PLANNING', seq: 0, at: new Date().toISOString(), kind: 'LOG',
+      status: 'QUEUED', progress: 0, message: null, attempt: 0, createdBy: null,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return { changes, stop };
 }
 
