@@ -115,13 +115,13 @@ export class Ledger {
   /**
    * Records a new job and its first event in one statement. With an idempotency key already used
    * for this task, returns the existing job instead (`deduplicated`). The row is leased for
-   * dispatch by the caller (dispatchedAt = now): see Dispatcher.
+   * dispatch (dispatchedAt = now), and the after-write step sends it to a queue.
    */
-  async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean; change?: Change }> {
+  async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
     const change = await this.#creations.add(job);
     if (change) {
       await this.#after(change);
-      return { job: change.job, deduplicated: false, change };
+      return { job: change.job, deduplicated: false };
     }
     const existing = await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [
       job.type,
@@ -353,8 +353,9 @@ export class Ledger {
   }
 
   /**
-   * A retryable failure: RUNNING → RETRYING → QUEUED, due in `delayMs`, leased for dispatch by the
-   * caller. The RETRYING step is recorded as an ATTEMPT event carrying the error and the delay.
+   * A retryable failure: RUNNING → RETRYING → QUEUED, due in `delayMs`, leased for dispatch (the
+   * after-write step sends it to a queue with that delay). The RETRYING step is recorded as an
+   * ATTEMPT event carrying the error and the delay.
    */
   async scheduleRetry(
     jobId: string,
@@ -554,7 +555,7 @@ export class Ledger {
 
   /**
    * A job whose worker was lost: the attempt counts. With attempts left it is queued again at
-   * once (leased for dispatch by the caller); otherwise it fails with WORKER_LOST. A job being
+   * once (leased for dispatch: the after-write step sends it out); otherwise it fails with WORKER_LOST. A job being
    * cancelled ends CANCELLED. The heartbeat must still be the stale one seen, so a worker that
    * just came back is not robbed.
    */
