@@ -65,19 +65,17 @@ export class LiveJobs {
       if (isTerminal(job.status)) return;
       let last = Math.max(job.lastSeq, afterSeq);
       for (let change = await feed.next(this.#recheckMs); change; change = await feed.next(this.#recheckMs)) {
+        let next: Job | undefined;
         if (change === QUIET) {
-          const now = await this.system.getJob(jobId);
-          if (!now) return;
-          if (now.lastSeq <= last) continue;
-          job = now;
-          last = job.lastSeq;
-          await push(job);
-          if (isTerminal(job.status)) return;
-          continue;
+          // Quiet on the bus: a change it lost is in the ledger.
+          next = await this.system.getJob(jobId);
+          if (next && next.lastSeq <= last) continue;
+        } else {
+          if (change.seq <= last) continue;
+          next = change.seq === last + 1 && isMinor(change) ? merge(job, change) : await this.jobAt(change);
         }
-        if (change.seq <= last) continue;
-        job = change.seq === last + 1 && isMinor(change) ? merge(job, change) : await this.jobAt(change);
-        if (!job) return;
+        if (!next) return;
+        job = next;
         last = job.lastSeq;
         await push(job);
         if (isTerminal(job.status)) return;
