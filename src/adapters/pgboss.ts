@@ -135,18 +135,25 @@ class PgbossAdapter implements QueueAdapter {
   /**
    * Dispatches of one tick go in one INSERT (one commit, one NOTIFY). pg-boss's insert skips an id
    * that exists (ON CONFLICT DO NOTHING): that is what makes enqueue idempotent by key while pg-boss
-   * holds the entry. A finished entry under the same id is deleted first, or a dispatch whose
-   * delivery was consumed could never be sent again.
+   * holds the entry. An id skipped because its entry is finished (a delivery consumed without its
+   * claim) is deleted and inserted again, or that dispatch could never be sent again; only then
+   * does a batch cost more than its insert.
    */
   readonly #inserts = new Batcher<JobInsert<JobData> & { id: string }>(
     async (jobs) => {
+      const queue = this.#opts.queueName;
       const unique = [...new Map(jobs.map((job) => [job.id, job])).values()];
       const boss = await this.#boss();
-      await boss.getDb().executeSql(
-        `DELETE FROM ${this.#opts.schema}.job WHERE name = $1 AND id = ANY($2::uuid[]) AND state IN ('completed', 'failed', 'cancelled')`,
-        [this.#opts.queueName, unique.map((job) => job.id)],
+      const inserted = new Set(await boss.insert(queue, unique, { returnId: true }));
+      const skipped = unique.filter((job) => !inserted.has(job.id));
+      if (skipped.length === 0) return;
+      const { rows } = await boss.getDb().executeSql(
+        `DELETE FROM ${this.#opts.schema}.job WHERE name = $1 AND id = ANY($2::uuid[]) AND state IN ('completed', 'failed', 'cancelled')
+         RETURNING id`,
+        [queue, skipped.map((job) => job.id)],
       );
-      await boss.insert(this.#opts.queueName, unique);
+      const finished = new Set((rows as { id: string }[]).map((row) => row.id));
+      if (finished.size > 0) await boss.insert(queue, skipped.filter((job) => finished.has(job.id)));
     },
     { inFlight: 2 },
   );
