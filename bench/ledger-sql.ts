@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { openLedger } from '../src/db/client.ts';
-import { Ledger } from '../src/jobs/ledger.ts';
+import { Ledger } from '../src/jobs/ledger/index.ts';
 import { createBenchDatabase, envInt, machineInfo, printMachine, runMain, summarize, table } from './lib.ts';
 
 const N = envInt('BENCH_LEDGER_N', 500);
@@ -28,13 +28,13 @@ async function main(): Promise<void> {
     const timings: Record<string, number[]> = { createJob: [], claim: [], complete: [] };
     for (let i = 0; i < N; i++) {
       let t = performance.now();
-      const { job } = await ledger.createJob(newJob());
+      const { job } = await ledger.transitions.createJob(newJob());
       timings.createJob!.push(performance.now() - t);
       t = performance.now();
-      await ledger.claim(job.id, 'bench-worker');
+      await ledger.transitions.claim(job.id, 'bench-worker');
       timings.claim!.push(performance.now() - t);
       t = performance.now();
-      await ledger.complete(job.id, 'bench-worker', null);
+      await ledger.transitions.complete(job.id, 'bench-worker', null);
       timings.complete!.push(performance.now() - t);
     }
     const [createSql, claimSql, completeSql] = sent.slice(-3);

@@ -203,7 +203,7 @@ function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 
     const system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), worker: true });
     countLedger(system.db);
     let done = 0;
-    const ledgerApi = system.ledger;
+    const ledgerApi = system.ledger.transitions;
     const complete = ledgerApi.complete.bind(ledgerApi);
     ledgerApi.complete = async (...args) => {
       const change = await complete(...args);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BACKEND_NAMES } from './adapters/backends.ts';
 
 /**
  * Every environment variable jobgraph reads, validated once. An invalid value stops startup with
@@ -21,7 +22,13 @@ export const configSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
-  QUEUE_BACKEND: z.enum(['auto', 'bullmq', 'pgboss', 'inline']).default('auto'),
+  /** `auto`, or one row of src/adapters/backends.ts. */
+  QUEUE_BACKEND: z.enum(['auto', ...BACKEND_NAMES]).default('auto'),
+  /** RabbitMQ (QUEUE_BACKEND=rabbitmq): chosen explicitly, never by auto. */
+  AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .default('amqp://127.0.0.1:5672'),
   /** Queue name (BullMQ) / pg-boss queue, and Redis key prefix: lets several deployments share services. */
   QUEUE_NAME: z
     .string()

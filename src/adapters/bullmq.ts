@@ -4,7 +4,7 @@ import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { errorText } from '../lib/errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
-import { QueueUnavailableError } from './errors.ts';
+import { QueueRefusedError, QueueUnavailableError } from './errors.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import type { Logger } from '../lib/logger.ts';
 import type {
@@ -12,6 +12,7 @@ import type {
   Dispatch,
   ProbeResult,
   QueueAdapter,
+  QueueCapabilities,
   QueueCounts,
 } from './types.ts';
 
@@ -118,6 +119,15 @@ export function createBullmqAdapter(opts: BullmqAdapterOptions): QueueAdapter {
  */
 class BullmqAdapter implements QueueAdapter {
   readonly name = 'bullmq' as const;
+  readonly capabilities: QueueCapabilities = {
+    // Redis may keep nothing on disk (this project's default service does not): the ledger re-sends.
+    durable: false,
+    deduplicates: true,
+    remove: true,
+    maxDelayMs: Infinity,
+    priorityLevels: 2001,
+    shared: true,
+  };
 
   readonly #opts: BullmqAdapterOptions;
   readonly #log: Logger;
@@ -443,7 +453,7 @@ class BullmqAdapter implements QueueAdapter {
   async enqueue(dispatch: Dispatch): Promise<string> {
     const priority = dispatch.priority ?? 0;
     if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
-      throw new RangeError(`priority must be an integer in -1000..1000, got ${priority}`);
+      throw new QueueRefusedError(`priority must be an integer in -1000..1000, got ${priority}`);
     }
     // The dispatch key as BullMQ's job id: adding an id BullMQ still holds adds nothing, and
     // finished jobs are removed at once, so a dispatch whose entry was consumed can be sent again.

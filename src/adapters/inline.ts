@@ -56,6 +56,15 @@ export function createInlineAdapter(): QueueAdapter {
 
   return {
     name: 'inline',
+    capabilities: {
+      durable: false,
+      deduplicates: true,
+      remove: true,
+      // setTimeout's longest delay (about 24.8 days); a job due later waits in the ledger.
+      maxDelayMs: 2_147_483_647,
+      priorityLevels: 2001,
+      shared: false,
+    },
 
     async probe(): Promise<ProbeResult> {
       return { ok: true, detail: 'in-process', latencyMs: 0 };

@@ -4,7 +4,7 @@ import { Batcher } from '../lib/batcher.ts';
 import { errorText } from '../lib/errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
+import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
 
 export interface PgbossAdapterOptions {
   connectionString: string;
@@ -131,6 +131,14 @@ class Slots {
 
 class PgbossAdapter implements QueueAdapter {
   readonly name = 'pgboss' as const;
+  readonly capabilities: QueueCapabilities = {
+    durable: true,
+    deduplicates: true,
+    remove: true,
+    maxDelayMs: Infinity,
+    priorityLevels: 2001,
+    shared: true,
+  };
 
   /**
    * Dispatches of one tick go in one INSERT (one commit, one NOTIFY). pg-boss's insert skips an id

@@ -7,7 +7,35 @@
  * the same way on every backend: retries and their timing (adapters never retry on their own),
  * progress, cancellation of a running job, timeouts, and job state.
  */
-export type BackendName = 'bullmq' | 'pgboss' | 'inline';
+export type BackendName = string;
+
+/**
+ * What a backend can do, declared by its adapter (and so by its row in backends.ts): the core and
+ * the contract suite read these, never the backend's name.
+ */
+export interface QueueCapabilities {
+  /** Entries survive a restart of the backend's service (so a failover need not take them back). */
+  durable: boolean;
+  /**
+   * Enqueueing a key the queue holds adds nothing (see Dispatch.key). Without it a re-send may add
+   * a second entry; the claim drops the second delivery, so it costs a delivery, never a run.
+   */
+  deduplicates: boolean;
+  /** `remove` can take back an entry not yet delivered (else a cancelled job's delivery is dropped at its claim). */
+  remove: boolean;
+  /**
+   * The longest `delayMs` the backend holds itself; 0 for none. A job due later waits in the
+   * ledger and is dispatched once it is due within this bound.
+   */
+  maxDelayMs: number;
+  /**
+   * How many priority levels the backend tells apart across -1000..1000 (1: none, first in first
+   * out). Every backend with more than one level runs 1000 before 0 before -1000.
+   */
+  priorityLevels: number;
+  /** Delivers to consumers in other processes: false for a queue in this process's memory. */
+  shared: boolean;
+}
 
 /** One delivery request: the ledger job id and how to schedule it. */
 export interface Dispatch {
@@ -20,7 +48,7 @@ export interface Dispatch {
   key: string;
   /** Task name, for inspection only: routing is by job id. */
   task: string;
-  /** Milliseconds from now before the job may be delivered; 0 or absent = now. */
+  /** Milliseconds from now before the job may be delivered; 0 or absent = now. Never above capabilities.maxDelayMs. */
   delayMs?: number;
   /** Higher runs first; 0 is the default. Range -1000..1000. */
   priority?: number;
@@ -47,6 +75,7 @@ export interface QueueCounts {
 
 export interface QueueAdapter {
   readonly name: BackendName;
+  readonly capabilities: QueueCapabilities;
 
   // ── lifecycle ────────────────────────────────────────────────────────────
   /**

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import type { Job } from '../jobs/ledger.ts';
+import type { Job } from '../jobs/ledger/index.ts';
 
 /**
  * Who is calling, from a bearer token. API_TOKENS lists `name:token:role`; without it the API runs

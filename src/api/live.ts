@@ -1,8 +1,8 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { JobChange } from '../events/messages.ts';
-import type { Job, JobEvent } from '../jobs/ledger.ts';
+import type { Job, JobEvent } from '../jobs/ledger/index.ts';
 import { isTerminal } from '../jobs/states.ts';
-import type { JobSystem } from '../jobs/system.ts';
+import type { JobService } from '../jobs/service.ts';
 
 /**
  * The live side of the API: GraphQL subscriptions built from the ledger (the truth, for the
@@ -19,7 +19,7 @@ export class LiveJobs {
    * best effort; a lost final event would otherwise leave its subscriber waiting forever.
    */
   constructor(
-    private readonly system: JobSystem,
+    private readonly system: JobService,
     opts: { recheckMs?: number } = {},
   ) {
     this.#recheckMs = opts.recheckMs ?? 3_000;
@@ -171,8 +171,8 @@ class Feed {
   #closed = false;
   readonly #unsubscribe: () => void;
 
-  constructor(system: JobSystem, accept: (change: JobChange) => boolean, private readonly limit = 10_000) {
-    this.#unsubscribe = system.bus.onJobChange((change) => {
+  constructor(system: JobService, accept: (change: JobChange) => boolean, private readonly limit = 10_000) {
+    this.#unsubscribe = system.onJobChange((change) => {
       if (this.#closed || !accept(change)) return;
       if (this.#waiting) {
         const resolve = this.#waiting;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { JobSystem } from '../jobs/system.ts';
+import type { JobService } from '../jobs/service.ts';
 import type { Logger } from '../lib/logger.ts';
 import { bearerFrom, GRAPHQL_PATH, type Api } from './yoga.ts';
 
@@ -19,12 +19,12 @@ export interface HttpServer {
  * The listener: GraphQL over HTTP and SSE (yoga) and over WebSocket (graphql-ws) on one path,
  * plus /health (the process answers) and /ready (the ledger answers and a backend takes jobs).
  */
-export function createHttpServer(api: Api, system: JobSystem, logger: Logger): HttpServer {
+export function createHttpServer(api: Api, system: JobService, logger: Logger): HttpServer {
   const log = logger.child({ component: 'http' });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return json(res, 200, { status: 'ok' });
-    if (path === '/ready') return void readiness(system).then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
+    if (path === '/ready') return void system.readiness().then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
     return api.yoga(req, res);
   });
 
@@ -94,28 +94,6 @@ export function createHttpServer(api: Api, system: JobSystem, logger: Logger): H
         for (const socket of sockets) socket.destroy();
         await closed;
       })()),
-  };
-}
-
-async function readiness(system: JobSystem): Promise<{ ready: boolean; reason: string; backend: string; usingFallback: boolean }> {
-  const status = system.dispatcher.status();
-  const backend = system.selection.adapter.name;
-  try {
-    await Promise.race([
-      system.db.query('SELECT 1'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
-    ]);
-  } catch (error) {
-    return { ready: false, reason: `ledger unreachable: ${error instanceof Error ? error.message : String(error)}`, backend, usingFallback: false };
-  }
-  if (!status.primaryHealthy && !status.usingFallback) {
-    return { ready: false, reason: `${backend} is down: ${status.lastProbe?.detail ?? 'no probe yet'}`, backend, usingFallback: false };
-  }
-  return {
-    ready: true,
-    reason: status.usingFallback ? `${backend} is down; jobs run on the in-process fallback` : `${backend} is up`,
-    backend,
-    usingFallback: status.usingFallback,
   };
 }
 

@@ -7,7 +7,7 @@ import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'gra
 import type { Config } from '../config.ts';
 import { isConnectionError } from '../db/conflicts.ts';
 import { CodedError } from '../lib/errors.ts';
-import type { JobSystem } from '../jobs/system.ts';
+import type { JobService } from '../jobs/service.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ApiContext } from './schema/builder.ts';
 import { buildSchema } from './schema/index.ts';
@@ -36,14 +36,14 @@ export interface Api {
  * Intended errors (CodedError) reach clients with their code; anything unexpected is logged and
  * masked.
  */
-export function createApi(system: JobSystem, config: Config, logger: Logger): Api {
+export function createApi(system: JobService, config: Config, logger: Logger): Api {
   const log = logger.child({ component: 'api' });
   const tokens = new TokenBook(config.API_TOKENS);
   if (tokens.open) log.warn('API_TOKENS is not set: the API is open to anyone who can reach it (single-user development)');
   const live = new LiveJobs(system);
 
   const yoga = createYoga<ServerContext, ApiContext>({
-    schema: buildSchema(system.registry),
+    schema: buildSchema(system.tasks),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // Subscriptions from GraphiQL over graphql-ws: its plain-SSE mode uses GET without the CSRF header.

@@ -1,5 +1,5 @@
 import { MAX_BUS_MESSAGE, type JobChange } from '../events/messages.ts';
-import type { Change } from './ledger.ts';
+import type { Change } from './ledger/index.ts';
 
 /** The bus messages for the events one ledger statement appended, in seq order. */
 export function toJobChanges({ job, events }: Change): JobChange[] {

@@ -1,8 +1,8 @@
 import type { QueueAdapter, ProbeResult } from '../adapters/types.ts';
-import type { QueueBackend } from '../generated/prisma/enums.ts';
+import { QueueRefusedError } from '../adapters/errors.ts';
 import { errorText } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Job, Ledger } from './ledger.ts';
+import type { Job, Ledger } from './ledger/index.ts';
 
 export interface DispatcherOptions {
   ledger: Ledger;
@@ -26,7 +26,8 @@ export interface DispatcherStatus {
   lastProbe?: ProbeResult & { at: Date };
 }
 
-export const backendOf = (adapter: QueueAdapter): QueueBackend => adapter.name.toUpperCase() as QueueBackend;
+/** How the ledger names an adapter's backend (Job.backend, Worker.backend): its name upper-cased. */
+export const backendOf = (adapter: QueueAdapter): string => adapter.name.toUpperCase();
 
 /**
  * The outbox's dispatcher. A job is leased for dispatch in the statement that queues it; the
@@ -64,7 +65,7 @@ export class Dispatcher {
    */
   #current(): QueueAdapter | undefined {
     const adapter = this.#primaryHealthy && this.#opts.primary ? this.#opts.primary : this.#opts.fallback;
-    return this.#stopped && adapter?.name === 'inline' ? undefined : adapter;
+    return this.#stopped && !adapter?.capabilities.shared ? undefined : adapter;
   }
 
   /**
@@ -82,17 +83,24 @@ export class Dispatcher {
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();
       if (!adapter) break;
+      // Due later than this queue can hold: it waits in the outbox, and the sweep leases it once
+      // it is due within the queue's reach (see flush).
+      if (delayMs > adapter.capabilities.maxDelayMs) break;
       try {
         const ref = await adapter.enqueue(dispatch);
-        await ledger.confirmDispatch(job.id, lease, backendOf(adapter), ref);
+        await ledger.outbox.confirm(job.id, lease, backendOf(adapter), ref);
         return;
       } catch (error) {
+        if (error instanceof QueueRefusedError) {
+          this.#log.error({ err: error, jobId: job.id, backend: adapter.name }, 'the queue refused the job; it stays in the outbox');
+          break;
+        }
         this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'dispatch failed; job stays in the outbox');
         if (adapter !== this.#opts.primary) break;
         await this.#markPrimary(false, { ok: false, detail: `enqueue failed: ${errorText(error)}`, latencyMs: 0 });
       }
     }
-    await ledger.releaseDispatch(job.id, lease).catch((error: unknown) => {
+    await ledger.outbox.release(job.id, lease).catch((error: unknown) => {
       this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; the sweep takes it again');
     });
   }
@@ -102,7 +110,7 @@ export class Dispatcher {
    * outbox, and the loop sends it out again with the delay left.
    */
   async redeliverLater(job: Job): Promise<void> {
-    await this.#opts.ledger.releaseDispatch(job.id, null);
+    await this.#opts.ledger.outbox.release(job.id, null);
   }
 
   start(): void {
@@ -126,7 +134,7 @@ export class Dispatcher {
   /** One round: probe the primary, then sweep. */
   async runOnce(): Promise<void> {
     const { primary } = this.#opts;
-    if (primary && primary.name !== 'inline') {
+    if (primary) {
       const probe = await primary.probe();
       await this.#markPrimary(probe.ok, probe);
     }
@@ -139,8 +147,9 @@ export class Dispatcher {
    */
   async flush(batch = 200): Promise<number> {
     let sent = 0;
-    while (this.#current()) {
-      const jobs = await this.#opts.ledger.leaseForDispatch(batch, this.#opts.redispatchAfterMs);
+    for (let adapter = this.#current(); adapter; adapter = this.#current()) {
+      const reach = adapter.capabilities.maxDelayMs;
+      const jobs = await this.#opts.ledger.outbox.lease(batch, this.#opts.redispatchAfterMs, Number.isFinite(reach) ? reach : null);
       // A queue was said to hold these (they have a queueRef) and has not delivered them in time.
       const overdue = jobs.filter((job) => job.queueRef !== null).length;
       if (overdue > 0) this.#log.warn({ jobs: overdue }, 'sending out again queued jobs overdue in their queue');
@@ -165,9 +174,10 @@ export class Dispatcher {
       { backend: primary.name, detail: probe.detail, fallback: fallback?.name ?? null },
       fallback ? 'primary backend is down; failing over' : 'primary backend is down; jobs wait in the ledger',
     );
-    if (fallback) {
-      // The down queue may have lost what it held (Redis without persistence): run those here.
-      const forgotten = await ledger.forgetDispatches(
+    if (fallback && !primary.capabilities.durable) {
+      // The down queue may have lost what it held (Redis without persistence): run those here. A
+      // durable one delivers them when it is back, or the sweep re-sends them once overdue.
+      const forgotten = await ledger.outbox.forget(
         backendOf(primary),
         `${primary.name} went down before delivering it (${probe.detail}); sent again through ${fallback.name}`,
       );

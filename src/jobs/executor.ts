@@ -8,7 +8,7 @@ import type { Dispatcher } from './dispatcher.ts';
 import { CodedError } from '../lib/errors.ts';
 import { describeIssues, fieldIssues } from '../lib/issues.ts';
 import { JobAbortedError, JobTimeoutError, NonRetryableError, type AbortReason } from './errors.ts';
-import type { Change, Job, Ledger } from './ledger.ts';
+import type { Change, Job, Ledger } from './ledger/index.ts';
 import { retryDelayMs } from './retry.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 
@@ -105,7 +105,7 @@ export class Executor {
   async #run(jobId: string): Promise<void> {
     const { ledger, registry, workerId, dispatcher } = this.#opts;
     // A claim is conditional (QUEUED → RUNNING): running it again after a lost connection is safe.
-    const outcome = await this.#whileReachable('claim', () => ledger.claim(jobId, workerId), CLAIM_RETRY_MS);
+    const outcome = await this.#whileReachable('claim', () => ledger.transitions.claim(jobId, workerId), CLAIM_RETRY_MS);
     if (!outcome.claimed) {
       if (outcome.reason === 'early') await dispatcher.redeliverLater(outcome.job);
       else if (outcome.reason === 'gone') this.#log.warn({ jobId }, 'a queue delivered a job this ledger does not have; dropped');
@@ -196,11 +196,11 @@ export class Executor {
     const { ledger, workerId, registry } = this.#opts;
     switch (outcome.kind) {
       case 'completed':
-        return ledger.complete(job.id, workerId, outcome.value ?? null);
+        return ledger.transitions.complete(job.id, workerId, outcome.value ?? null);
       case 'cancelled':
-        return ledger.fail(job.id, workerId, { code: 'CANCELLED', message: 'cancelled while running' });
+        return ledger.transitions.acknowledgeCancel(job.id, workerId);
       case 'released':
-        return ledger.release(job.id, workerId, 'handed back at worker shutdown; the attempt does not count');
+        return ledger.transitions.release(job.id, workerId, 'handed back at worker shutdown; the attempt does not count');
       case 'lost':
         this.#log.warn({ jobId: job.id }, 'this worker no longer holds the job; its outcome is dropped');
         return undefined;
@@ -210,10 +210,10 @@ export class Executor {
         if (retryable) {
           const task = registry.has(job.type) ? registry.get(job.type) : undefined;
           const delayMs = retryDelayMs(task?.backoff ?? { baseMs: this.#opts.retryBaseMs }, job.attempt);
-          const retried = await ledger.scheduleRetry(job.id, workerId, error, delayMs);
+          const retried = await ledger.transitions.scheduleRetry(job.id, workerId, error, delayMs);
           if (retried) return retried;
         }
-        return ledger.fail(job.id, workerId, error);
+        return ledger.transitions.fail(job.id, workerId, error);
       }
     }
   }
@@ -247,10 +247,10 @@ export class Executor {
       // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after
       // a lost reply may record the line twice, never wrongly: the write is for this holder only).
       progress: async (percent, message) => {
-        await this.#whileReachable('progress', () => ledger.progress(job.id, workerId, percent, message ?? null), this.#opts.staleAfterMs);
+        await this.#whileReachable('progress', () => ledger.transitions.progress(job.id, workerId, percent, message ?? null), this.#opts.staleAfterMs);
       },
       log: async (message, data) => {
-        await this.#whileReachable('log', () => ledger.log(job.id, workerId, message, data), this.#opts.staleAfterMs);
+        await this.#whileReachable('log', () => ledger.transitions.log(job.id, workerId, message, data), this.#opts.staleAfterMs);
       },
     };
   }
@@ -272,7 +272,7 @@ export class Executor {
       // Judge only the jobs this heartbeat asked about: one that started while it was in flight
       // is not in its answer, and is not lost.
       const asked = this.runningJobIds;
-      const held = await this.#opts.ledger.heartbeat(this.#opts.workerId, asked);
+      const held = await this.#opts.ledger.liveness.heartbeat(this.#opts.workerId, asked);
       for (const jobId of asked) {
         if (!this.#running.has(jobId)) continue; // finished meanwhile
         const status = held.get(jobId);

@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/logger.ts';
-import type { Ledger } from './ledger.ts';
+import type { Ledger } from './ledger/index.ts';
 
 /**
  * Finds RUNNING jobs whose worker stopped heartbeating and settles them: queued again with the
@@ -50,10 +50,10 @@ export class Reaper {
     const { ledger } = this.opts;
     let settled = 0;
     if (staleMs > 0 && Date.now() < this.#graceUntil) return 0;
-    for (const job of await ledger.staleJobs(staleMs)) {
+    for (const job of await ledger.liveness.staleJobs(staleMs)) {
       // A busy event loop can delay this process's own heartbeats; they are not lost.
       if (this.opts.runsHere?.(job.id)) continue;
-      const change = await ledger.recoverLost(job);
+      const change = await ledger.liveness.recoverLost(job);
       if (!change) continue; // its worker came back, or another reaper got there first
       settled++;
       // Published, and sent to a queue if requeued, by the ledger's after-write step.

@@ -30,3 +30,6 @@ export class TaskRegistry {
   }
 }
 
+
+/** The tasks as others may read them (the API builds its typed mutations from these). */
+export type TaskCatalog = Pick<TaskRegistry, 'get' | 'has' | 'list'>;

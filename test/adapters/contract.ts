@@ -93,6 +93,29 @@ export function defineContractSuite(backend: BackendName) {
       expect(gaps[1]).toBeLessThan(600 + 1_500);
     });
 
+    it('shows a job waiting for its retry as RETRYING: by status, in counts, in its history; a cancel ends it there', async () => {
+      await setup({ RETRY_BASE_MS: '1500' });
+      const { job } = await system.enqueue('test.flaky', { succeedOnAttempt: 2 });
+      const retrying = await waitForJob(system, job.id, 'RETRYING');
+      expect(retrying).toMatchObject({ attempt: 1, errorCode: 'HANDLER_ERROR', lockedBy: null });
+      expect(retrying.nextRetryAt!.getTime()).toBeGreaterThan(Date.now());
+      const listed = await system.ledger.queries.listJobs({ first: 10, status: ['RETRYING'] });
+      expect(listed.jobs.map((j) => j.id)).toEqual([job.id]);
+      const info = await system.queueInfo();
+      expect(info.jobs).toContainEqual({ status: 'RETRYING', type: 'test.flaky', count: 1 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 2 });
+      const statuses = (await system.events(job.id)).filter((e) => e.kind !== 'PROGRESS').map((e) => `${e.kind}:${e.status}`);
+      expect(statuses).toEqual(['STATUS:QUEUED', 'STATUS:RUNNING', 'ATTEMPT:RETRYING', 'STATUS:RUNNING', 'STATUS:COMPLETED']);
+
+      const second = await system.enqueue('test.flaky', { succeedOnAttempt: 2 });
+      await waitForJob(system, second.job.id, 'RETRYING');
+      expect(await system.cancel(second.job.id, 'tester')).toMatchObject({ status: 'CANCELLED', attempt: 1 });
+      // Its retry was sent to the queue with its delay: once due, the delivery is dropped at the claim.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(await system.getJob(second.job.id)).toMatchObject({ status: 'CANCELLED', attempt: 1 });
+    });
+
     it('fails a job that gives up after its last attempt, with the error', async () => {
       await setup({ RETRY_BASE_MS: '20', MAX_ATTEMPTS: '2' });
       const { job } = await system.enqueue('test.flaky', { succeedOnAttempt: 5 });

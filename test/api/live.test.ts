@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveJobs } from '../../src/api/live.ts';
-import type { Job, JobEvent } from '../../src/jobs/ledger.ts';
+import type { Job, JobEvent } from '../../src/jobs/ledger/index.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName, withTimeout } from '../helpers/system.ts';

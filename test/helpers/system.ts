@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { JobChange } from '../../src/events/messages.ts';
-import type { Job } from '../../src/jobs/ledger.ts';
+import type { Job } from '../../src/jobs/ledger/index.ts';
 import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/adapters/select.ts';
+import { selectBackend } from '../../src/jobs/backend-selection.ts';
 import { loadConfig } from '../../src/config.ts';
 import { JobSystem } from '../../src/jobs/system.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -74,7 +74,7 @@ describe('backend selection', () => {
     });
     await expect(selectBackend(config({ QUEUE_BACKEND: 'pgboss', DATABASE_URL: undefined }), logger)).rejects.toMatchObject({
       code: 'QUEUE_UNAVAILABLE',
-      message: expect.stringMatching(/needs DATABASE_URL/),
+      message: expect.stringMatching(/QUEUE_BACKEND=pgboss cannot run: DATABASE_URL is not set/),
     });
     await expect(
       selectBackend(config({ QUEUE_BACKEND: 'pgboss', DATABASE_URL: closedPostgres }), logger),

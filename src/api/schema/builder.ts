@@ -2,11 +2,11 @@ import SchemaBuilder from '@pothos/core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Viewer } from '../auth.ts';
 import type { LiveJobs } from '../live.ts';
-import type { JobSystem } from '../../jobs/system.ts';
+import type { JobService } from '../../jobs/service.ts';
 
 /** What every resolver gets: the job system, the caller (undefined = anonymous) and the live feed. */
 export interface ApiContext {
-  system: JobSystem;
+  system: JobService;
   viewer: Viewer | undefined;
   live: LiveJobs;
 }

@@ -1,14 +1,16 @@
 import { GraphQLError } from 'graphql';
 import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '../auth.ts';
-import { JobStatus, Phase, QueueBackend } from '../../generated/prisma/enums.ts';
+import { JobStatus, Phase } from '../../generated/prisma/enums.ts';
+import { BACKEND_NAMES } from '../../adapters/backends.ts';
 import { InvalidInputError, JobNotFoundError } from '../../jobs/errors.ts';
 import { describeIssues } from '../../lib/issues.ts';
-import { isUuid, type Job, type JobEvent } from '../../jobs/ledger.ts';
-import type { JobSystem } from '../../jobs/system.ts';
+import { isUuid, type Job, type JobEvent } from '../../jobs/ledger/index.ts';
+import type { JobService } from '../../jobs/service.ts';
 import { builder, type ApiContext } from './builder.ts';
 
 export const JobStatusEnum = builder.enumType('JobStatus', { values: Object.values(JobStatus) });
-export const QueueBackendEnum = builder.enumType('QueueBackend', { values: Object.values(QueueBackend) });
+/** One value per row of the backend table (src/adapters/backends.ts), as the ledger stores it. */
+export const QueueBackendEnum = builder.enumType('QueueBackend', { values: BACKEND_NAMES.map((name) => name.toUpperCase()) });
 export const PhaseEnum = builder.enumType('Phase', { values: Object.values(Phase) });
 
 const JobErrorRef = builder.objectRef<{ code: string; message: string }>('JobError').implement({
@@ -145,7 +147,7 @@ builder.queryFields((t) => ({
       const first = args.first ?? 20;
       if (first < 1 || first > 200) throw badInput('first must be between 1 and 200', ['first']);
       const owner = ownerFilter(viewer);
-      const { jobs, hasNextPage } = await ctx.system.ledger.listJobs({
+      const { jobs, hasNextPage } = await ctx.system.listJobs({
         first,
         ...(args.after ? { after: decodeCursor(args.after) } : {}),
         ...(args.status ? { status: args.status } : {}),
@@ -180,7 +182,7 @@ export function enqueueOptions(args: { idempotencyKey?: string | null; delayMs?:
 
 /** Enqueues for the caller, turning an input validation failure into field-path errors under `inputArg`. */
 export async function enqueueFor(
-  system: JobSystem,
+  system: JobService,
   viewer: Viewer,
   type: string,
   input: unknown,
@@ -213,7 +215,7 @@ builder.mutationFields((t) => ({
     },
     resolve: (_, args, ctx) => {
       const viewer = requireRole(ctx.viewer, 'operator');
-      if (!ctx.system.registry.has(args.type)) throw badInput(`No task named "${args.type}"`, ['type']);
+      if (!ctx.system.tasks.has(args.type)) throw badInput(`No task named "${args.type}"`, ['type']);
       return enqueueFor(ctx.system, viewer, args.type, args.input, args, 'input');
     },
   }),

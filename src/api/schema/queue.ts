@@ -43,7 +43,7 @@ const WorkerRef = builder.objectRef<Worker>('WorkerInfo').implement({
 
 const QueueInfoRef = builder.objectRef<QueueInfo>('QueueInfo').implement({
   fields: (t) => ({
-    backend: t.string({ description: 'BULLMQ, PGBOSS or INLINE: chosen at startup.', resolve: (i) => i.backend.toUpperCase() }),
+    backend: t.string({ description: 'The backend chosen at startup, as Job.backend names it (BULLMQ, PGBOSS, RABBITMQ or INLINE).', resolve: (i) => i.backend.toUpperCase() }),
     reason: t.exposeString('reason', { description: 'Why this backend: the setting, or what auto skipped.' }),
     queueName: t.exposeString('queueName', {
       description: "The backend's queue: QUEUE_NAME with this ledger's identity (BullMQ keys are jobgraph:<queueName>:…).",

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { requireRole, requireViewer } from '../auth.ts';
 import type { AnyTask } from '../../jobs/task.ts';
-import type { TaskRegistry } from '../../jobs/task-registry.ts';
+import type { TaskCatalog } from '../../jobs/task-registry.ts';
 import { builder } from './builder.ts';
 import { enqueueFor, JobPayloadRef, PhaseEnum } from './jobs.ts';
 
@@ -103,13 +103,13 @@ const TaskInfoRef = builder.objectRef<AnyTask>('TaskInfo').implement({
 });
 
 /** Adds `tasks` and one typed mutation per task of `registry`. */
-export function addTaskFields(registry: TaskRegistry): void {
+export function addTaskFields(registry: TaskCatalog): void {
   builder.queryFields((t) => ({
     tasks: t.field({
       type: [TaskInfoRef],
       resolve: (_, __, ctx) => {
         requireViewer(ctx.viewer);
-        return ctx.system.registry.list();
+        return ctx.system.tasks.list();
       },
     }),
   }));

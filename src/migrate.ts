@@ -1,7 +1,7 @@
-// `npm run db:migrate`: applies pending migrations to the configured ledger database.
-import { loadConfig } from '../config.ts';
-import { applyMigrations } from './migrate.ts';
-import { describeUrl, openLedger } from './client.ts';
+// Entry point of `npm run db:migrate`: applies pending migrations to the configured ledger database.
+import { loadConfig } from './config.ts';
+import { applyMigrations } from './db/migrate.ts';
+import { describeUrl, openLedger } from './db/client.ts';
 
 try {
   const config = loadConfig();

@@ -1,0 +1,53 @@
+/**
+ * The job ledger: the truth about every job, in PostgreSQL (or embedded PGlite). Its parts, one
+ * concern each, share the database and one after-write step:
+ *
+ *   queries      reads: jobs, events, counts, workers, the ledger's identity
+ *   transitions  the state machine's writes (states.ts): create, claim, complete, fail, retry, …
+ *   outbox       which waiting jobs a queue holds, and the sweep's leases
+ *   liveness     workers, heartbeats, and jobs whose worker was lost
+ *   sql          what their statements are built from
+ */
+import type { LedgerDb } from '../../db/client.ts';
+import { Liveness } from './liveness.ts';
+import { Outbox } from './outbox.ts';
+import { LedgerQueries } from './queries.ts';
+import type { AfterWrite, Change, LedgerContext } from './sql.ts';
+import { JobTransitions } from './transitions.ts';
+
+export type { Job, JobEvent } from '../../generated/prisma/client.ts';
+export type { AfterWrite, Change } from './sql.ts';
+export { isUuid } from './sql.ts';
+export type { JobListFilter, WorkerRow } from './queries.ts';
+export type { ClaimOutcome, NewJob } from './transitions.ts';
+
+export class Ledger {
+  readonly queries: LedgerQueries;
+  readonly transitions: JobTransitions;
+  readonly outbox: Outbox;
+  readonly liveness: Liveness;
+  #afterWrite: AfterWrite = async () => {};
+
+  constructor(readonly db: LedgerDb) {
+    const ctx: LedgerContext = {
+      db,
+      after: async (change: Change | undefined) => {
+        if (change) await this.#afterWrite(change);
+        return change;
+      },
+    };
+    this.queries = new LedgerQueries(db);
+    this.transitions = new JobTransitions(ctx, this.queries);
+    this.outbox = new Outbox(ctx);
+    this.liveness = new Liveness(ctx);
+  }
+
+  /**
+   * Sets what follows every write that changed a job (see JobSystem: publish, and dispatch the job
+   * if the write left it waiting). In one place, so no caller can write a waiting job and forget
+   * to send it out; every write resolves only after it ran.
+   */
+  setAfterWrite(afterWrite: AfterWrite): void {
+    this.#afterWrite = afterWrite;
+  }
+}

@@ -1,0 +1,112 @@
+/** Reads of the ledger: jobs, their events, counts and the workers seen. Nothing here writes a job. */
+import type { Job, JobEvent } from '../../generated/prisma/client.ts';
+import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
+import type { LedgerDb } from '../../db/client.ts';
+import { JobNotFoundError } from '../errors.ts';
+import { isUuid, Params } from './sql.ts';
+
+export interface JobListFilter {
+  first: number;
+  after?: { createdAt: Date; id: string };
+  status?: JobStatus[];
+  type?: string;
+  phase?: Phase;
+  createdBy?: string;
+}
+
+export interface WorkerRow {
+  id: string;
+  hostname: string;
+  pid: number;
+  backend: string;
+  concurrency: number;
+  heartbeatAt: Date;
+  startedAt: Date;
+}
+
+export class LedgerQueries {
+  constructor(private readonly db: LedgerDb) {}
+
+  /**
+   * This ledger's identity, made the first time it is asked for. Queue names and bus channels
+   * carry it, so two deployments with ledgers of their own never take each other's deliveries.
+   */
+  async identity(): Promise<string> {
+    const [row] = await this.db.query<{ id: string }>(
+      `WITH made AS (
+         INSERT INTO "LedgerIdentity" ("singleton", "id") VALUES (1, gen_random_uuid()) ON CONFLICT ("singleton") DO NOTHING RETURNING "id")
+       SELECT "id" FROM made UNION ALL SELECT "id" FROM "LedgerIdentity" WHERE "singleton" = 1`,
+    );
+    if (!row) throw new Error('the ledger has no identity row'); // cannot happen: inserted above
+    return row.id;
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    if (!isUuid(id)) return undefined;
+    return (await this.db.query<Job>(`SELECT * FROM "Job" WHERE id = $1`, [id]))[0];
+  }
+
+  async requireJob(id: string): Promise<Job> {
+    const job = await this.getJob(id);
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  /** The job with this task and idempotency key, if any. */
+  async byIdempotencyKey(type: string, key: string): Promise<Job | undefined> {
+    return (await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [type, key]))[0];
+  }
+
+  async events(jobId: string, opts: { afterSeq?: number; last?: number } = {}): Promise<JobEvent[]> {
+    if (!isUuid(jobId)) return [];
+    if (opts.last !== undefined) {
+      const rows = await this.db.query<JobEvent>(
+        `SELECT * FROM "JobEvent" WHERE "jobId" = $1 AND seq > $2 ORDER BY seq DESC LIMIT $3`,
+        [jobId, opts.afterSeq ?? 0, opts.last],
+      );
+      return rows.reverse();
+    }
+    return this.db.query<JobEvent>(`SELECT * FROM "JobEvent" WHERE "jobId" = $1 AND seq > $2 ORDER BY seq`, [
+      jobId,
+      opts.afterSeq ?? 0,
+    ]);
+  }
+
+  /**
+   * A page of jobs, newest first, after a keyset cursor. Filters combine with AND; `createdBy`
+   * restricts to one owner.
+   */
+  async listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
+    const p = new Params();
+    const where: string[] = [];
+    if (filter.status?.length) where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
+    if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
+    if (filter.phase) where.push(`"phase" = ${p.add(filter.phase)}::"Phase"`);
+    if (filter.createdBy !== undefined) where.push(`"createdBy" = ${p.add(filter.createdBy)}`);
+    if (filter.after) {
+      where.push(`("createdAt", id) < (${p.add(filter.after.createdAt)}::timestamptz, ${p.add(filter.after.id)}::uuid)`);
+    }
+    const rows = await this.db.query<Job>(
+      `SELECT * FROM "Job" ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY "createdAt" DESC, id DESC LIMIT ${p.add(filter.first + 1)}`,
+      p.values,
+    );
+    return { jobs: rows.slice(0, filter.first), hasNextPage: rows.length > filter.first };
+  }
+
+  /** How many jobs there are per status and task. */
+  counts(): Promise<{ status: JobStatus; type: string; count: number }[]> {
+    return this.db.query(
+      `SELECT "status", "type", count(*)::int AS count FROM "Job" GROUP BY "status", "type" ORDER BY "type", "status"`,
+    );
+  }
+
+  /** Workers running and heartbeating within `staleMs`, oldest first. */
+  liveWorkers(staleMs: number): Promise<WorkerRow[]> {
+    return this.db.query<WorkerRow>(
+      `SELECT id, hostname, pid, backend, concurrency, "heartbeatAt", "startedAt" FROM "Worker"
+       WHERE "stoppedAt" IS NULL AND "heartbeatAt" > now() - $1 * interval '1 millisecond' ORDER BY "startedAt"`,
+      [staleMs],
+    );
+  }
+}

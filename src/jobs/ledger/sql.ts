@@ -1,0 +1,121 @@
+/**
+ * The pieces every ledger statement is built from: parameters, status guards from the state
+ * table, row locking in id order, and the "jobs with their events" shape a write returns.
+ */
+import type { Job, JobEvent } from '../../generated/prisma/client.ts';
+import type { JobEventKind, JobStatus } from '../../generated/prisma/enums.ts';
+import type { LedgerDb } from '../../db/client.ts';
+import { sourcesOf, type TransitionName } from '../states.ts';
+
+/** What one statement changed: the job as it now is, and the events it appended, in seq order. */
+export interface Change {
+  job: Job;
+  events: JobEvent[];
+}
+
+/** What must follow a write: publishing its events, and dispatching a job it left waiting. */
+export type AfterWrite = (change: Change) => Promise<void>;
+
+/** The database and the after-write step, shared by the ledger's parts. */
+export interface LedgerContext {
+  db: LedgerDb;
+  /** Runs the after-write step for a change (if any) and hands it back. */
+  after(change: Change | undefined): Promise<Change | undefined>;
+}
+
+export interface EventSpec {
+  kind: JobEventKind;
+  /** Defaults to the job's new status. */
+  status?: JobStatus;
+  message?: string | null;
+  data?: unknown;
+}
+
+/** Collects positional parameters while a statement is built. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+  json(value: unknown): string {
+    return `${this.add(value === undefined ? null : JSON.stringify(value))}::jsonb`;
+  }
+}
+
+/** `"status" IN (…)` for a list of statuses (constants of the state table, never user input). */
+export function statusIn(statuses: readonly JobStatus[], column = '"status"'): string {
+  return `${column} IN (${statuses.map((status) => `'${status}'`).join(', ')})`;
+}
+
+/** The WHERE on status of `transition`: the statuses the state table lets it start from. */
+export function guard(transition: TransitionName, column = '"status"'): string {
+  return statusIn(sourcesOf(transition), column);
+}
+
+/** Independent batched writes (rows of different jobs) may overlap: a few in flight keep latency low. */
+export const OVERLAPPING = { inFlight: 4 };
+
+export const JOB_EVENT_COLUMNS = `"jobId", "seq", "kind", "status", "progress", "message", "data"`;
+
+/** The end of a batched write: the jobs it changed (CTE j), each with the events it appended (CTE e). */
+export const JOBS_WITH_EVENTS = `SELECT j.*, ev.events AS "__events"
+  FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`;
+
+/**
+ * The ids of the jobs matching `where`, locked in id order. Batched writes from several processes
+ * (claims, completions, confirmations, heartbeats) then queue behind each other instead of
+ * deadlocking. Sorting the ids given to `UPDATE … FROM unnest(…)` is not enough: the join picks
+ * the order in which an UPDATE takes its rows. Use as `l AS MATERIALIZED (…)`.
+ */
+export function lockInOrder(where: string): string {
+  return `SELECT id FROM "Job" WHERE ${where} ORDER BY id FOR UPDATE`;
+}
+
+/** An event as json_agg renders it: timestamps are strings. */
+export type RawEvent = Omit<JobEvent, 'at'> & { at: string };
+export type JobWithEvents = Job & { __events: RawEvent[] | null };
+
+export function splitChange(row: JobWithEvents): Change {
+  const { __events, ...job } = row;
+  return { job, events: (__events ?? []).map((event) => ({ ...event, at: new Date(event.at) })) };
+}
+
+/**
+ * One job's change in one statement: the UPDATE (`set` where `where`) and its `events`, with
+ * consecutive seqs. Undefined when the WHERE matched nothing: a duplicate, a late worker or a
+ * lost race, told apart from a real change on every backend alike.
+ */
+export async function updateJob(
+  db: LedgerDb,
+  p: Params,
+  set: string,
+  where: string,
+  events: EventSpec[],
+  name?: string,
+): Promise<Change | undefined> {
+  const n = events.length;
+  const selects = events.map((event, i) => {
+    const status = event.status ? `${p.add(event.status)}::"JobStatus"` : 'j."status"';
+    const message = event.message === undefined ? 'NULL' : `${p.add(event.message)}::text`;
+    return `SELECT j.id, j."lastSeq" - ${n - 1 - i}, '${event.kind}'::"JobEventKind", ${status}, j."progress", ${message}, ${p.json(event.data)} FROM j`;
+  });
+  const rows = await db.query<JobWithEvents>(
+    `WITH j AS (UPDATE "Job" SET ${set}, "lastSeq" = "lastSeq" + ${n} WHERE ${where} RETURNING *),
+     e AS (INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS}) ${selects.join(' UNION ALL ')} RETURNING *)
+     SELECT j.*, (SELECT json_agg(e ORDER BY e.seq) FROM e) AS "__events" FROM j`,
+    p.values,
+    name && `jobgraph.${name}`,
+  );
+  return rows[0] && splitChange(rows[0]);
+}
+
+export function clampPercent(percent: number): number {
+  if (!Number.isFinite(percent)) return 0;
+  return Math.min(100, Math.max(0, percent));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,347 @@
+/**
+ * The writes that move a job through the state machine (states.ts). Each is one conditional
+ * statement that updates the row and appends its events atomically; its WHERE on status comes from
+ * the state table (`guard`). Every write that changed a job runs the after-write step before it
+ * resolves.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Job } from '../../generated/prisma/client.ts';
+import type { Phase } from '../../generated/prisma/enums.ts';
+import { Batcher } from '../../lib/batcher.ts';
+import { IllegalTransitionError } from '../errors.ts';
+import { HELD_STATUSES, isWaiting } from '../states.ts';
+import type { LedgerQueries } from './queries.ts';
+import {
+  clampPercent,
+  guard,
+  isUuid,
+  JOB_EVENT_COLUMNS,
+  JOBS_WITH_EVENTS,
+  lockInOrder,
+  OVERLAPPING,
+  Params,
+  splitChange,
+  statusIn,
+  updateJob,
+  type Change,
+  type EventSpec,
+  type JobWithEvents,
+  type LedgerContext,
+} from './sql.ts';
+
+export interface NewJob {
+  type: string;
+  phase: Phase;
+  input: unknown;
+  maxAttempts: number;
+  backend: string;
+  idempotencyKey?: string | null;
+  priority?: number;
+  delayMs?: number;
+  createdBy?: string | null;
+}
+
+export type ClaimOutcome =
+  | { claimed: true; change: Change }
+  /** Not due yet: a queue delivered it early. */
+  | { claimed: false; reason: 'early'; job: Job }
+  | { claimed: false; reason: 'gone' | 'not-waiting' };
+
+const HELD = statusIn(HELD_STATUSES);
+
+export class JobTransitions {
+  constructor(
+    private readonly ctx: LedgerContext,
+    private readonly queries: LedgerQueries,
+  ) {}
+
+  /**
+   * Records a new job and its first event in one statement. With an idempotency key already used
+   * for this task, returns the existing job instead (`deduplicated`). The row is leased for
+   * dispatch (dispatchedAt = now), and the after-write step sends it to a queue.
+   */
+  async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
+    const change = await this.#creations.add(job);
+    if (change) {
+      await this.ctx.after(change);
+      return { job: change.job, deduplicated: false };
+    }
+    const existing = await this.queries.byIdempotencyKey(job.type, job.idempotencyKey!);
+    if (!existing) throw new Error('idempotency conflict without an existing job'); // cannot happen: unique index
+    return { job: existing, deduplicated: true };
+  }
+
+  /** Jobs enqueued concurrently are inserted by one statement (one plan, one commit). */
+  readonly #creations = new Batcher<NewJob, Change | undefined>(async (jobs) => {
+    const ids = jobs.map(() => randomUUID());
+    const delays = jobs.map((job) => Math.max(0, Math.round(job.delayMs ?? 0)));
+    const rows = await this.ctx.db.query<JobWithEvents>(
+      `WITH i AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
+                              $9::int[], $10::text[], $11::text[]) WITH ORDINALITY
+           AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, n)),
+       j AS (
+         INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
+                            "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
+         SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
+                i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
+         FROM i ORDER BY i.type, i.key NULLS LAST, i.n
+         ON CONFLICT ("type", "idempotencyKey") DO NOTHING
+         RETURNING *),
+       e AS (
+         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+         SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
+         RETURNING *)
+       ${JOBS_WITH_EVENTS}`,
+      [
+        ids,
+        jobs.map((job) => job.type),
+        jobs.map((job) => job.phase),
+        jobs.map((job) => JSON.stringify(job.input ?? null)),
+        jobs.map((job) => job.maxAttempts),
+        jobs.map((job) => job.backend),
+        jobs.map((job) => job.idempotencyKey ?? null),
+        jobs.map((job) => job.priority ?? 0),
+        delays,
+        jobs.map((job) => job.createdBy ?? null),
+        delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
+      ],
+      'jobgraph.createJob',
+    );
+    const created = new Map(rows.map((row) => [row.id, splitChange(row)]));
+    return ids.map((id) => created.get(id));
+  }, OVERLAPPING);
+
+  /**
+   * Takes a delivered job for `workerId`: QUEUED or RETRYING → RUNNING, attempt + 1. Anything else
+   * (running elsewhere, finished, cancelled, unknown) is a duplicate or stale delivery to drop.
+   */
+  async claim(jobId: string, workerId: string): Promise<ClaimOutcome> {
+    if (!isUuid(jobId)) return { claimed: false, reason: 'gone' };
+    const change = await this.#claims.add({ jobId, workerId });
+    if (change) {
+      await this.ctx.after(change);
+      return { claimed: true, change };
+    }
+    const current = await this.queries.getJob(jobId);
+    if (!current) return { claimed: false, reason: 'gone' };
+    if (isWaiting(current.status)) return { claimed: false, reason: 'early', job: current };
+    return { claimed: false, reason: 'not-waiting' };
+  }
+
+  /** Records progress of a job this worker holds; undefined when it no longer holds it. */
+  async progress(jobId: string, workerId: string, percent: number, message: string | null): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"progress" = ${p.add(clampPercent(percent))}, "message" = coalesce(${p.add(message)}, "message"), "heartbeatAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${HELD}`,
+      [{ kind: 'PROGRESS', message }],
+      'progress',
+    );
+  }
+
+  async log(jobId: string, workerId: string, message: string, data?: unknown): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"heartbeatAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${HELD}`,
+      [{ kind: 'LOG', message, data }],
+      'log',
+    );
+  }
+
+  /** RUNNING → COMPLETED with the result; a job cancelled meanwhile ends CANCELLED instead. */
+  async complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
+    return this.ctx.after(await this.#completions.add({ jobId, workerId, result: JSON.stringify(result ?? null) }));
+  }
+
+  // Claims and completions are the two statements every job runs through on a worker: those of
+  // concurrent deliveries share one statement (one plan, one commit), per worker.
+  readonly #claims = new Batcher<{ jobId: string; workerId: string }, Change | undefined>((items) =>
+    perWorker(items, async (batch, workerId) => {
+      const ids = [...new Set(batch.map((item) => item.jobId))];
+      const rows = await this.ctx.db.query<JobWithEvents>(
+        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND ${guard('claim')} AND "runAt" <= now() + interval '20 milliseconds'`)}),
+         j AS (
+           UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
+             "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
+           FROM l WHERE "Job".id = l.id AND ${guard('claim', '"Job"."status"')}
+           RETURNING "Job".*),
+         e AS (
+           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
+           RETURNING *)
+         ${JOBS_WITH_EVENTS}`,
+        [ids, workerId, `running on ${workerId}`],
+        'jobgraph.claim',
+      );
+      return rows.map(splitChange);
+    }),
+    OVERLAPPING,
+  );
+
+  readonly #completions = new Batcher<{ jobId: string; workerId: string; result: string }, Change | undefined>((items) =>
+    perWorker(items, async (batch, workerId) => {
+      const rows = await this.ctx.db.query<JobWithEvents>(
+        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "lockedBy" = $3 AND ${guard('complete')}`)}),
+         c AS (SELECT c.* FROM unnest($1::uuid[], $2::text[]) AS c(id, result) JOIN l ON l.id = c.id),
+         j AS (
+           UPDATE "Job" SET
+             "status" = CASE WHEN "Job"."status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
+             "result" = CASE WHEN "Job"."status" = 'CANCELLING' THEN NULL ELSE c.result::jsonb END,
+             "progress" = CASE WHEN "Job"."status" = 'CANCELLING' THEN "Job"."progress" ELSE 100 END,
+             "finishedAt" = now(), "lockedBy" = NULL, "lastSeq" = "Job"."lastSeq" + 1
+           FROM c WHERE "Job".id = c.id AND "Job"."lockedBy" = $3 AND ${guard('complete', '"Job"."status"')}
+           RETURNING "Job".*),
+         e AS (
+           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", NULL, NULL FROM j
+           RETURNING *)
+         ${JOBS_WITH_EVENTS}`,
+        [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],
+        'jobgraph.complete',
+      );
+      return rows.map(splitChange);
+    }),
+    OVERLAPPING,
+  );
+
+  /** RUNNING → FAILED (or CANCELLED when it was being cancelled meanwhile). */
+  async fail(jobId: string, workerId: string, error: { code: string; message: string }): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'FAILED'::"JobStatus" END,
+       "errorCode" = ${p.add(error.code)}, "errorMessage" = ${p.add(error.message)}, "finishedAt" = now(), "lockedBy" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${guard('fail')}`,
+      [{ kind: 'STATUS', message: `${error.code}: ${error.message}` }],
+      'fail',
+    );
+  }
+
+  /** CANCELLING → CANCELLED: the handler saw its cancel signal and returned. */
+  async acknowledgeCancel(jobId: string, workerId: string): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"status" = 'CANCELLED', "finishedAt" = now(), "lockedBy" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${guard('acknowledgeCancel')}`,
+      [{ kind: 'STATUS', message: 'cancelled while running' }],
+      'acknowledgeCancel',
+    );
+  }
+
+  /**
+   * A retryable failure: RUNNING → RETRYING, due in `delayMs`, leased for dispatch (the after-write
+   * step sends it to a queue with that delay, or the sweep once it is due within the queue's reach).
+   * Its ATTEMPT event carries the error and the delay.
+   */
+  async scheduleRetry(
+    jobId: string,
+    workerId: string,
+    error: { code: string; message: string },
+    delayMs: number,
+  ): Promise<Change | undefined> {
+    const p = new Params();
+    const delay = p.add(delayMs);
+    return this.#write(
+      p,
+      `"status" = 'RETRYING', "errorCode" = ${p.add(error.code)}, "errorMessage" = ${p.add(error.message)},
+       "runAt" = now() + ${delay} * interval '1 millisecond', "nextRetryAt" = now() + ${delay} * interval '1 millisecond',
+       "lockedBy" = NULL, "dispatchedAt" = now(), "queueRef" = NULL`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${guard('scheduleRetry')}`,
+      [
+        {
+          kind: 'ATTEMPT',
+          message: `attempt failed (${error.code}: ${error.message}); retrying in ${delayMs} ms`,
+          data: { error, delayMs },
+        },
+      ],
+      'scheduleRetry',
+    );
+  }
+
+  /**
+   * Hands a running job back at shutdown: RUNNING → QUEUED without counting the attempt, into the
+   * outbox rather than leased: this process's consumer may still fetch, and must not take it
+   * again. The stopping process sends it out once its consumers are closed (or any other process's
+   * sweep does). A job being cancelled ends CANCELLED.
+   */
+  async release(jobId: string, workerId: string, reason: string): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"status" = CASE WHEN "status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'QUEUED'::"JobStatus" END,
+       "attempt" = CASE WHEN "status" = 'CANCELLING' THEN "attempt" ELSE "attempt" - 1 END,
+       "finishedAt" = CASE WHEN "status" = 'CANCELLING' THEN now() END,
+       "lockedBy" = NULL, "heartbeatAt" = NULL, "dispatchedAt" = NULL, "queueRef" = NULL, "runAt" = now()`,
+      `id = ${p.add(jobId)} AND "lockedBy" = ${p.add(workerId)} AND ${guard('release')}`,
+      [{ kind: 'STATUS', message: reason }],
+    );
+  }
+
+  /**
+   * Cancels a job: a waiting one ends CANCELLED at once; a running one goes CANCELLING until the
+   * process holding it aborts it. Cancelling a job already cancelled (or being cancelled) returns
+   * it unchanged; a completed or failed job cannot be cancelled.
+   */
+  async cancel(jobId: string, by: string | null): Promise<{ job: Job; change?: Change; queueRef: string | null }> {
+    const before = await this.queries.requireJob(jobId);
+    const p = new Params();
+    const change = await this.#write(
+      p,
+      `"status" = CASE WHEN "status" = 'RUNNING' THEN 'CANCELLING'::"JobStatus" ELSE 'CANCELLED'::"JobStatus" END,
+       "finishedAt" = CASE WHEN "status" = 'RUNNING' THEN NULL ELSE now() END,
+       "nextRetryAt" = NULL, "dispatchedAt" = coalesce("dispatchedAt", now())`,
+      `id = ${p.add(jobId)} AND ${guard('cancel')}`,
+      [{ kind: 'STATUS', message: by ? `cancelled by ${by}` : 'cancelled' }],
+    );
+    if (change) return { job: change.job, change, queueRef: before.queueRef };
+    const current = await this.queries.requireJob(jobId);
+    if (current.status === 'CANCELLED' || current.status === 'CANCELLING') return { job: current, queueRef: null };
+    throw new IllegalTransitionError(jobId, current.status, 'CANCELLED');
+  }
+
+  /** FAILED or CANCELLED → QUEUED as a new attempt with a fresh retry budget; leased for dispatch. */
+  async retry(jobId: string, budget: number, by: string | null): Promise<Change> {
+    const p = new Params();
+    const change = await this.#write(
+      p,
+      `"status" = 'QUEUED', "maxAttempts" = "attempt" + ${p.add(budget)}, "progress" = 0, "message" = NULL,
+       "result" = NULL, "errorCode" = NULL, "errorMessage" = NULL, "finishedAt" = NULL, "nextRetryAt" = NULL,
+       "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL`,
+      `id = ${p.add(jobId)} AND ${guard('retry')}`,
+      [{ kind: 'STATUS', message: by ? `retried by ${by}` : 'retried' }],
+    );
+    if (change) return change;
+    const current = await this.queries.requireJob(jobId);
+    throw new IllegalTransitionError(jobId, current.status, 'QUEUED');
+  }
+
+  async #write(p: Params, set: string, where: string, events: EventSpec[], name?: string): Promise<Change | undefined> {
+    return this.ctx.after(await updateJob(this.ctx.db, p, set, where, events, name));
+  }
+}
+
+/**
+ * Runs `write` once per worker id among `items` and answers each item with the change of its
+ * job: the first item of a job gets it, a repeated one (a duplicate delivery) gets nothing.
+ */
+async function perWorker<T extends { jobId: string; workerId: string }>(
+  items: T[],
+  write: (batch: T[], workerId: string) => Promise<Change[]>,
+): Promise<(Change | undefined)[]> {
+  const results: (Change | undefined)[] = new Array(items.length);
+  for (const workerId of new Set(items.map((item) => item.workerId))) {
+    const batch = items.filter((item) => item.workerId === workerId);
+    const changes = new Map((await write(batch, workerId)).map((change) => [change.job.id, change]));
+    items.forEach((item, i) => {
+      if (item.workerId !== workerId) return;
+      results[i] = changes.get(item.jobId);
+      changes.delete(item.jobId);
+    });
+  }
+  return results;
+}

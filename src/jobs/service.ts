@@ -1,0 +1,61 @@
+/**
+ * What the API (and any other client of the core) may ask of the job system, and nothing more:
+ * it never reaches into the ledger, the bus or the dispatcher. JobSystem implements it.
+ */
+import type { JobChange } from '../events/messages.ts';
+import type { BackendName, ProbeResult, QueueCounts } from '../adapters/types.ts';
+import type { BusTransport } from '../events/bus.ts';
+import type { DispatcherStatus } from './dispatcher.ts';
+import type { Job, JobEvent, JobListFilter, WorkerRow } from './ledger/index.ts';
+import type { JobStatus } from './states.ts';
+import type { TaskCatalog } from './task-registry.ts';
+
+export interface EnqueueOptions {
+  idempotencyKey?: string | null;
+  delayMs?: number | null;
+  priority?: number | null;
+  createdBy?: string | null;
+}
+
+export interface QueueInfo {
+  backend: BackendName;
+  queueName: string;
+  reason: string;
+  probes: ({ backend: BackendName } & ProbeResult)[];
+  dispatcher: DispatcherStatus;
+  eventBus: BusTransport;
+  ledger: 'postgres' | 'pglite';
+  queue: QueueCounts | { error: string };
+  jobs: { status: JobStatus; type: string; count: number }[];
+  workers: WorkerRow[];
+}
+
+export interface Readiness {
+  ready: boolean;
+  reason: string;
+  backend: BackendName;
+  usingFallback: boolean;
+}
+
+export interface JobService {
+  /** The tasks this process knows (read only). */
+  readonly tasks: TaskCatalog;
+
+  // ── jobs ──
+  /** Validates the input against the task, records the job and hands it to a queue. */
+  enqueue(type: string, input: unknown, opts?: EnqueueOptions): Promise<{ job: Job; deduplicated: boolean }>;
+  /** Cancels a job: a waiting one at once, a running one by aborting it wherever it runs. */
+  cancel(jobId: string, by?: string | null): Promise<Job>;
+  /** Runs a FAILED or CANCELLED job again as a new attempt, with a fresh retry budget. */
+  retry(jobId: string, by?: string | null): Promise<Job>;
+
+  // ── reads ──
+  getJob(jobId: string): Promise<Job | undefined>;
+  events(jobId: string, opts?: { afterSeq?: number; last?: number }): Promise<JobEvent[]>;
+  listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }>;
+  queueInfo(): Promise<QueueInfo>;
+  /** Every job change this process hears of, from any process; returns the unsubscribe. */
+  onJobChange(listener: (change: JobChange) => void): () => void;
+  /** Whether this process can take and carry jobs now: the ledger answers and some queue takes them. */
+  readiness(): Promise<Readiness>;
+}

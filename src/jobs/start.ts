@@ -1,0 +1,155 @@
+/**
+ * The wiring of a job system: opens the ledger, picks the queue backend, starts the event bus,
+ * the dispatcher and, in worker processes, the executor and the reaper, in that order, and closes
+ * what it opened if a step fails.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, type Config } from '../config.ts';
+import { openLedger, type LedgerDb } from '../db/client.ts';
+import { createEventBus, type BusTransport } from '../events/bus.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { backendRow } from '../adapters/backends.ts';
+import type { QueueAdapter } from '../adapters/types.ts';
+import { createAdapter, selectBackend, type AdapterTuning } from './backend-selection.ts';
+import { toJobChanges } from './changes.ts';
+import { backendOf, Dispatcher } from './dispatcher.ts';
+import { Executor } from './executor.ts';
+import { Ledger } from './ledger/index.ts';
+import { Reaper } from './reaper.ts';
+import { isWaiting } from './states.ts';
+import { JobSystem } from './system.ts';
+import type { TaskRegistry } from './task-registry.ts';
+
+export interface JobSystemOptions {
+  config: Config;
+  logger?: Logger;
+  /** The tasks this process knows (src/tasks: createTaskRegistry()); the core never imports them. */
+  registry: TaskRegistry;
+  /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
+  worker?: boolean;
+  tuning?: AdapterTuning;
+}
+
+export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const { registry } = opts;
+  const worker = opts.worker ?? config.WORKER_IN_PROCESS;
+  if (!config.DATABASE_URL && !worker) {
+    throw new ConfigError([
+      'WORKER_IN_PROCESS=false needs DATABASE_URL: without it the ledger is embedded (PGlite), which belongs to ' +
+        'one process, so no worker process could ever run these jobs. Set DATABASE_URL to a PostgreSQL database, ' +
+        'or keep WORKER_IN_PROCESS=true.',
+    ]);
+  }
+  const db = await openLedger({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, logger });
+  const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
+  try {
+    const ledger = new Ledger(db);
+    const queueName = scopedQueueName(config.QUEUE_NAME, await ledger.queries.identity());
+    const selection = await selectBackend(config, logger, opts.tuning, queueName);
+    cleanup.unshift(() => selection.adapter.close());
+    const primary = selection.adapter;
+    const bus = createEventBus({
+      transport: busTransport(config, db, primary),
+      namespace: queueName,
+      logger,
+      redisUrl: config.REDIS_URL,
+      ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+      ...(db.pool ? { pool: db.pool } : {}),
+    });
+    cleanup.unshift(() => bus.close());
+    // A queue in this process's memory carries nothing in a process that runs no worker: there
+    // the jobs wait in the ledger for a worker process's dispatcher. Processes that run workers
+    // fail over to one while a shared backend is down.
+    const fallback = worker && primary.capabilities.shared ? await createAdapter('inline', config, logger) : undefined;
+    const dispatcher = new Dispatcher({
+      ledger,
+      primary: !primary.capabilities.shared && !worker ? undefined : primary,
+      ...(fallback ? { fallback } : {}),
+      logger,
+      intervalMs: config.DISPATCH_INTERVAL_MS,
+      redispatchAfterMs: config.REDISPATCH_AFTER_MS,
+    });
+    // The one place that follows every ledger write: its events go on the bus, and a job it left
+    // waiting and leased (created, retrying, retried, recovered) is sent to a queue.
+    ledger.setAfterWrite(async (change) => {
+      for (const message of toJobChanges(change)) bus.publishJobChange(message);
+      if (isWaiting(change.job.status) && change.job.dispatchedAt) await dispatcher.dispatch(change.job);
+    });
+
+    let executor: Executor | undefined;
+    let reaper: Reaper | undefined;
+    let workerId: string | undefined;
+    if (worker) {
+      workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+      const running = new Executor({
+        workerId,
+        ledger,
+        prisma: db.prisma,
+        registry,
+        bus,
+        dispatcher,
+        logger,
+        staleAfterMs: config.STALE_AFTER_MS,
+        concurrency: config.WORKER_CONCURRENCY,
+        retryBaseMs: config.RETRY_BASE_MS,
+        heartbeatMs: config.HEARTBEAT_MS,
+      });
+      executor = running;
+      cleanup.unshift(async () => running.close());
+      reaper = new Reaper({
+        ledger,
+        logger,
+        staleAfterMs: config.STALE_AFTER_MS,
+        intervalMs: Math.max(config.HEARTBEAT_MS, 250),
+        runsHere: (jobId) => running.runs(jobId),
+      });
+      await ledger.liveness.registerWorker({
+        id: workerId,
+        hostname: hostname(),
+        pid: process.pid,
+        backend: backendOf(primary),
+        concurrency: config.WORKER_CONCURRENCY,
+      });
+      // Whatever the in-process queues of a previous run held is gone with it.
+      const local = fallback ?? primary;
+      if (!local.capabilities.shared) {
+        await ledger.outbox.forget(backendOf(local), 'the in-process queue that held it ended with its process; sent again');
+      }
+      // The embedded ledger has one process: whatever is RUNNING was left by a previous run.
+      if (db.kind === 'pglite') await reaper.reap(0);
+      await primary.consume(executor.deliver, config.WORKER_CONCURRENCY);
+      await fallback?.consume(executor.deliver, config.WORKER_CONCURRENCY);
+      reaper.start();
+    }
+    await bus.ready();
+    dispatcher.start();
+    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName });
+    logger.info(
+      { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
+      'jobgraph started',
+    );
+    return system;
+  } catch (error) {
+    for (const step of cleanup) await step().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * QUEUE_NAME with this ledger's identity: two deployments with ledgers of their own, one Redis and
+ * one QUEUE_NAME each get their own queue (a delivery of a job another ledger holds would be
+ * dropped by the claim and the job lost to the other deployment).
+ */
+export function scopedQueueName(queueName: string, ledgerId: string): string {
+  return `${queueName}.${ledgerId.replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** EVENT_BUS=auto: in-process on PGlite (one process), else the bus the backend's row pairs with (Redis beside BullMQ). */
+function busTransport(config: Config, db: LedgerDb, primary: QueueAdapter): BusTransport {
+  if (config.EVENT_BUS !== 'auto') return config.EVENT_BUS;
+  if (db.kind === 'pglite') return 'memory';
+  return backendRow(primary.name).bus;
+}
