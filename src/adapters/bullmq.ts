@@ -4,7 +4,7 @@ import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { errorText } from '../lib/errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
-import { QueueRefusedError, QueueUnavailableError } from './errors.ts';
+import { QueueUnavailableError, refuseUnfit } from './errors.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import type { Logger } from '../lib/logger.ts';
 import type {
@@ -451,10 +451,7 @@ class BullmqAdapter implements QueueAdapter {
   // ── enqueue ────────────────────────────────────────────────────────────────
 
   async enqueue(dispatch: Dispatch): Promise<string> {
-    const priority = dispatch.priority ?? 0;
-    if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
-      throw new QueueRefusedError(`priority must be an integer in -1000..1000, got ${priority}`);
-    }
+    const priority = refuseUnfit(dispatch, this.capabilities.maxDelayMs);
     // The dispatch key as BullMQ's job id: adding an id BullMQ still holds adds nothing, and
     // finished jobs are removed at once, so a dispatch whose entry was consumed can be sent again.
     const queueRef = dispatch.key;

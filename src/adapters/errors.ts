@@ -17,3 +17,19 @@ export class QueueRefusedError extends CodedError {
     super('QUEUE_REFUSED', message);
   }
 }
+
+/**
+ * What every adapter refuses before it touches its backend: a priority outside -1000..1000 (or
+ * not an integer), a delay longer than the backend holds. Returns the priority (0 when absent).
+ */
+export function refuseUnfit(dispatch: { priority?: number | undefined; delayMs?: number | undefined }, maxDelayMs: number): number {
+  const priority = dispatch.priority ?? 0;
+  if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
+    throw new QueueRefusedError(`priority must be an integer in -1000..1000, got ${priority}`);
+  }
+  const delayMs = dispatch.delayMs ?? 0;
+  if (!(delayMs <= maxDelayMs)) {
+    throw new QueueRefusedError(`a delay of ${delayMs} ms is longer than this backend holds (${maxDelayMs} ms): the ledger keeps the job until it is due`);
+  }
+  return priority;
+}

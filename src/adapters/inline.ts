@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCounts } from './types.ts';
+import { refuseUnfit } from './errors.ts';
+import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
 
 /** One waiting delivery. */
 interface Entry {
@@ -9,6 +10,16 @@ interface Entry {
   priority: number;
   order: number;
 }
+
+const capabilities: QueueCapabilities = {
+  durable: false,
+  deduplicates: true,
+  remove: true,
+  // setTimeout's longest delay (about 24.8 days); a job due later waits in the ledger.
+  maxDelayMs: 2_147_483_647,
+  priorityLevels: 2001,
+  shared: false,
+};
 
 /**
  * The in-process queue: a priority queue in memory, timers for delays, a concurrency limit.
@@ -56,15 +67,7 @@ export function createInlineAdapter(): QueueAdapter {
 
   return {
     name: 'inline',
-    capabilities: {
-      durable: false,
-      deduplicates: true,
-      remove: true,
-      // setTimeout's longest delay (about 24.8 days); a job due later waits in the ledger.
-      maxDelayMs: 2_147_483_647,
-      priorityLevels: 2001,
-      shared: false,
-    },
+    capabilities,
 
     async probe(): Promise<ProbeResult> {
       return { ok: true, detail: 'in-process', latencyMs: 0 };
@@ -93,6 +96,7 @@ export function createInlineAdapter(): QueueAdapter {
     },
 
     async enqueue(dispatch: Dispatch) {
+      refuseUnfit(dispatch, capabilities.maxDelayMs);
       const existing = held.get(dispatch.key);
       if (existing) return existing;
       const entry: Entry = { ref: randomUUID(), key: dispatch.key, jobId: dispatch.jobId, priority: dispatch.priority ?? 0, order: order++ };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from 'pg-boss';
 import { Batcher } from '../lib/batcher.ts';
 import { errorText } from '../lib/errors.ts';
+import { refuseUnfit } from './errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
@@ -383,6 +384,7 @@ class PgbossAdapter implements QueueAdapter {
   // ── enqueue ────────────────────────────────────────────────────────────────
 
   async enqueue(dispatch: Dispatch): Promise<string> {
+    refuseUnfit(dispatch, this.capabilities.maxDelayMs);
     return withTimeout(this.#enqueue(dispatch), OPERATION_TIMEOUT_MS, 'pg-boss enqueue');
   }
 
