@@ -75,6 +75,15 @@ export const BACKENDS = {
       });
     },
   },
+  rabbitmq: {
+    summary: 'RabbitMQ over AMQP 0-9-1',
+    settings: ['AMQP_URL'],
+    bus: 'postgres',
+    async create({ settings, queueName, logger, tuning }) {
+      const { createRabbitmqAdapter } = await import('./rabbitmq.ts');
+      return createRabbitmqAdapter({ url: settings.AMQP_URL, queueName, logger, ...tuning });
+    },
+  },
   inline: {
     summary: 'in-process (this process only)',
     settings: [],

@@ -152,8 +152,15 @@ export function defineContractSuite(backend: BackendName) {
     it('cancels a queued job: it never runs and leaves its queue', async () => {
       await setup();
       const { job } = await system.enqueue('test.echo', {}, { delayMs: 60_000 });
-      await waitFor(() => system.getJob(job.id), (j) => j?.queueRef != null, 5_000, 'dispatch');
-      expect((await system.selection.adapter.counts()).delayed).toBe(1);
+      if (system.selection.adapter.capabilities.maxDelayMs < 60_000) {
+        // A backend that cannot hold the delay: the job waits in the ledger's outbox, not in the queue.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await system.getJob(job.id)).toMatchObject({ status: 'QUEUED', dispatchedAt: null, queueRef: null });
+        expect(await system.selection.adapter.counts()).toMatchObject({ waiting: 0, delayed: 0 });
+      } else {
+        await waitFor(() => system.getJob(job.id), (j) => j?.queueRef != null, 5_000, 'dispatch');
+        expect((await system.selection.adapter.counts()).delayed).toBe(1);
+      }
       const cancelled = await system.cancel(job.id, 'tester');
       expect(cancelled.status).toBe('CANCELLED');
       expect(cancelled.finishedAt).toBeInstanceOf(Date);
@@ -215,8 +222,10 @@ export function defineContractSuite(backend: BackendName) {
       expect(done.startedAt!.getTime() - done.createdAt.getTime()).toBeGreaterThanOrEqual(800);
     });
 
-    it('sends a job its queue lost, without a word, out again through the sweep', async () => {
+    it('sends a job its queue lost, without a word, out again through the sweep (needs remove, to lose it)', async (ctx) => {
       await setup({ REDISPATCH_AFTER_MS: '500' });
+      // The test loses the job through the adapter; a backend that cannot remove an entry cannot lose it this way.
+      if (!system.selection.adapter.capabilities.remove) return ctx.skip();
       const { job } = await system.enqueue('test.echo', { value: 'lost' }, { delayMs: 300 });
       const queued = await waitFor(async () => (await system.getJob(job.id))!, (j) => j.queueRef !== null, 5_000, 'dispatch');
       // What a flushed Redis or a consumed delivery whose claim failed leaves: the ledger says a
@@ -234,9 +243,10 @@ export function defineContractSuite(backend: BackendName) {
       await setup({ WORKER_CONCURRENCY: '1' });
       const blocker = await system.enqueue('test.sleep', { ms: 600 });
       await waitForJob(system, blocker.job.id, 'RUNNING');
-      const low = await system.enqueue('test.echo', { value: 'low' }, { priority: -5 });
+      // The ends and the middle of the range: every backend with priority levels tells these apart.
+      const low = await system.enqueue('test.echo', { value: 'low' }, { priority: -1000 });
       const normal = await system.enqueue('test.echo', { value: 'normal' });
-      const high = await system.enqueue('test.echo', { value: 'high' }, { priority: 10 });
+      const high = await system.enqueue('test.echo', { value: 'high' }, { priority: 1000 });
       const done = await Promise.all([high, normal, low].map(({ job }) => waitForJob(system, job.id)));
       const order = [...done].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime()).map((j) => (j.result as { value: string }).value);
       expect(order).toEqual(['high', 'normal', 'low']);
