@@ -102,10 +102,11 @@ export class LiveJobs {
   }
 
   /**
-   * The job as of (at least) `change`, read from the ledger once per change for all the
-   * subscribers of this process.
+   * The job as of `change`, read from the ledger once per change for all the subscribers of this
+   * process. A job that moved on since is shown as the change left it (status, progress, attempt),
+   * so a subscriber sees every status in order, not the latest one twice.
    */
-  jobAt(change: JobChange): Promise<Job | undefined> {
+  async jobAt(change: JobChange): Promise<Job | undefined> {
     const key = `${change.jobId}:${change.seq}`;
     let read = this.#reads.get(key);
     if (!read) {
@@ -113,7 +114,8 @@ export class LiveJobs {
       this.#reads.set(key, read);
       setTimeout(() => this.#reads.delete(key), 2_000).unref();
     }
-    return read;
+    const job = await read;
+    return job && job.lastSeq > change.seq ? asOf(job, change) : job;
   }
 
   #stream<T>(jobId: string, body: (feed: Feed, push: (value: T) => Promise<unknown>) => Promise<void>): Repeater<T> {
@@ -142,6 +144,20 @@ function merge(job: Job, change: JobChange): Job {
     progress: change.progress,
     message: change.kind === 'PROGRESS' && change.message !== null ? change.message : job.message,
     lastSeq: change.seq,
+  };
+}
+
+/** `job` (read later) as `change` left it: what a change carries, and no outcome before it ended. */
+function asOf(job: Job, change: JobChange): Job {
+  const ended = isTerminal(change.status);
+  return {
+    ...job,
+    status: change.status,
+    progress: change.progress,
+    attempt: change.attempt,
+    lastSeq: change.seq,
+    result: ended ? job.result : null,
+    finishedAt: ended ? job.finishedAt : null,
   };
 }
 
