@@ -7,9 +7,8 @@ import type { Job } from '../../generated/prisma/client.ts';
 import { Batcher } from '../../lib/batcher.ts';
 import { WAITING_STATUSES } from '../states.ts';
 import {
-  JOB_EVENT_COLUMNS,
-  JOBS_WITH_EVENTS,
   lockInOrder,
+  oneEventEach,
   OVERLAPPING,
   splitChange,
   statusIn,
@@ -95,11 +94,7 @@ export class Outbox {
          UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL, "lastSeq" = "Job"."lastSeq" + 1
          FROM l WHERE "Job".id = l.id AND ${WAITING_JOB}
          RETURNING "Job".*),
-       e AS (
-         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
-         SELECT j.id, j."lastSeq", 'LOG'::"JobEventKind", j."status", j."progress", $2::text, NULL FROM j
-         RETURNING *)
-       ${JOBS_WITH_EVENTS}`,
+       ${oneEventEach('LOG', '$2::text')}`,
       [backend, reason],
     );
     for (const row of rows) await this.ctx.after(splitChange(row));

@@ -63,6 +63,18 @@ export const JOBS_WITH_EVENTS = `SELECT j.*, ev.events AS "__events"
   FROM j LEFT JOIN (SELECT "jobId", json_agg(e ORDER BY e.seq) AS events FROM e GROUP BY "jobId") ev ON ev."jobId" = j.id`;
 
 /**
+ * The end of a batched write that appends one event per job it changed (CTE j): the event (its
+ * kind, the job's new status and progress, `message` as SQL), then the jobs with their events.
+ */
+export function oneEventEach(kind: JobEventKind, message: string): string {
+  return `e AS (
+     INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+     SELECT j.id, j."lastSeq", '${kind}'::"JobEventKind", j."status", j."progress", ${message}, NULL FROM j
+     RETURNING *)
+   ${JOBS_WITH_EVENTS}`;
+}
+
+/**
  * The ids of the jobs matching `where`, locked in id order. Batched writes from several processes
  * (claims, completions, confirmations, heartbeats) then queue behind each other instead of
  * deadlocking. Sorting the ids given to `UPDATE … FROM unnest(…)` is not enough: the join picks

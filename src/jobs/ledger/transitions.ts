@@ -18,6 +18,7 @@ import {
   JOB_EVENT_COLUMNS,
   JOBS_WITH_EVENTS,
   lockInOrder,
+  oneEventEach,
   OVERLAPPING,
   Params,
   splitChange,
@@ -169,11 +170,7 @@ export class JobTransitions {
              "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
            FROM l WHERE "Job".id = l.id AND ${guard('claim', '"Job"."status"')}
            RETURNING "Job".*),
-         e AS (
-           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
-           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", $3::text, NULL FROM j
-           RETURNING *)
-         ${JOBS_WITH_EVENTS}`,
+         ${oneEventEach('STATUS', '$3::text')}`,
         [ids, workerId, `running on ${workerId}`],
         'jobgraph.claim',
       );
@@ -195,11 +192,7 @@ export class JobTransitions {
              "finishedAt" = now(), "lockedBy" = NULL, "lastSeq" = "Job"."lastSeq" + 1
            FROM c WHERE "Job".id = c.id AND "Job"."lockedBy" = $3 AND ${guard('complete', '"Job"."status"')}
            RETURNING "Job".*),
-         e AS (
-           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
-           SELECT j.id, j."lastSeq", 'STATUS'::"JobEventKind", j."status", j."progress", NULL, NULL FROM j
-           RETURNING *)
-         ${JOBS_WITH_EVENTS}`,
+         ${oneEventEach('STATUS', 'NULL')}`,
         [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],
         'jobgraph.complete',
       );
