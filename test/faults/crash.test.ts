@@ -3,7 +3,7 @@ import { slowJob } from './support/jobs.ts';
 import { scenarioPerTest, sleep, type Backend } from './support/scenario.ts';
 
 /** Processes dying under load: workers killed, the API killed, a worker told to stop. */
-describe.each<Backend>(['bullmq', 'pgboss'])('crashes on %s', (backend) => {
+describe.each<Backend>(['bullmq', 'pgboss', 'rabbitmq'])('crashes on %s', (backend) => {
   const startScenario = scenarioPerTest();
 
   it('a worker SIGKILLed twice during load: nothing lost, nothing left RUNNING', async () => {

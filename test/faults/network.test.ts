@@ -4,14 +4,15 @@ import { scenarioPerTest, sleep, type Backend } from './support/scenario.ts';
 
 /**
  * A network that fails between the workers and their services: a TCP proxy of the test's own in
- * front of Redis and of PostgreSQL delays every packet by 500 ms, then drops every connection.
+ * front of Redis, of PostgreSQL (and of RabbitMQ) delays every packet by 500 ms, then drops every
+ * connection.
  */
-describe.each<Backend>(['bullmq', 'pgboss'])('a failing network between workers and services on %s', (backend) => {
+describe.each<Backend>(['bullmq', 'pgboss', 'rabbitmq'])('a failing network between workers and services on %s', (backend) => {
   const startScenario = scenarioPerTest();
 
   it('no job completed twice, none stuck, none lost', async () => {
-    const scenario = await startScenario('proxy: 500 ms delay, then drops, worker ↔ Redis and PostgreSQL', { backend, proxyWorkers: true });
-    const proxies = [scenario.redisProxy!, scenario.pgProxy!];
+    const scenario = await startScenario('proxy: 500 ms delay, then drops, worker ↔ Redis, PostgreSQL, RabbitMQ', { backend, proxyWorkers: true });
+    const proxies = [scenario.redisProxy!, scenario.pgProxy!, ...(scenario.amqpProxy ? [scenario.amqpProxy] : [])];
     const load = scenario.load({ total: 1_200, ratePerSecond: 75, mutation: slowJob(50) });
     await sleep(3_000);
     for (const proxy of proxies) proxy.delay(500);

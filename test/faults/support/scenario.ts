@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import amqp from 'amqplib';
 import pg from 'pg';
+import { scopedQueueName } from '../../../src/jobs/start.ts';
 import { afterEach, expect } from 'vitest';
 import { OwnRedis } from '../../helpers/ports.ts';
 import { Deployment, type ApiProcess, type WorkerProcess } from './deployment.ts';
@@ -14,14 +16,19 @@ import { countDeadlockLogs, verifyLedger, type Verdict } from './verify.ts';
 
 export { FAULT_ENV };
 
-export type Backend = 'bullmq' | 'pgboss';
+export type Backend = 'bullmq' | 'pgboss' | 'rabbitmq';
+
+/** The machine's RabbitMQ: a broker of the test's own is too heavy, so faults are cut by a proxy in front of it. */
+const SHARED_AMQP_PORT = Number(new URL(process.env.AMQP_URL ?? 'amqp://127.0.0.1:5672').port || 5672);
 
 export interface ScenarioOptions {
   backend: Backend;
   /** Worker processes (default 2). */
   workers?: number;
-  /** Put a TCP proxy of the test's own between the workers and Redis / PostgreSQL. */
+  /** Put a TCP proxy of the test's own between the workers and Redis / PostgreSQL (and RabbitMQ). */
   proxyWorkers?: boolean;
+  /** RabbitMQ: every process (API and workers) reaches the broker through a proxy of the test's own. */
+  proxyBroker?: boolean;
   env?: Record<string, string>;
 }
 
@@ -43,9 +50,18 @@ export class Scenario {
     readonly logDir: string,
     readonly redisProxy?: TcpProxy,
     readonly pgProxy?: TcpProxy,
+    readonly amqpProxy?: TcpProxy,
   ) {
+    const amqpPort = opts.proxyBroker && amqpProxy ? amqpProxy.port : SHARED_AMQP_PORT;
     this.deployment = Deployment.create(
-      { ...FAULT_ENV, DATABASE_URL: pg.url, REDIS_URL: redis.url, QUEUE_BACKEND: opts.backend, ...opts.env },
+      {
+        ...FAULT_ENV,
+        DATABASE_URL: pg.url,
+        REDIS_URL: redis.url,
+        AMQP_URL: `amqp://127.0.0.1:${amqpPort}`,
+        QUEUE_BACKEND: opts.backend,
+        ...opts.env,
+      },
       logDir,
     );
   }
@@ -56,7 +72,9 @@ export class Scenario {
     const [postgres, redis] = await Promise.all([OwnPostgres.start(), OwnRedis.start()]);
     const redisProxy = opts.proxyWorkers ? await TcpProxy.start(redis.port) : undefined;
     const pgProxy = opts.proxyWorkers ? await TcpProxy.start(postgres.port) : undefined;
-    const scenario = new Scenario(name, opts, postgres, redis, logDir, redisProxy, pgProxy);
+    const amqpProxy =
+      opts.backend === 'rabbitmq' && (opts.proxyWorkers || opts.proxyBroker) ? await TcpProxy.start(SHARED_AMQP_PORT) : undefined;
+    const scenario = new Scenario(name, opts, postgres, redis, logDir, redisProxy, pgProxy, amqpProxy);
     try {
       scenario.api = await scenario.deployment.startApi();
       for (let i = 0; i < (opts.workers ?? 2); i++) await scenario.startWorker();
@@ -70,7 +88,11 @@ export class Scenario {
   /** A worker process; through the proxies when the scenario has them. */
   async startWorker(): Promise<WorkerProcess> {
     const viaProxy = this.redisProxy && this.pgProxy
-      ? { REDIS_URL: `redis://127.0.0.1:${this.redisProxy.port}`, DATABASE_URL: `postgres://postgres@127.0.0.1:${this.pgProxy.port}/postgres` }
+      ? {
+          REDIS_URL: `redis://127.0.0.1:${this.redisProxy.port}`,
+          DATABASE_URL: `postgres://postgres@127.0.0.1:${this.pgProxy.port}/postgres`,
+          ...(this.amqpProxy ? { AMQP_URL: `amqp://127.0.0.1:${this.amqpProxy.port}` } : {}),
+        }
       : {};
     const worker = await this.deployment.startWorker(viaProxy);
     this.workers.push(worker);
@@ -145,8 +167,24 @@ export class Scenario {
 
   async stop(): Promise<void> {
     await this.deployment.stopAll();
-    await Promise.all([this.redisProxy?.close(), this.pgProxy?.close()]);
+    await Promise.all([this.redisProxy?.close(), this.pgProxy?.close(), this.amqpProxy?.close()]);
+    if (this.opts.backend === 'rabbitmq') await this.#deleteBrokerQueue().catch(() => {});
     await Promise.all([this.pg.destroy(), this.redis.destroy()]);
+  }
+
+  /** The scenario's queue lives on the machine's RabbitMQ: it goes with the scenario. */
+  async #deleteBrokerQueue(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.pg.url });
+    await client.connect();
+    const { rows } = await client.query<{ id: string }>(`SELECT id FROM "LedgerIdentity"`).finally(() => client.end());
+    if (!rows[0]) return;
+    const connection = await amqp.connect(`amqp://127.0.0.1:${SHARED_AMQP_PORT}`);
+    try {
+      const channel = await connection.createChannel();
+      await channel.deleteQueue(scopedQueueName(this.deployment.env.QUEUE_NAME!, rows[0].id));
+    } finally {
+      await connection.close();
+    }
   }
 }
 
