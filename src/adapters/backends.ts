@@ -95,7 +95,7 @@ export const BACKENDS = {
   },
 } satisfies Record<string, Backend>;
 
-export type KnownBackend = keyof typeof BACKENDS;
+type KnownBackend = keyof typeof BACKENDS;
 
 export const BACKEND_NAMES = Object.keys(BACKENDS) as [KnownBackend, ...KnownBackend[]];
 

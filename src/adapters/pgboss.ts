@@ -495,7 +495,7 @@ class PgbossAdapter implements QueueAdapter {
 }
 
 /** pg-boss ids are UUIDs: a dispatch key maps to one, always the same (name-based, as UUID v5). */
-export function uuidFromKey(key: string): string {
+function uuidFromKey(key: string): string {
   const hex = createHash('sha1').update(`jobgraph:${key}`).digest('hex');
   const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;

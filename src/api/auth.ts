@@ -16,7 +16,7 @@ export interface Viewer {
   role: Role;
 }
 
-export const OPEN_ACCESS_USER: Viewer = { name: 'local', role: 'admin' };
+const OPEN_ACCESS_USER: Viewer = { name: 'local', role: 'admin' };
 
 export class TokenBook {
   readonly #byToken = new Map<string, Viewer>();
@@ -47,11 +47,11 @@ export class TokenBook {
   }
 }
 
-export function unauthenticated(message = 'Sign in with an Authorization: Bearer token'): GraphQLError {
+function unauthenticated(message = 'Sign in with an Authorization: Bearer token'): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
-export function forbidden(message: string): GraphQLError {
+function forbidden(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
 }
 

@@ -16,7 +16,7 @@ import { LiveJobs } from './live.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 /** graphql-sse's single connection mode lives here; distinct connections mode is on GRAPHQL_PATH. */
-export const GRAPHQL_STREAM_PATH = '/graphql/stream';
+const GRAPHQL_STREAM_PATH = '/graphql/stream';
 
 /** What the HTTP and WebSocket layers hand yoga's context factory. */
 export interface ServerContext {

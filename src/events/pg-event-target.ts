@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger.ts';
  */
 type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
 
-export interface PgEventTarget extends EventTarget {
+interface PgEventTarget extends EventTarget {
   close(): Promise<void>;
 }
 

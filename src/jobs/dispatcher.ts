@@ -191,7 +191,7 @@ export class Dispatcher {
  * ledger (so re-sending it is idempotent), new after any change (a retry or hand-back is another
  * delivery, never swallowed by the entry of the one before).
  */
-export function dispatchKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
+function dispatchKey(job: Pick<Job, 'id' | 'lastSeq'>): string {
   return `${job.id}.${job.lastSeq}`;
 }
 

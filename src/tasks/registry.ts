@@ -5,7 +5,7 @@ import { countWords } from './demo.ts';
 export { TaskRegistry };
 
 /** The one list of the application's tasks. Add a task here to expose it. */
-export const appTasks: readonly AnyTask[] = [countWords];
+const appTasks: readonly AnyTask[] = [countWords];
 
 export function createTaskRegistry(extra: readonly AnyTask[] = []): TaskRegistry {
   return new TaskRegistry([...appTasks, ...extra]);

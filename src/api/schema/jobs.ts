@@ -10,14 +10,14 @@ import { builder, type ApiContext } from './builder.ts';
 
 export const JobStatusEnum = builder.enumType('JobStatus', { values: Object.values(JobStatus) });
 /** One value per row of the backend table (src/adapters/backends.ts), as the ledger stores it. */
-export const QueueBackendEnum = builder.enumType('QueueBackend', { values: BACKEND_NAMES.map((name) => name.toUpperCase()) });
+const QueueBackendEnum = builder.enumType('QueueBackend', { values: BACKEND_NAMES.map((name) => name.toUpperCase()) });
 export const PhaseEnum = builder.enumType('Phase', { values: Object.values(Phase) });
 
 const JobErrorRef = builder.objectRef<{ code: string; message: string }>('JobError').implement({
   fields: (t) => ({ code: t.exposeString('code'), message: t.exposeString('message') }),
 });
 
-export const JobEventRef = builder.objectRef<JobEvent>('JobEvent').implement({
+const JobEventRef = builder.objectRef<JobEvent>('JobEvent').implement({
   description: 'One entry of a job\'s history; `seq` numbers them 1, 2, 3… per job.',
   fields: (t) => ({
     seq: t.exposeInt('seq'),
@@ -103,13 +103,13 @@ const JobConnectionRef = builder
   });
 
 /** A job the caller may see, or JOB_NOT_FOUND (someone else's job is not told apart from none). */
-export async function visibleJob(ctx: ApiContext, id: string, viewer: Viewer = requireViewer(ctx.viewer)): Promise<Job> {
+async function visibleJob(ctx: ApiContext, id: string, viewer: Viewer = requireViewer(ctx.viewer)): Promise<Job> {
   const job = await ctx.system.getJob(id);
   if (!job || !canSee(viewer, job)) throw new JobNotFoundError(id);
   return job;
 }
 
-export function badInput(message: string, path: (string | number)[], issues?: unknown): GraphQLError {
+function badInput(message: string, path: (string | number)[], issues?: unknown): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field: path.join('.'), ...(issues ? { issues } : {}) } });
 }
 
@@ -162,7 +162,7 @@ builder.queryFields((t) => ({
 }));
 
 /** Checks the enqueue options every enqueue mutation shares; errors name the argument. */
-export function enqueueOptions(args: { idempotencyKey?: string | null; delayMs?: number | null; priority?: number | null }, viewer: Viewer) {
+function enqueueOptions(args: { idempotencyKey?: string | null; delayMs?: number | null; priority?: number | null }, viewer: Viewer) {
   if (args.delayMs != null && (args.delayMs < 0 || args.delayMs > 365 * 24 * 3_600_000)) {
     throw badInput('delayMs must be between 0 and one year', ['delayMs']);
   }

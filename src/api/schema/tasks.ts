@@ -21,13 +21,13 @@ interface JsonSchema {
   additionalProperties?: unknown;
 }
 
-export function mutationName(task: AnyTask): string {
+function mutationName(task: AnyTask): string {
   return task.mutation ?? task.name.split('.').at(-1)!;
 }
 
 const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
 
-export function inputJsonSchema(task: AnyTask): JsonSchema {
+function inputJsonSchema(task: AnyTask): JsonSchema {
   return z.toJSONSchema(task.input, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
 }
 

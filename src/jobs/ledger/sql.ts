@@ -85,7 +85,7 @@ export function lockInOrder(where: string): string {
 }
 
 /** An event as json_agg renders it: timestamps are strings. */
-export type RawEvent = Omit<JobEvent, 'at'> & { at: string };
+type RawEvent = Omit<JobEvent, 'at'> & { at: string };
 export type JobWithEvents = Job & { __events: RawEvent[] | null };
 
 export function splitChange(row: JobWithEvents): Change {
