@@ -23,6 +23,21 @@ export class InvalidInputError extends CodedError {
   }
 }
 
+/**
+ * Thrown by a handler that knows when trying again makes sense (a provider's Retry-After): the
+ * attempt counts, and the next one is due at `at` instead of after the backoff.
+ */
+export class RetryAtError extends CodedError {
+  constructor(
+    readonly at: Date,
+    message: string,
+    code = 'RETRY_AT',
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
 export class UnknownTaskError extends CodedError {
   constructor(readonly task: string) {
     super('UNKNOWN_TASK', `No task named "${task}" is registered`);

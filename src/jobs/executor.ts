@@ -2,12 +2,12 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { TaskRegistry } from './task-registry.ts';
-import type { AnyTask, TaskContext } from './task.ts';
+import type { AnyTask, TaskContext, TaskDeps } from './task.ts';
 import { isConnectionError } from '../db/conflicts.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { CodedError } from '../lib/errors.ts';
 import { describeIssues, fieldIssues } from '../lib/issues.ts';
-import { JobAbortedError, JobTimeoutError, NonRetryableError, type AbortReason } from './errors.ts';
+import { JobAbortedError, JobTimeoutError, NonRetryableError, RetryAtError, type AbortReason } from './errors.ts';
 import type { Change, Job, Ledger } from './ledger/index.ts';
 import { retryDelayMs } from './retry.ts';
 import { Semaphore } from '../lib/semaphore.ts';
@@ -16,6 +16,8 @@ export interface ExecutorOptions {
   workerId: string;
   ledger: Ledger;
   prisma: PrismaClient;
+  /** Handed to every task as ctx.deps. */
+  deps: TaskDeps;
   registry: TaskRegistry;
   bus: EventBus;
   dispatcher: Dispatcher;
@@ -46,6 +48,8 @@ export class Executor {
   readonly #slots: Semaphore;
   readonly #taskSlots = new Map<string, Semaphore>();
   readonly #running = new Map<string, Running>();
+  /** Each running job's coalesced progress, drained before its outcome is recorded. */
+  readonly #progress = new Map<string, Coalesced<{ percent: number; message: string | null }>>();
   readonly #unsubscribe: () => void;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
@@ -133,9 +137,12 @@ export class Executor {
         return;
       }
       const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal), controller.signal);
+      // The last progress reported goes in before the outcome, so the history ends in order.
+      await this.#progress.get(job.id)?.drain().catch(() => {});
       await this.#settle(job, this.#outcomeOf(result, controller.signal, task));
     } finally {
       clearTimeout(timeout);
+      this.#progress.delete(job.id);
       this.#running.delete(job.id);
       releaseTaskSlot();
     }
@@ -209,7 +216,11 @@ export class Executor {
         const retryable = !(outcome.error instanceof NonRetryableError) && job.attempt < job.maxAttempts;
         if (retryable) {
           const task = registry.has(job.type) ? registry.get(job.type) : undefined;
-          const delayMs = retryDelayMs(task?.backoff ?? { baseMs: this.#opts.retryBaseMs }, job.attempt);
+          // The handler knew when (a provider's Retry-After); else the core's backoff.
+          const delayMs =
+            outcome.error instanceof RetryAtError
+              ? Math.max(0, outcome.error.at.getTime() - Date.now())
+              : retryDelayMs(task?.backoff ?? { baseMs: this.#opts.retryBaseMs }, job.attempt);
           const retried = await ledger.transitions.scheduleRetry(job.id, workerId, error, delayMs);
           if (retried) return retried;
         }
@@ -236,21 +247,31 @@ export class Executor {
   }
 
   #context(job: Job, signal: AbortSignal): TaskContext {
-    const { ledger, workerId, prisma } = this.#opts;
+    const { ledger, workerId, prisma, deps } = this.#opts;
     const logger = this.#opts.logger.child({ jobId: job.id, task: job.type, attempt: job.attempt });
+    // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after a
+    // lost reply may record a line twice, never wrongly: each write is for this holder only).
+    const reachable = <T>(what: string, write: () => Promise<T>) => this.#whileReachable(what, write, this.#opts.staleAfterMs);
+    const progress = new Coalesced<{ percent: number; message: string | null }>(
+      PROGRESS_INTERVAL_MS,
+      (latest) => reachable('progress', () => ledger.transitions.progress(job.id, workerId, latest.percent, latest.message)),
+      (error) => logger.warn({ err: error }, 'could not record progress'),
+    );
+    this.#progress.set(job.id, progress);
     return {
       jobId: job.id,
       attempt: job.attempt,
       signal,
       db: prisma,
+      deps,
       logger,
-      // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after
-      // a lost reply may record the line twice, never wrongly: the write is for this holder only).
-      progress: async (percent, message) => {
-        await this.#whileReachable('progress', () => ledger.transitions.progress(job.id, workerId, percent, message ?? null), this.#opts.staleAfterMs);
-      },
+      resumeFrom: job.checkpoint ?? undefined,
+      progress: (percent, message) => progress.set({ percent, message: message ?? null }),
       log: async (message, data) => {
-        await this.#whileReachable('log', () => ledger.transitions.log(job.id, workerId, message, data), this.#opts.staleAfterMs);
+        await reachable('log', () => ledger.transitions.log(job.id, workerId, message, data));
+      },
+      checkpoint: async (state) => {
+        await reachable('checkpoint', () => ledger.transitions.saveCheckpoint(job.id, workerId, state));
       },
     };
   }
@@ -284,6 +305,53 @@ export class Executor {
     } finally {
       this.#beating = false;
     }
+  }
+}
+
+/** A job's progress is written at most once per this many ms; subscribers still see it move several times a second. */
+const PROGRESS_INTERVAL_MS = 200;
+
+/**
+ * Writes the latest of a stream of values at most once per `intervalMs`, in order. A value set
+ * when a write is due is written, and `set` resolves once it is; a value set sooner is kept for
+ * one trailing write and `set` resolves at once, so a caller reporting every row is not slowed to
+ * the write rate. `drain` writes what is kept now.
+ */
+class Coalesced<T> {
+  #latest: { value: T } | undefined;
+  #writing: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #lastWrite = 0;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly write: (value: T) => Promise<unknown>,
+    private readonly onTrailingError: (error: unknown) => void,
+  ) {}
+
+  set(value: T): Promise<void> {
+    this.#latest = { value };
+    if (this.#timer) return Promise.resolve();
+    const wait = this.#lastWrite + this.intervalMs - Date.now();
+    if (wait <= 0) return this.#writeLatest();
+    this.#timer = setTimeout(() => void this.#writeLatest().catch(this.onTrailingError), wait);
+    return Promise.resolve();
+  }
+
+  drain(): Promise<void> {
+    return this.#latest ? this.#writeLatest() : this.#writing.then(() => {}, () => {});
+  }
+
+  #writeLatest(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const latest = this.#latest;
+    this.#latest = undefined;
+    this.#lastWrite = Date.now();
+    if (!latest) return Promise.resolve();
+    const writing = this.#writing.catch(() => {}).then(() => this.write(latest.value));
+    this.#writing = writing;
+    return writing.then(() => {});
   }
 }
 

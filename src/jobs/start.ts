@@ -20,12 +20,15 @@ import { Reaper } from './reaper.ts';
 import { isWaiting } from './states.ts';
 import { JobSystem } from './system.ts';
 import type { TaskRegistry } from './task-registry.ts';
+import type { TaskDeps } from './task.ts';
 
 export interface JobSystemOptions {
   config: Config;
   logger?: Logger;
   /** The tasks this process knows (src/tasks: createTaskRegistry()); the core never imports them. */
   registry: TaskRegistry;
+  /** What every task gets as ctx.deps (src/tasks: createTaskDeps()); tasks that need none run without. */
+  deps?: TaskDeps;
   /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
   worker?: boolean;
   tuning?: AdapterTuning;
@@ -36,6 +39,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const { registry } = opts;
   const worker = opts.worker ?? config.WORKER_IN_PROCESS;
+  const deps = opts.deps ?? ({} as TaskDeps);
   if (!config.DATABASE_URL && !worker) {
     throw new ConfigError([
       'WORKER_IN_PROCESS=false needs DATABASE_URL: without it the ledger is embedded (PGlite), which belongs to ' +
@@ -88,6 +92,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
         workerId,
         ledger,
         prisma: db.prisma,
+        deps,
         registry,
         bus,
         dispatcher,
@@ -126,7 +131,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
     }
     await bus.ready();
     dispatcher.start();
-    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName });
+    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps });
     logger.info(
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',

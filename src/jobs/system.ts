@@ -16,6 +16,7 @@ import type { Reaper } from './reaper.ts';
 import type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 import { startJobSystem, type JobSystemOptions } from './start.ts';
 import type { TaskRegistry } from './task-registry.ts';
+import type { TaskDeps } from './task.ts';
 
 export type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 export type { JobSystemOptions } from './start.ts';
@@ -35,6 +36,7 @@ export interface JobSystemParts {
   reaper: Reaper | undefined;
   workerId: string | undefined;
   queueName: string;
+  deps: TaskDeps;
 }
 
 /**
@@ -58,6 +60,8 @@ export class JobSystem implements JobService {
   readonly workerId: string | undefined;
   /** QUEUE_NAME scoped to this ledger: the queue (BullMQ, pg-boss) and the bus channels. */
   readonly queueName: string;
+  /** What tasks get as ctx.deps (and their enqueue checks). */
+  readonly deps: TaskDeps;
   readonly #fallback: QueueAdapter | undefined;
   readonly #executor: Executor | undefined;
   readonly #reaper: Reaper | undefined;
@@ -74,6 +78,7 @@ export class JobSystem implements JobService {
     this.dispatcher = parts.dispatcher;
     this.workerId = parts.workerId;
     this.queueName = parts.queueName;
+    this.deps = parts.deps;
     this.#fallback = parts.fallback;
     this.#executor = parts.executor;
     this.#reaper = parts.reaper;
@@ -98,6 +103,8 @@ export class JobSystem implements JobService {
       const issues = fieldIssues(parsed.error);
       throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(issues)}`, issues);
     }
+    const unfit = task.check ? await task.check(parsed.data, { db: this.db.prisma, deps: this.deps }) : [];
+    if (unfit.length > 0) throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(unfit)}`, unfit);
     const created = await this.ledger.transitions.createJob({
       type,
       phase: task.phase,

@@ -1,10 +1,19 @@
 import type { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Phase } from '../generated/prisma/enums.ts';
+import type { FieldIssue } from '../lib/issues.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { BackoffPolicy } from './retry.ts';
 
 export type { Phase };
+
+/**
+ * What the application hands every task (the domain's collaborators: an LLM client, …), given to
+ * the job system when it starts. The application declares its members by module augmentation
+ * (src/tasks/deps.ts), so the core knows none of them and tests can hand a task fakes.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
+export interface TaskDeps {}
 
 /** What a handler gets besides its input. */
 export interface TaskContext {
@@ -14,9 +23,21 @@ export interface TaskContext {
   /** Aborted on cancel, timeout or shutdown; `signal.reason` is a JobAbortedError. */
   readonly signal: AbortSignal;
   readonly db: PrismaClient;
+  readonly deps: TaskDeps;
   readonly logger: Logger;
-  /** Records progress (0–100, clamped) and an optional message; resolves once it is in the ledger. */
+  /**
+   * Records progress (0–100, clamped) and an optional message; resolves once it (or a later
+   * value) is in the ledger. Calls closer together than a few a second are coalesced: the
+   * latest wins, so a task may report every row without writing a ledger row for each.
+   */
   progress(percent: number, message?: string): Promise<void>;
+  /**
+   * Saves where the task is (any JSON). An automatic retry of the same job (after a lost worker,
+   * a timeout, a retryable failure) gets it back as `resumeFrom`; retryJob starts from scratch.
+   */
+  checkpoint(state: unknown): Promise<void>;
+  /** What the last attempt saved with `checkpoint`, if any. */
+  readonly resumeFrom: unknown;
   /** Records a log line in the job's history. */
   log(message: string, data?: unknown): Promise<void>;
 }
@@ -34,6 +55,11 @@ export interface TaskDefinition<I = unknown, O = unknown> {
   readonly timeoutMs?: number;
   /** Most runs of this task at once in one worker process (the process limit still applies). */
   readonly concurrency?: number;
+  /**
+   * Checks the input against the data at enqueue time (an id that names nothing): the issues,
+   * by field path, refuse the job before it is written. Empty: accepted.
+   */
+  readonly check?: (input: I, ctx: { db: PrismaClient; deps: TaskDeps }) => Promise<FieldIssue[]>;
   readonly handler: (input: I, ctx: TaskContext) => Promise<O>;
 }
 

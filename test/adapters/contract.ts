@@ -59,7 +59,8 @@ export function defineContractSuite(backend: BackendName) {
     it('records progress events in order with contiguous seqs, and publishes each one', async () => {
       await setup();
       const seen = await recordChanges(system);
-      const { job } = await system.enqueue('test.echo', { steps: 5 });
+      // Steps further apart than the progress write interval (200 ms): each is written.
+      const { job } = await system.enqueue('test.echo', { steps: 5, pauseMs: 250 });
       await waitForJob(system, job.id);
       const events = await system.events(job.id);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -73,6 +74,17 @@ export function defineContractSuite(backend: BackendName) {
       await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n === events.length, 5_000, 'bus messages');
       expect(seen.changes.filter((c) => c.jobId === job.id).map((c) => c.seq)).toEqual(events.map((e) => e.seq));
       seen.stop();
+    });
+
+    it('coalesces progress reported thousands of times: a few ledger rows, in order, ending at 100', async () => {
+      await setup();
+      const { job } = await system.enqueue('test.echo', { steps: 5_000 });
+      await waitForJob(system, job.id);
+      const progress = (await system.events(job.id)).filter((e) => e.kind === 'PROGRESS').map((e) => e.progress);
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress.length).toBeLessThan(30);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      expect(progress.at(-1)).toBe(100);
     });
 
     it('retries a failing job with exponential backoff computed by the core', async () => {
@@ -114,6 +126,32 @@ export function defineContractSuite(backend: BackendName) {
       // Its retry was sent to the queue with its delay: once due, the delivery is dropped at the claim.
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       expect(await system.getJob(second.job.id)).toMatchObject({ status: 'CANCELLED', attempt: 1 });
+    });
+
+    it('retries at the time a handler gives (RetryAtError), not after the backoff', async () => {
+      await setup({ RETRY_BASE_MS: '60000' });
+      const { job } = await system.enqueue('test.retryAt', { afterMs: 700 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 2, result: { attempt: 2 } });
+      const events = await system.events(job.id);
+      const retry = events.find((e) => e.kind === 'ATTEMPT')!;
+      expect(retry.message).toMatch(/RATE_LIMITED/);
+      const delayMs = (retry.data as { delayMs: number }).delayMs;
+      expect(delayMs).toBeGreaterThan(400);
+      expect(delayMs).toBeLessThanOrEqual(700);
+      const starts = events.filter((e) => e.kind === 'STATUS' && e.status === 'RUNNING').map((e) => e.at.getTime());
+      expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(delayMs);
+    });
+
+    it('gives a retried attempt what the last one saved with checkpoint; retryJob starts from scratch', async () => {
+      await setup({ RETRY_BASE_MS: '50' });
+      const { job } = await system.enqueue('test.resumable', { to: 20, crashAt: 13 });
+      const done = await waitForJob(system, job.id);
+      expect(done).toMatchObject({ status: 'COMPLETED', attempt: 2, result: { resumedFrom: 12, attempt: 2 }, checkpoint: { done: 20 } });
+      const failed = await system.enqueue('test.resumable', { to: 5, crashAt: 3, fatal: true });
+      expect(await waitForJob(system, failed.job.id)).toMatchObject({ status: 'FAILED', checkpoint: { done: 2 } });
+      await system.retry(failed.job.id);
+      expect(await waitForJob(system, failed.job.id)).toMatchObject({ status: 'COMPLETED', attempt: 2, result: { resumedFrom: 0 } });
     });
 
     it('fails a job that gives up after its last attempt, with the error', async () => {
@@ -306,7 +344,7 @@ export function defineContractSuite(backend: BackendName) {
       const watcher = await harness.start({}, { worker: false });
       await harness.spawnWorker();
       const seen = await recordChanges(watcher);
-      const { job } = await watcher.enqueue('test.echo', { steps: 4 });
+      const { job } = await watcher.enqueue('test.echo', { steps: 4, pauseMs: 250 });
       await waitForJob(watcher, job.id, 'COMPLETED');
       await waitFor(async () => seen.changes.filter((c) => c.jobId === job.id).length, (n) => n >= 7, 5_000, 'remote events');
       const mine = seen.changes.filter((c) => c.jobId === job.id).sort((a, b) => a.seq - b.seq);

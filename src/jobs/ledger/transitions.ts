@@ -153,6 +153,19 @@ export class JobTransitions {
     );
   }
 
+  /**
+   * Saves a running job's checkpoint (no event: it is the task's memory, not its history); false
+   * when this worker no longer holds the job.
+   */
+  async saveCheckpoint(jobId: string, workerId: string, state: unknown): Promise<boolean> {
+    const rows = await this.ctx.db.query(
+      `UPDATE "Job" SET "checkpoint" = $3::jsonb, "heartbeatAt" = now() WHERE id = $1 AND "lockedBy" = $2 AND ${HELD} RETURNING id`,
+      [jobId, workerId, JSON.stringify(state ?? null)],
+      'jobgraph.checkpoint',
+    );
+    return rows.length > 0;
+  }
+
   /** RUNNING → COMPLETED with the result; a job cancelled meanwhile ends CANCELLED instead. */
   async complete(jobId: string, workerId: string, result: unknown): Promise<Change | undefined> {
     return this.ctx.after(await this.#completions.add({ jobId, workerId, result: JSON.stringify(result ?? null) }));
@@ -297,14 +310,14 @@ export class JobTransitions {
     throw new IllegalTransitionError(jobId, current.status, 'CANCELLED');
   }
 
-  /** FAILED or CANCELLED → QUEUED as a new attempt with a fresh retry budget; leased for dispatch. */
+  /** FAILED or CANCELLED → QUEUED as a new attempt with a fresh retry budget, from scratch (no checkpoint); leased for dispatch. */
   async retry(jobId: string, budget: number, by: string | null): Promise<Change> {
     const p = new Params();
     const change = await this.#write(
       p,
       `"status" = 'QUEUED', "maxAttempts" = "attempt" + ${p.add(budget)}, "progress" = 0, "message" = NULL,
        "result" = NULL, "errorCode" = NULL, "errorMessage" = NULL, "finishedAt" = NULL, "nextRetryAt" = NULL,
-       "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL`,
+       "runAt" = now(), "dispatchedAt" = now(), "queueRef" = NULL, "checkpoint" = NULL`,
       `id = ${p.add(jobId)} AND ${guard('retry')}`,
       [{ kind: 'STATUS', message: by ? `retried by ${by}` : 'retried' }],
     );
