@@ -55,6 +55,13 @@ const configSchema = z.object({
    * queue again, whatever the queue was said to hold (a flushed Redis, a lost delivery).
    */
   REDISPATCH_AFTER_MS: intFrom(100).default(30_000),
+  /** An OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM); unset: the offline heuristic. */
+  LLM_BASE_URL: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+  LLM_API_KEY: z.string().optional(),
+  /** Required with LLM_BASE_URL. */
+  LLM_MODEL: z.string().optional(),
+  /** LLM calls at once per worker process, across its jobs. */
+  LLM_CONCURRENCY: intFrom(1).max(1000).default(4),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(0).max(65_535).default(4000),
   /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */
