@@ -4,6 +4,7 @@
 // `stats <tag>` answers its CPU and memory; end of input (the bench died) or SIGTERM stops it.
 import { createHttpServer } from '../src/api/server.ts';
 import { createApi } from '../src/api/yoga.ts';
+import { workflowReads } from '../src/domain/queries.ts';
 import { loadConfig } from '../src/config.ts';
 import { JobSystem } from '../src/jobs/system.ts';
 import { createLogger } from '../src/lib/logger.ts';
@@ -14,7 +15,7 @@ import { benchRegistry } from './tasks.ts';
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 const system = await JobSystem.start({ config, logger, registry: benchRegistry() });
-const http = createHttpServer(createApi(system, config, logger), system, logger);
+const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger), system, logger);
 const port = await http.listen(config.PORT, '127.0.0.1');
 const stop = async () => {
   await http.close();

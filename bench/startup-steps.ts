@@ -25,6 +25,7 @@ const modules = await mark('import the app modules (tsx transpiles)', async () =
   yoga: await import('../src/api/yoga.ts'),
   server: await import('../src/api/server.ts'),
   tasks: await import('../src/tasks/registry.ts'),
+  queries: await import('../src/domain/queries.ts'),
 }));
 const dataDir = join(dir, 'pgdata');
 const fresh = await mark('PGlite.create, fresh dir (initdb)', () => modules.pglite.PGlite.create(dataDir));
@@ -37,7 +38,7 @@ const config = modules.config.loadConfig({ PGLITE_DIR: dataDir, REDIS_URL: proce
 const logger = modules.logger.createLogger('silent');
 const system = await mark('JobSystem.start, migrated dir (PGlite again, backend probes, worker)', () => modules.system.JobSystem.start({ config, logger, registry: modules.tasks.createTaskRegistry() }));
 const api = await mark('createApi (schema build) + listen', async () => {
-  const http = modules.server.createHttpServer(modules.yoga.createApi(system, config, logger), system, logger);
+  const http = modules.server.createHttpServer(modules.yoga.createApi(system, modules.queries.workflowReads(system.db.prisma), config, logger), system, logger);
   await http.listen(0, '127.0.0.1');
   return http;
 });

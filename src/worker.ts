@@ -3,6 +3,7 @@
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
 import { createTaskRegistry } from './tasks/registry.ts';
+import { createTaskDeps } from './tasks/deps.ts';
 import { createLogger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
 
@@ -18,7 +19,7 @@ if (!config.DATABASE_URL) {
   process.exit(1);
 }
 try {
-  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), worker: true });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), deps: createTaskDeps(config), worker: true });
   stopOnSignals(() => system.stop(), logger);
 } catch (error) {
   logger.fatal({ err: error }, error instanceof Error ? error.message : 'worker failed to start');

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import { isConnectionError } from '../db/conflicts.ts';
 import { CodedError } from '../lib/errors.ts';
 import type { JobService } from '../jobs/service.ts';
+import type { WorkflowReads } from '../domain/queries.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ApiContext } from './schema/builder.ts';
 import { buildSchema } from './schema/index.ts';
@@ -36,7 +37,7 @@ export interface Api {
  * Intended errors (CodedError) reach clients with their code; anything unexpected is logged and
  * masked.
  */
-export function createApi(system: JobService, config: Config, logger: Logger): Api {
+export function createApi(system: JobService, workflow: WorkflowReads, config: Config, logger: Logger): Api {
   const log = logger.child({ component: 'api' });
   const tokens = new TokenBook(config.API_TOKENS);
   if (tokens.open) log.warn('API_TOKENS is not set: the API is open to anyone who can reach it (single-user development)');
@@ -82,7 +83,7 @@ export function createApi(system: JobService, config: Config, logger: Logger): A
     },
     context: ({ request, connectionParams }) => {
       const header = request?.headers.get('authorization') ?? bearerFrom(connectionParams);
-      return { system, live, viewer: tokens.identify(header) };
+      return { system, workflow, live, viewer: tokens.identify(header) };
     },
     plugins: [
       bodyLimit(config.MAX_BODY_BYTES),

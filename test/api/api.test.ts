@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi, type Api } from '../../src/api/yoga.ts';
+import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { client } from '../helpers/graphql.ts';
@@ -17,7 +18,7 @@ describe('GraphQL API', () => {
     database = await createTestDatabase();
     harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('api'), API_TOKENS: TOKENS }));
     system = await harness.start();
-    api = createApi(system, harness.config(), system.logger);
+    api = createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger);
   });
   afterAll(async () => {
     await harness?.stopAll();
@@ -172,7 +173,7 @@ describe('GraphQL API', () => {
 
   it('masks unexpected errors: no message, no stack, a code', async () => {
     const broken = await harness.start({ PGLITE_DIR: 'memory://', DATABASE_URL: undefined });
-    const brokenApi = createApi(broken, harness.config(), broken.logger);
+    const brokenApi = createApi(broken, workflowReads(broken.db.prisma), harness.config(), broken.logger);
     await broken.db.close(); // the ledger goes away under the API
     const res = await client(brokenApi.yoga, 'tok-alice').request(`{ job(id: "00000000-0000-4000-8000-000000000000") { id } }`);
     expect(res.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
@@ -236,7 +237,7 @@ describe('GraphQL API', () => {
     it('refuses queries deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST', async () => {
       const deep = `{ jobs { edges { node { events { seq } } } } }`; // depth 5
       expect((await alice().request(deep)).errors).toBeUndefined();
-      const strict = createApi(system, harness.config({ MAX_QUERY_DEPTH: '4', MAX_QUERY_COST: '200' }), system.logger);
+      const strict = createApi(system, workflowReads(system.db.prisma), harness.config({ MAX_QUERY_DEPTH: '4', MAX_QUERY_COST: '200' }), system.logger);
       const res = await client(strict.yoga, 'tok-alice').request(deep);
       expect(res.errors?.[0]?.message).toMatch(/depth limit of 4 exceeded/i);
       expect(res.data).toBeUndefined();

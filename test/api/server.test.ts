@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createHttpServer, type HttpServer } from '../../src/api/server.ts';
 import { createApi } from '../../src/api/yoga.ts';
+import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
@@ -22,7 +23,7 @@ describe('API server over HTTP, SSE and WebSocket', () => {
 
   async function startApi(): Promise<{ system: JobSystem; url: string }> {
     const system = await harness.start({}, { worker: false });
-    const http = createHttpServer(createApi(system, harness.config(), system.logger), system, system.logger);
+    const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger), system, system.logger);
     servers.push(http);
     const port = await http.listen(0, '127.0.0.1');
     return { system, url: `http://127.0.0.1:${port}` };

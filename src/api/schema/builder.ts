@@ -3,10 +3,13 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Viewer } from '../auth.ts';
 import type { LiveJobs } from '../live.ts';
 import type { JobService } from '../../jobs/service.ts';
+import type { WorkflowReads } from '../../domain/queries.ts';
 
 /** What every resolver gets: the job system, the caller (undefined = anonymous) and the live feed. */
 export interface ApiContext {
   system: JobService;
+  /** What the workflow's queries read (src/domain/queries.ts). */
+  workflow: WorkflowReads;
   viewer: Viewer | undefined;
   live: LiveJobs;
 }

@@ -3,6 +3,7 @@ import type { TaskCatalog } from '../../jobs/task-registry.ts';
 import { builder } from './builder.ts';
 import './jobs.ts';
 import './queue.ts';
+import './workflow.ts';
 import { addTaskFields } from './tasks.ts';
 
 let built: { registry: TaskCatalog; schema: GraphQLSchema } | undefined;

@@ -3,6 +3,7 @@ import { requireRole, requireViewer } from '../auth.ts';
 import type { AnyTask } from '../../jobs/task.ts';
 import type { TaskCatalog } from '../../jobs/task-registry.ts';
 import { builder } from './builder.ts';
+import { namedEnum } from './enums.ts';
 import { enqueueFor, JobPayloadRef, PhaseEnum } from './jobs.ts';
 
 /**
@@ -16,6 +17,7 @@ interface JsonSchema {
   required?: string[];
   items?: JsonSchema;
   enum?: unknown[];
+  title?: string;
   description?: string;
   default?: unknown;
   additionalProperties?: unknown;
@@ -39,7 +41,7 @@ function graphqlTypeOf(schema: JsonSchema, typeName: string): any {
   switch (types[0]) {
     case 'string':
       if (schema.enum?.every((v) => typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v))) {
-        return builder.enumType(typeName, { values: schema.enum as string[] });
+        return namedEnum(schema.title ?? typeName, schema.enum as string[]);
       }
       return 'String';
     case 'integer':

@@ -1,0 +1,49 @@
+/** Reading a dataset's records a page at a time, by row: never the whole dataset in memory. */
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import { NotFoundError } from './run.ts';
+
+export const PAGE_ROWS = 2_000;
+
+/** Dataset.columns, in order (an array: jsonb does not keep the order of an object's keys). */
+export interface DatasetColumn {
+  name: string;
+  dataType: string;
+}
+
+export async function requireDataset(db: PrismaClient, datasetId: string) {
+  const dataset = await db.dataset.findUnique({ where: { id: datasetId } }).catch(() => null);
+  if (!dataset) throw new NotFoundError('dataset', datasetId);
+  const columns = dataset.columns as unknown as DatasetColumn[];
+  return { ...dataset, columns, has: (name: string) => columns.some((c) => c.name === name) };
+}
+
+/** Records after `afterRow`, in row order, PAGE_ROWS at a time (keyset paging on the primary key). */
+export async function* recordPages(
+  db: PrismaClient,
+  datasetId: string,
+  afterRow = 0,
+  select = 'data',
+): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
+  let after = afterRow;
+  for (;;) {
+    const page = await db.$queryRawUnsafe<{ row: number; data: Record<string, unknown> }[]>(
+      `SELECT "row", ${select} AS data FROM "DatasetRecord" WHERE "datasetId" = $1::uuid AND "row" > $2 ORDER BY "row" LIMIT ${PAGE_ROWS}`,
+      datasetId,
+      after,
+    );
+    if (page.length === 0) return;
+    yield page;
+    after = page.at(-1)!.row;
+    if (page.length < PAGE_ROWS) return;
+  }
+}
+
+/** The records of these rows. */
+export async function recordsAt(db: PrismaClient, datasetId: string, rows: number[]): Promise<Map<number, Record<string, unknown>>> {
+  const found = await db.$queryRawUnsafe<{ row: number; data: Record<string, unknown> }[]>(
+    `SELECT "row", data FROM "DatasetRecord" WHERE "datasetId" = $1::uuid AND "row" = ANY($2::int[])`,
+    datasetId,
+    rows,
+  );
+  return new Map(found.map((r) => [r.row, r.data]));
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { selectSamples as select } from '../domain/sampling.ts';
+import { defineTask } from '../jobs/task.ts';
+import { asJobErrors, missing } from './domain-errors.ts';
+
+/** SAMPLE_SELECTION: a reproducible sample of a dataset's records for the report's tests. */
+export const selectSamples = defineTask({
+  name: 'sampling.selectSamples',
+  phase: 'SAMPLE_SELECTION',
+  description: 'Selects records of a dataset for testing: RANDOM, STRATIFIED or RISK_BASED; the same seed and data give the same rows and checksum.',
+  input: z.object({
+    reportId: z.string(),
+    datasetId: z.string(),
+    size: z.number().int().min(1).max(100_000),
+    method: z.enum(['RANDOM', 'STRATIFIED', 'RISK_BASED']).meta({ title: 'SampleMethod', description: 'how records are chosen' }),
+    seed: z.number().int().min(0).max(2_147_483_647).default(1),
+    stratifyBy: z.string().optional().describe('STRATIFIED: the column whose values are the strata (default: the first code column)'),
+  }),
+  maxAttempts: 3,
+  timeoutMs: 10 * 60_000,
+  check: ({ reportId, datasetId }, { db }) =>
+    missing([
+      ['reportId', reportId, (id) => db.report.findUnique({ where: { id } })],
+      ['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })],
+    ]),
+  handler: (input, ctx) => asJobErrors(() => select(ctx.db, input, ctx)),
+});

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { discardTestRun, executeTests as execute, type TestState } from '../domain/testing.ts';
+import { JobAbortedError } from '../jobs/errors.ts';
+import { defineTask } from '../jobs/task.ts';
+import { asJobErrors, missing } from './domain-errors.ts';
+
+/** TEST_EXECUTION: the report's rules against its samples; resumes from its checkpoint; a cancelled run leaves nothing. */
+export const executeTests = defineTask({
+  name: 'testing.executeTests',
+  phase: 'TEST_EXECUTION',
+  description: "Runs the report's rules against its samples of a dataset and records every result.",
+  input: z.object({ reportId: z.string(), datasetId: z.string() }),
+  maxAttempts: 5,
+  backoff: { baseMs: 5_000 },
+  timeoutMs: 60 * 60_000,
+  check: ({ reportId, datasetId }, { db }) =>
+    missing([
+      ['reportId', reportId, (id) => db.report.findUnique({ where: { id } })],
+      ['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })],
+    ]),
+  async handler({ reportId, datasetId }, ctx) {
+    try {
+      return await asJobErrors(() =>
+        execute(ctx.db, ctx.jobId, reportId, datasetId, { ...ctx, progress: ctx.progress, resumeFrom: ctx.resumeFrom as TestState | undefined, checkpoint: ctx.checkpoint }),
+      );
+    } catch (error) {
+      // Cancelled: the run's results so far go too. Stopped otherwise (timeout, shutdown): kept, the retry resumes.
+      if (ctx.signal.aborted && ctx.signal.reason instanceof JobAbortedError && ctx.signal.reason.reason === 'cancel') {
+        await discardTestRun(ctx.db, ctx.jobId);
+      }
+      throw error;
+    }
+  },
+});
