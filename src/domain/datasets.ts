@@ -2,7 +2,7 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { NotFoundError } from './run.ts';
 
-export const PAGE_ROWS = 2_000;
+export const PAGE_ROWS = 1_000;
 
 /** Dataset.columns, in order (an array: jsonb does not keep the order of an object's keys). */
 export interface DatasetColumn {
@@ -22,16 +22,17 @@ export async function* recordPages(
   db: PrismaClient,
   datasetId: string,
   afterRow = 0,
-  select = 'data',
 ): AsyncGenerator<{ row: number; data: Record<string, unknown> }[]> {
   let after = afterRow;
   for (;;) {
-    const page = await db.$queryRawUnsafe<{ row: number; data: Record<string, unknown> }[]>(
-      `SELECT "row", ${select} AS data FROM "DatasetRecord" WHERE "datasetId" = $1::uuid AND "row" > $2 ORDER BY "row" LIMIT ${PAGE_ROWS}`,
+    // As text, parsed here: a jsonb value through the driver adapter costs several copies of each record.
+    const raw = await db.$queryRawUnsafe<{ row: number; data: string }[]>(
+      `SELECT "row", data::text AS data FROM "DatasetRecord" WHERE "datasetId" = $1::uuid AND "row" > $2 ORDER BY "datasetId", "row" LIMIT ${PAGE_ROWS}`,
       datasetId,
       after,
     );
-    if (page.length === 0) return;
+    if (raw.length === 0) return;
+    const page = raw.map(({ row, data }) => ({ row, data: JSON.parse(data) as Record<string, unknown> }));
     yield page;
     after = page.at(-1)!.row;
     if (page.length < PAGE_ROWS) return;

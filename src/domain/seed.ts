@@ -36,6 +36,8 @@ export async function seedDemo(db: PrismaClient, run: Run, records = DEMO_RECORD
     await run.progress((loaded / records) * 100, `loaded ${loaded.toLocaleString('en')} of ${records.toLocaleString('en')} records`);
   }
   const recordCount = await db.datasetRecord.count({ where: { datasetId: dataset.id } });
+  // Fresh statistics, or the planner may scan the whole table for every page it is asked for.
+  await db.$executeRawUnsafe(`ANALYZE "DatasetRecord"`);
   await db.dataset.update({ where: { id: dataset.id }, data: { recordCount } });
   return { reportId: report.id, datasetId: dataset.id, dataElements: DEMO_CATALOG.length, records: recordCount };
 }
