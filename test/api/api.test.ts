@@ -32,13 +32,13 @@ describe('GraphQL API', () => {
     const started = performance.now();
     const res = await alice().request(
       `mutation($input: CountWordsInput!) { countWords(input: $input) { deduplicated job { id status type phase backend attempt maxAttempts input createdBy } } }`,
-      { input: { text: 'the quick brown fox jumps', chunkSize: 2 } },
+      { input: { text: 'the quick brown fox jumps', chunkSize: 2, pauseMs: 250 } },
     );
     const elapsed = performance.now() - started;
     expect(res.errors).toBeUndefined();
     const job = res.data!.countWords.job;
     expect(job).toMatchObject({ status: 'QUEUED', type: 'demo.countWords', phase: 'PLANNING', backend: 'INLINE', attempt: 0, maxAttempts: 4, createdBy: 'alice' });
-    expect(job.input).toEqual({ text: 'the quick brown fox jumps', chunkSize: 2, pauseMs: 0 });
+    expect(job.input).toEqual({ text: 'the quick brown fox jumps', chunkSize: 2, pauseMs: 250 });
     expect(elapsed).toBeLessThan(1_000); // generous: the point is that it does not wait for the job
     await waitForJob(system, job.id, 'COMPLETED');
     const read = await alice().request(`query($id: ID!) { job(id: $id) { status progress result error { code } finishedAt events { seq kind status progress } } }`, { id: job.id });
@@ -128,7 +128,7 @@ describe('GraphQL API', () => {
   });
 
   it('streams jobProgress over SSE: the job now, every change, then completes', async () => {
-    const enq = await alice().request(`mutation { countWords(input: { text: "a b c d e f g h", chunkSize: 2, pauseMs: 50 }) { job { id } } }`);
+    const enq = await alice().request(`mutation { countWords(input: { text: "a b c d e f g h", chunkSize: 2, pauseMs: 250 }) { job { id } } }`);
     const id = enq.data!.countWords.job.id;
     const results = await alice().subscribe<{ jobProgress: { status: string; progress: number; lastSeq: number } }>(
       `subscription($id: ID!) { jobProgress(id: $id) { status progress lastSeq } }`,
@@ -145,7 +145,7 @@ describe('GraphQL API', () => {
   });
 
   it('replays jobEvents from afterSeq out of the ledger, then completes', async () => {
-    const enq = await alice().request(`mutation { countWords(input: { text: "a b c d", chunkSize: 1 }) { job { id } } }`);
+    const enq = await alice().request(`mutation { countWords(input: { text: "a b c d", chunkSize: 1, pauseMs: 250 }) { job { id } } }`);
     const id = enq.data!.countWords.job.id;
     await waitForJob(system, id, 'COMPLETED');
     const results = await alice().subscribe<{ jobEvents: { seq: number; kind: string; status: string } }>(

@@ -59,7 +59,8 @@ describe('API server over HTTP, SSE and WebSocket', () => {
     return (await response.json()) as { data?: any; errors?: any[] };
   }
 
-  async function enqueueOn(url: string, text = 'a b c d e f', pauseMs = 30): Promise<string> {
+  // Chunks further apart than the progress write interval (200 ms), so each one is an event.
+  async function enqueueOn(url: string, text = 'a b c d e f', pauseMs = 250): Promise<string> {
     const res = await post(url, `mutation { countWords(input: { text: "${text}", chunkSize: 1, pauseMs: ${pauseMs} }) { job { id } } }`);
     expect(res.errors).toBeUndefined();
     return res.data.countWords.job.id;

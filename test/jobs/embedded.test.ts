@@ -31,7 +31,8 @@ describe('embedded (PGlite ledger, inline queue)', () => {
       const system = await harness.start();
       expect(system.selection.adapter.name).toBe('inline');
       expect(system.db.kind).toBe('pglite');
-      const { job } = await system.enqueue('demo.countWords', { text: 'one two three four five', chunkSize: 2 });
+      // Chunks further apart than the progress write interval: each one is written.
+      const { job } = await system.enqueue('demo.countWords', { text: 'one two three four five', chunkSize: 2, pauseMs: 250 });
       const done = await waitForJob(system, job.id);
       expect(done).toMatchObject({ status: 'COMPLETED', result: { words: 5 }, progress: 100 });
       const progress = (await system.events(job.id)).filter((e) => e.kind === 'PROGRESS').map((e) => Math.round(e.progress));
