@@ -4,6 +4,10 @@ import { DEMO_CATALOG, demoRecord } from '../../src/domain/demo-data.ts';
 import { seededRandom, weightedChoice } from '../../src/domain/random.ts';
 import { checkValue } from '../../src/domain/rule-checks.ts';
 import { allocate } from '../../src/domain/sampling.ts';
+import { LlmOutputError, LlmRateLimitedError } from '../../src/domain/llm/index.ts';
+import { NotFoundError } from '../../src/domain/run.ts';
+import { NonRetryableError, RetryAtError } from '../../src/jobs/errors.ts';
+import { asJobErrors } from '../../src/tasks/domain-errors.ts';
 
 describe('rule checks', () => {
   it('pass or fail each kind with a reason, and leave missing values to NOT_NULL', () => {
@@ -46,5 +50,16 @@ describe('demo data', () => {
     expect(demoRecord(1)).not.toEqual(demoRecord(2));
     expect(DEMO_CATALOG.length).toBeGreaterThanOrEqual(95);
     expect(new Set(DEMO_CATALOG.map((e) => `${e.table}.${e.column}`)).size).toBe(DEMO_CATALOG.length);
+  });
+});
+
+describe('domain errors as job errors', () => {
+  it('retries at the time a provider gives, fails at once for what retrying cannot fix, passes the rest', async () => {
+    const at = new Date(Date.now() + 7_000);
+    await expect(asJobErrors(() => Promise.reject(new LlmRateLimitedError(at)))).rejects.toSatisfy((e) => e instanceof RetryAtError && e.at.getTime() === at.getTime());
+    await expect(asJobErrors(() => Promise.reject(new NotFoundError('report', 'x')))).rejects.toSatisfy((e) => e instanceof NonRetryableError && (e as NonRetryableError).code === 'NOT_FOUND');
+    await expect(asJobErrors(() => Promise.reject(new LlmOutputError('rules', 3, [])))).rejects.toBeInstanceOf(NonRetryableError);
+    const plain = new Error('connection reset');
+    await expect(asJobErrors(() => Promise.reject(plain))).rejects.toBe(plain);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The workflow end to end, through the GraphQL mutations and queries a newcomer would use, on the
- * in-process queue and on BullMQ: the demo data (a small dataset), then the seven phase tasks in
+ * in-process queue, BullMQ and pg-boss: the demo data (a small dataset), then the seven phase tasks in
  * order. The LLM is the offline heuristic.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
 
 const RECORDS = 3_000;
 
-describe.each(['inline', 'bullmq'])('the workflow on %s', (backend) => {
+describe.each(['inline', 'bullmq', 'pgboss'])('the workflow on %s', (backend) => {
   let database: TestDatabase;
   let harness: Harness;
   let system: JobSystem;
@@ -25,7 +25,7 @@ describe.each(['inline', 'bullmq'])('the workflow on %s', (backend) => {
   beforeAll(async () => {
     database = await createTestDatabase();
     harness = new Harness(
-      testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: backend, QUEUE_NAME: uniqueName('wf'), API_TOKENS: 'op:tok-op:operator,vic:tok-vic:viewer' }),
+      testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: backend, QUEUE_NAME: uniqueName('wf'), PGBOSS_SCHEMA: uniqueName('pgboss'), API_TOKENS: 'op:tok-op:operator,vic:tok-vic:viewer' }),
     );
     system = await harness.start({}, { deps: createTaskDeps({ LLM_CONCURRENCY: 4 }) });
     api = createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger);
