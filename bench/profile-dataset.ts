@@ -46,7 +46,7 @@ runMain(async () => {
       // The baseline first, in this process: a keyset scan of the same pages, nothing computed.
       const scanStarted = performance.now();
       let scanned = 0;
-      for await (const page of recordPages(producer.db.prisma, seeded.datasetId)) scanned += page.length;
+      for await (const page of recordPages((text, params) => producer.db.query(text, params), seeded.datasetId)) scanned += page.length;
       const scanRowsPerSecond = scanned / ((performance.now() - scanStarted) / 1000);
 
       const worker = spawnTs('../src/worker.ts', env, WORKER_NODE_ARGS);

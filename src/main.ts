@@ -14,15 +14,15 @@ const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 try {
   const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), deps: createTaskDeps(config) });
+  const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger), system, logger);
+  const port = await http.listen(config.PORT);
+  logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
   // The embedded first start loads the demo as a job of its own: /ready does not wait for it, and
   // its progress shows like any job's. Its idempotency key makes it once per ledger.
   if (!config.DATABASE_URL && (await system.db.prisma.report.count()) === 0) {
     const { job } = await system.enqueue('demo.seedDemoData', {}, { idempotencyKey: 'embedded-first-start' });
     logger.info({ jobId: job.id }, 'first start: loading the demo data as a job (npm run seed does the same by hand)');
   }
-  const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger), system, logger);
-  const port = await http.listen(config.PORT);
-  logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
   stopOnSignals(async () => {
     await http.close();
     await system.stop();

@@ -5,35 +5,38 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { recordPages, requireDataset } from './datasets.ts';
-import { addValue, emptyColumn, finish, type ColumnState, type ColumnStats } from './profiling-stats.ts';
-import type { ResumableRun } from './run.ts';
+import { ColumnProfile, type ColumnState, type ColumnStats } from './profiling-stats.ts';
+import type { ResumableRun, Sql } from './run.ts';
 
+/** The checkpoint: where the pass is, and the statistics so far (ColumnProfile writes itself as a ColumnState). */
 export interface ProfileState {
   afterRow: number;
   rows: number;
   columns: Record<string, ColumnState>;
 }
 
-export async function profileDataset(db: PrismaClient, datasetId: string, run: ResumableRun<ProfileState>) {
+export async function profileDataset(db: PrismaClient, sql: Sql, datasetId: string, run: ResumableRun<ProfileState>) {
   const dataset = await requireDataset(db, datasetId);
   const names = dataset.columns.map((c) => c.name);
-  const state: ProfileState = run.resumeFrom ?? { afterRow: 0, rows: 0, columns: Object.fromEntries(names.map((n) => [n, emptyColumn()])) };
-  if (run.resumeFrom) await run.progress(percent(state.rows, dataset.recordCount), `resuming after row ${state.afterRow.toLocaleString('en')}`);
-  for await (const page of recordPages(db, datasetId, state.afterRow)) {
+  const resumed = run.resumeFrom;
+  const profiles = new Map(names.map((name) => [name, resumed?.columns[name] ? ColumnProfile.from(resumed.columns[name]) : new ColumnProfile()]));
+  const at = { afterRow: resumed?.afterRow ?? 0, rows: resumed?.rows ?? 0 };
+  if (resumed) await run.progress(percent(at.rows, dataset.recordCount), `resuming after row ${at.afterRow.toLocaleString('en')}`);
+  for await (const page of recordPages(sql, datasetId, at.afterRow)) {
     run.signal.throwIfAborted();
     for (const { data } of page) {
-      for (const name of names) addValue((state.columns[name] ??= emptyColumn()), data[name]);
+      for (const [name, profile] of profiles) profile.add(data[name]);
     }
-    state.rows += page.length;
-    state.afterRow = page.at(-1)!.row;
-    await run.checkpoint(state);
-    await run.progress(percent(state.rows, dataset.recordCount), `profiled ${state.rows.toLocaleString('en')} of ${dataset.recordCount.toLocaleString('en')} records`);
+    at.rows += page.length;
+    at.afterRow = page.at(-1)!.row;
+    await run.checkpoint({ ...at, columns: Object.fromEntries(profiles) as unknown as Record<string, ColumnState> });
+    await run.progress(percent(at.rows, dataset.recordCount), `profiled ${at.rows.toLocaleString('en')} of ${dataset.recordCount.toLocaleString('en')} records`);
   }
-  const columns: ColumnStats[] = names.map((name) => finish(name, state.columns[name] ?? emptyColumn()));
+  const columns: ColumnStats[] = names.map((name) => profiles.get(name)!.finish(name));
   run.signal.throwIfAborted();
-  await db.datasetProfile.create({ data: { datasetId, rows: state.rows, columns: columns as object[] } });
-  await run.progress(100, `${state.rows.toLocaleString('en')} records, ${columns.length} columns`);
-  return { rows: state.rows, columns };
+  await db.datasetProfile.create({ data: { datasetId, rows: at.rows, columns: columns as object[] } });
+  await run.progress(100, `${at.rows.toLocaleString('en')} records, ${columns.length} columns`);
+  return { rows: at.rows, columns };
 }
 
 function percent(done: number, total: number): number {

@@ -1,3 +1,6 @@
+/** Reads without the ORM (TaskContext.sql): for streaming many rows. */
+export type Sql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
+
 /** What a domain operation gets from whoever runs it (a job, a test, a script). */
 export interface Run {
   /** Reports progress 0–100 with a message a person can read. */

@@ -13,7 +13,7 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 import { recordPages, requireDataset } from './datasets.ts';
 import { requireReport } from './planning.ts';
 import { seededRandom, weightedChoice } from './random.ts';
-import { UnfitRequestError, type Run } from './run.ts';
+import { UnfitRequestError, type Run, type Sql } from './run.ts';
 
 export type SampleMethod = 'RANDOM' | 'STRATIFIED' | 'RISK_BASED';
 
@@ -27,7 +27,7 @@ export interface SampleRequest {
   stratifyBy?: string | undefined;
 }
 
-export async function selectSamples(db: PrismaClient, request: SampleRequest, run: Run) {
+export async function selectSamples(db: PrismaClient, sql: Sql, request: SampleRequest, run: Run) {
   const { reportId, datasetId, size, method, seed } = request;
   await requireReport(db, reportId);
   const dataset = await requireDataset(db, datasetId);
@@ -42,7 +42,7 @@ export async function selectSamples(db: PrismaClient, request: SampleRequest, ru
 
   // One pass over the records keeps only (row, weight, stratum): a few numbers per record.
   const rows: { row: number; weight: number; stratum: string | null }[] = [];
-  for await (const page of recordPages(db, datasetId)) {
+  for await (const page of recordPages(sql, datasetId)) {
     run.signal.throwIfAborted();
     for (const { row, data } of page) {
       rows.push({ row, weight: method === 'RISK_BASED' ? riskWeight(data) : 1, stratum: stratumColumn ? String(data[stratumColumn] ?? '(missing)') : null });

@@ -16,6 +16,8 @@ export interface ExecutorOptions {
   workerId: string;
   ledger: Ledger;
   prisma: PrismaClient;
+  /** The job database without the ORM: ctx.sql. */
+  query<T>(text: string, params?: unknown[]): Promise<T[]>;
   /** Handed to every task as ctx.deps. */
   deps: TaskDeps;
   registry: TaskRegistry;
@@ -247,7 +249,7 @@ export class Executor {
   }
 
   #context(job: Job, signal: AbortSignal): TaskContext {
-    const { ledger, workerId, prisma, deps } = this.#opts;
+    const { ledger, workerId, prisma, deps, query } = this.#opts;
     const logger = this.#opts.logger.child({ jobId: job.id, task: job.type, attempt: job.attempt });
     // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after a
     // lost reply may record a line twice, never wrongly: each write is for this holder only).
@@ -263,6 +265,7 @@ export class Executor {
       attempt: job.attempt,
       signal,
       db: prisma,
+      sql: (text, params) => query(text, params),
       deps,
       logger,
       resumeFrom: job.checkpoint ?? undefined,

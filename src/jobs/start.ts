@@ -92,6 +92,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
         workerId,
         ledger,
         prisma: db.prisma,
+        query: (text, params) => db.query(text, params),
         deps,
         registry,
         bus,

@@ -23,6 +23,11 @@ export interface TaskContext {
   /** Aborted on cancel, timeout or shutdown; `signal.reason` is a JobAbortedError. */
   readonly signal: AbortSignal;
   readonly db: PrismaClient;
+  /**
+   * The same database without the ORM, for reads of many rows (streaming a table): the ORM's raw
+   * queries copy every row several times on its way. Rows come back as the driver gives them.
+   */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   readonly deps: TaskDeps;
   readonly logger: Logger;
   /**

@@ -23,5 +23,5 @@ export const selectSamples = defineTask({
       ['reportId', reportId, (id) => db.report.findUnique({ where: { id } })],
       ['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })],
     ]),
-  handler: (input, ctx) => asJobErrors(() => select(ctx.db, input, ctx)),
+  handler: (input, ctx) => asJobErrors(() => select(ctx.db, ctx.sql, input, ctx)),
 });

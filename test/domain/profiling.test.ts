@@ -74,7 +74,7 @@ describe('profileDataset', () => {
 
   it('computes what an independent count of the records says', async () => {
     const { run } = runner();
-    const { rows, columns } = await profileDataset(ledger.prisma, datasetId, run);
+    const { rows, columns } = await profileDataset(ledger.prisma, ledger.query, datasetId, run);
     expect(rows).toBe(ROWS);
     const all = Array.from({ length: ROWS }, (_, i) => record(i + 1));
     const stats = Object.fromEntries(columns.map((c) => [c.column, c]));
@@ -105,13 +105,13 @@ describe('profileDataset', () => {
   });
 
   it('resumes from its checkpoint after a stop, with the same profile as an unbroken run', async () => {
-    const unbroken = await profileDataset(ledger.prisma, datasetId, runner().run);
+    const unbroken = await profileDataset(ledger.prisma, ledger.query, datasetId, runner().run);
     const first = runner({ stopAfterPages: 1 });
-    await expect(profileDataset(ledger.prisma, datasetId, first.run)).rejects.toThrow('worker lost');
+    await expect(profileDataset(ledger.prisma, ledger.query, datasetId, first.run)).rejects.toThrow('worker lost');
     const checkpoint = first.saved.at(-1)!;
     expect(checkpoint).toMatchObject({ afterRow: PAGE_ROWS, rows: PAGE_ROWS });
     const profilesBefore = await ledger.prisma.datasetProfile.count({ where: { datasetId } });
-    const resumed = await profileDataset(ledger.prisma, datasetId, runner({ resumeFrom: checkpoint }).run);
+    const resumed = await profileDataset(ledger.prisma, ledger.query, datasetId, runner({ resumeFrom: checkpoint }).run);
     expect(resumed).toEqual(unbroken);
     // The stopped run wrote no profile; the resumed one wrote one.
     expect(await ledger.prisma.datasetProfile.count({ where: { datasetId } })).toBe(profilesBefore + 1);
