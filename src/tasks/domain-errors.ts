@@ -6,6 +6,7 @@
 import { LlmOutputError, LlmRateLimitedError } from '../domain/llm/index.ts';
 import { NotFoundError, UnfitRequestError } from '../domain/run.ts';
 import { NonRetryableError, RetryAtError } from '../jobs/errors.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { FieldIssue } from '../lib/issues.ts';
 
 export async function asJobErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -19,12 +20,17 @@ export async function asJobErrors<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** An enqueue-time issue for each id field that names no row (`exists` answers for one id). */
-export async function missing(fields: [path: string, id: string, exists: (id: string) => Promise<unknown>][]): Promise<FieldIssue[]> {
+/**
+ * An enqueue-time check that the report and dataset a task names exist: an issue per id field
+ * that names no row (a malformed uuid names nothing either).
+ */
+export async function unknownIds(db: PrismaClient, ids: { reportId?: string; datasetId?: string }): Promise<FieldIssue[]> {
   const issues: FieldIssue[] = [];
-  for (const [path, id, exists] of fields) {
-    const found = await exists(id).catch(() => null); // a malformed uuid names nothing either
-    if (!found) issues.push({ path: [path], message: `no ${path.replace(/Id$/, '')} with id ${id}` });
+  if (ids.reportId !== undefined && !(await db.report.findUnique({ where: { id: ids.reportId } }).catch(() => null))) {
+    issues.push({ path: ['reportId'], message: `no report with id ${ids.reportId}` });
+  }
+  if (ids.datasetId !== undefined && !(await db.dataset.findUnique({ where: { id: ids.datasetId } }).catch(() => null))) {
+    issues.push({ path: ['datasetId'], message: `no dataset with id ${ids.datasetId}` });
   }
   return issues;
 }

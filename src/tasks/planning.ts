@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { generateAttributes, regenerateMappings } from '../domain/planning.ts';
 import { defineTask } from '../jobs/task.ts';
-import { asJobErrors, missing } from './domain-errors.ts';
+import { asJobErrors, unknownIds } from './domain-errors.ts';
 
 const reportInput = z.object({ reportId: z.string().describe('the report (reports { id })') });
 
@@ -14,7 +14,7 @@ export const generateLlmAttributes = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 10 * 60_000,
-  check: ({ reportId }, { db }) => missing([['reportId', reportId, (id) => db.report.findUnique({ where: { id } })]]),
+  check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateAttributes(ctx.db, ctx.deps.llm, reportId, ctx)),
 });
 
@@ -27,6 +27,6 @@ export const regeneratePdeMappings = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
-  check: ({ reportId }, { db }) => missing([['reportId', reportId, (id) => db.report.findUnique({ where: { id } })]]),
+  check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => regenerateMappings(ctx.db, ctx.deps.llm, reportId, ctx)),
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { profileDataset as profile, type ProfileState } from '../domain/profiling.ts';
 import { generateRules } from '../domain/profiling-rules.ts';
 import { defineTask } from '../jobs/task.ts';
-import { asJobErrors, missing } from './domain-errors.ts';
+import { asJobErrors, unknownIds } from './domain-errors.ts';
 
 /** DATA_PROFILING: the LLM proposes data-quality rules for each attribute. */
 export const generateProfilingRules = defineTask({
@@ -13,7 +13,7 @@ export const generateProfilingRules = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
-  check: ({ reportId }, { db }) => missing([['reportId', reportId, (id) => db.report.findUnique({ where: { id } })]]),
+  check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateRules(ctx.db, ctx.deps.llm, reportId, ctx)),
 });
 
@@ -27,7 +27,7 @@ export const profileDataset = defineTask({
   backoff: { baseMs: 5_000 },
   timeoutMs: 60 * 60_000,
   concurrency: 2,
-  check: ({ datasetId }, { db }) => missing([['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })]]),
+  check: ({ datasetId }, { db }) => unknownIds(db, { datasetId }),
   handler: ({ datasetId }, ctx) =>
     asJobErrors(() =>
       profile(ctx.db, ctx.sql, datasetId, { ...ctx, progress: ctx.progress, resumeFrom: ctx.resumeFrom as ProfileState | undefined, checkpoint: ctx.checkpoint }),

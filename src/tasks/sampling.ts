@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { selectSamples as select } from '../domain/sampling.ts';
 import { defineTask } from '../jobs/task.ts';
-import { asJobErrors, missing } from './domain-errors.ts';
+import { asJobErrors, unknownIds } from './domain-errors.ts';
 
 /** SAMPLE_SELECTION: a reproducible sample of a dataset's records for the report's tests. */
 export const selectSamples = defineTask({
@@ -18,10 +18,6 @@ export const selectSamples = defineTask({
   }),
   maxAttempts: 3,
   timeoutMs: 10 * 60_000,
-  check: ({ reportId, datasetId }, { db }) =>
-    missing([
-      ['reportId', reportId, (id) => db.report.findUnique({ where: { id } })],
-      ['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })],
-    ]),
+  check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   handler: (input, ctx) => asJobErrors(() => select(ctx.db, ctx.sql, input, ctx)),
 });

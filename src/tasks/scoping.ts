@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { generateRecommendations } from '../domain/scoping.ts';
 import { defineTask } from '../jobs/task.ts';
-import { asJobErrors, missing } from './domain-errors.ts';
+import { asJobErrors, unknownIds } from './domain-errors.ts';
 
 /** SCOPING: the LLM scores each attribute's risk and recommends whether testing covers it. */
 export const generateScopingRecommendations = defineTask({
@@ -12,6 +12,6 @@ export const generateScopingRecommendations = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
-  check: ({ reportId }, { db }) => missing([['reportId', reportId, (id) => db.report.findUnique({ where: { id } })]]),
+  check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateRecommendations(ctx.db, ctx.deps.llm, reportId, ctx)),
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { discardTestRun, executeTests as execute, type TestState } from '../domain/testing.ts';
 import { JobAbortedError } from '../jobs/errors.ts';
 import { defineTask } from '../jobs/task.ts';
-import { asJobErrors, missing } from './domain-errors.ts';
+import { asJobErrors, unknownIds } from './domain-errors.ts';
 
 /** TEST_EXECUTION: the report's rules against its samples; resumes from its checkpoint; a cancelled run leaves nothing. */
 export const executeTests = defineTask({
@@ -13,11 +13,7 @@ export const executeTests = defineTask({
   maxAttempts: 5,
   backoff: { baseMs: 5_000 },
   timeoutMs: 60 * 60_000,
-  check: ({ reportId, datasetId }, { db }) =>
-    missing([
-      ['reportId', reportId, (id) => db.report.findUnique({ where: { id } })],
-      ['datasetId', datasetId, (id) => db.dataset.findUnique({ where: { id } })],
-    ]),
+  check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   async handler({ reportId, datasetId }, ctx) {
     try {
       return await asJobErrors(() =>
