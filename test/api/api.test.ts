@@ -48,6 +48,12 @@ describe('GraphQL API', () => {
     expect(tail.data!.job.events).toEqual([{ seq: 5 }, { seq: 6 }]);
   });
 
+  it('tells a caller who it is taken for (me), and an anonymous one to sign in', async () => {
+    expect((await client(api.yoga, 'tok-vic').request('{ me { name role } }')).data).toEqual({ me: { name: 'vic', role: 'viewer' } });
+    expect((await alice().request('{ me { name role } }')).data).toEqual({ me: { name: 'alice', role: 'operator' } });
+    expect((await client(api.yoga).request('{ me { name } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
   it('enqueues any task with enqueueJob, with idempotency, delay and priority', async () => {
     const key = uniqueName('k');
     const mutation = `mutation($input: JSON!, $key: String) { enqueueJob(type: "test.echo", input: $input, idempotencyKey: $key, delayMs: 50, priority: 3) { deduplicated job { id priority runAt createdAt } } }`;
