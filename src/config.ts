@@ -72,6 +72,10 @@ const configSchema = z.object({
       'comma-separated name:token:role entries, role one of viewer, operator, admin',
     )
     .optional(),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset: open, like /health. */
+  /** `npm run worker` serves /metrics on this port (workers record the outcomes; the API only what it enqueued). Unset: none. */
+  METRICS_PORT: intFrom(0).max(65_535).optional(),
+  METRICS_TOKEN: z.string().regex(/^\S+$/, 'one token, without spaces').optional(),
   /** Largest request body the API reads. */
   MAX_BODY_BYTES: intFrom(1_024).default(1_048_576),
   MAX_QUERY_DEPTH: intFrom(2).max(100).default(12),

@@ -2,6 +2,7 @@
 // With neither Redis nor Postgres it runs embedded: PGlite ledger in ./.jobgraph, in-process queue.
 import { createHttpServer } from './api/server.ts';
 import { createApi } from './api/yoga.ts';
+import { createMetrics } from './api/metrics.ts';
 import { workflowReads } from './domain/queries.ts';
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
@@ -14,7 +15,8 @@ const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 try {
   const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), deps: createTaskDeps(config) });
-  const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger), system, logger);
+  const metrics = createMetrics(system, config, logger);
+  const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger, { metrics }), system, logger);
   const port = await http.listen(config.PORT);
   logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
   // The embedded first start loads the demo as a job of its own: /ready does not wait for it, and

@@ -5,6 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { JobService } from '../jobs/service.ts';
 import type { Logger } from '../lib/logger.ts';
 import { bearerFrom, GRAPHQL_PATH, type Api } from './yoga.ts';
+import { METRICS_PATH } from './metrics.ts';
 
 type Enveloped = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
@@ -17,7 +18,8 @@ export interface HttpServer {
 
 /**
  * The listener: GraphQL over HTTP and SSE (yoga) and over WebSocket (graphql-ws) on one path,
- * plus /health (the process answers) and /ready (the ledger answers and a backend takes jobs).
+ * plus /health (the process answers), /ready (the ledger answers and a backend takes jobs) and,
+ * when the API was given them, /metrics (Prometheus).
  */
 export function createHttpServer(api: Api, system: JobService, logger: Logger): HttpServer {
   const log = logger.child({ component: 'http' });
@@ -25,6 +27,7 @@ export function createHttpServer(api: Api, system: JobService, logger: Logger): 
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return json(res, 200, { status: 'ok' });
     if (path === '/ready') return void system.readiness().then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
+    if (path === METRICS_PATH && api.metrics) return void api.metrics.handle(req, res);
     return api.yoga(req, res);
   });
 

@@ -14,10 +14,27 @@ import type { ApiContext } from './schema/builder.ts';
 import { buildSchema } from './schema/index.ts';
 import { TokenBook } from './auth.ts';
 import { LiveJobs } from './live.ts';
+import type { Metrics } from './metrics.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 /** graphql-sse's single connection mode lives here; distinct connections mode is on GRAPHQL_PATH. */
 const GRAPHQL_STREAM_PATH = '/graphql/stream';
+
+/** What GraphiQL opens with (until the browser has tabs of its own): a mutation that runs as is. */
+export const GRAPHIQL_DEFAULT_QUERY = `# jobgraph: background jobs recorded in a ledger, with live progress over GraphQL.
+# Run this mutation, then paste the job id into the subscription below (a new tab) to follow it.
+# Every job, live: the dashboard at /dashboard. With API_TOKENS set, add a header
+# {"authorization": "Bearer <token>"} below.
+mutation {
+  countWords(input: { text: "one two three four five six", chunkSize: 1, pauseMs: 500 }) {
+    job { id }
+  }
+}
+
+# subscription {
+#   jobProgress(id: "<id>") { status progress message }
+# }
+`;
 
 /** What the HTTP and WebSocket layers hand yoga's context factory. */
 export interface ServerContext {
@@ -30,6 +47,13 @@ export interface Api {
   yoga: Yoga;
   tokens: TokenBook;
   live: LiveJobs;
+  /** Given to createApi: its yoga plugin counts GraphQL operations; the listener serves it on /metrics. */
+  metrics?: Metrics;
+}
+
+export interface ApiOptions {
+  /** createMetrics(...) of this process; without it, GraphQL operations are not measured. */
+  metrics?: Metrics;
 }
 
 /**
@@ -37,7 +61,7 @@ export interface Api {
  * Intended errors (CodedError) reach clients with their code; anything unexpected is logged and
  * masked.
  */
-export function createApi(system: JobService, workflow: WorkflowReads, config: Config, logger: Logger): Api {
+export function createApi(system: JobService, workflow: WorkflowReads, config: Config, logger: Logger, opts: ApiOptions = {}): Api {
   const log = logger.child({ component: 'api' });
   const tokens = new TokenBook(config.API_TOKENS);
   if (tokens.open) log.warn('API_TOKENS is not set: the API is open to anyone who can reach it (single-user development)');
@@ -48,7 +72,7 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // Subscriptions from GraphiQL over graphql-ws: its plain-SSE mode uses GET without the CSRF header.
-    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS' },
+    graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
     // GraphiQL from the installed package, not a CDN: it works offline and behind firewalls.
     renderGraphiQL,
     batching: { limit: 10 },
@@ -86,6 +110,8 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
       return { system, workflow, live, viewer: tokens.identify(header) };
     },
     plugins: [
+      // First, so its HTTP timing covers the other plugins' work too.
+      ...(opts.metrics ? [opts.metrics.yogaPlugin] : []),
       bodyLimit(config.MAX_BODY_BYTES),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useGraphQLSSE({ endpoint: GRAPHQL_STREAM_PATH }),
@@ -99,7 +125,7 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
       }),
     ],
   });
-  return { yoga, tokens, live };
+  return { yoga, tokens, live, ...(opts.metrics ? { metrics: opts.metrics } : {}) };
 }
 
 /** The token a WebSocket client passes in connectionParams, as `authorization` or `token`. */

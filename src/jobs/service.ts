@@ -6,7 +6,7 @@ import type { JobChange } from '../events/messages.ts';
 import type { BackendName, ProbeResult, QueueCounts } from '../adapters/types.ts';
 import type { BusTransport } from '../events/bus.ts';
 import type { DispatcherStatus } from './dispatcher.ts';
-import type { Job, JobEvent, JobListFilter, WorkerRow } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobListFilter, WorkerRow } from './ledger/index.ts';
 import type { JobStatus } from './states.ts';
 import type { TaskCatalog } from './task-registry.ts';
 
@@ -56,6 +56,13 @@ export interface JobService {
   queueInfo(): Promise<QueueInfo>;
   /** Every job change this process hears of, from any process; returns the unsubscribe. */
   onJobChange(listener: (change: JobChange) => void): () => void;
+  /**
+   * Every change this process wrote to the ledger (a job row and the events the write appended),
+   * before the write resolves; never another process's. For counting what this process did
+   * (metrics). Listeners run inside the write's after-write step, so they must be quick; one that
+   * throws is logged and never fails the write. Returns the unsubscribe.
+   */
+  onLocalChange(listener: (change: Change) => void): () => void;
   /** Whether this process can take and carry jobs now: the ledger answers and some queue takes them. */
   readiness(): Promise<Readiness>;
 }

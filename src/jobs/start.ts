@@ -18,7 +18,7 @@ import { Executor } from './executor.ts';
 import { Ledger } from './ledger/index.ts';
 import { Reaper } from './reaper.ts';
 import { isWaiting } from './states.ts';
-import { JobSystem } from './system.ts';
+import { JobSystem, LocalChanges } from './system.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
 
@@ -76,9 +76,12 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
       intervalMs: config.DISPATCH_INTERVAL_MS,
       redispatchAfterMs: config.REDISPATCH_AFTER_MS,
     });
-    // The one place that follows every ledger write: its events go on the bus, and a job it left
-    // waiting and leased (created, retrying, retried, recovered) is sent to a queue.
+    // The one place that follows every ledger write: this process's listeners hear of it (metrics),
+    // its events go on the bus, and a job it left waiting and leased (created, retrying, retried,
+    // recovered) is sent to a queue.
+    const localChanges = new LocalChanges(logger);
     ledger.setAfterWrite(async (change) => {
+      localChanges.emit(change);
       for (const message of toJobChanges(change)) bus.publishJobChange(message);
       if (isWaiting(change.job.status) && change.job.dispatchedAt) await dispatcher.dispatch(change.job);
     });
@@ -132,7 +135,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
     }
     await bus.ready();
     dispatcher.start();
-    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps });
+    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps, localChanges });
     logger.info(
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',

@@ -11,7 +11,7 @@ import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
 import { InvalidInputError } from './errors.ts';
 import type { Executor } from './executor.ts';
-import type { Job, JobEvent, JobListFilter, Ledger } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobListFilter, Ledger } from './ledger/index.ts';
 import type { Reaper } from './reaper.ts';
 import type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 import { startJobSystem, type JobSystemOptions } from './start.ts';
@@ -37,6 +37,34 @@ export interface JobSystemParts {
   workerId: string | undefined;
   queueName: string;
   deps: TaskDeps;
+  localChanges: LocalChanges;
+}
+
+/**
+ * The listeners of JobService.onLocalChange, which the ledger's after-write step (start.ts) calls
+ * for every write of this process. Synchronous and guarded: a listener can neither slow a write
+ * down by awaiting nor fail it.
+ */
+export class LocalChanges {
+  readonly #listeners = new Set<(change: Change) => void>();
+
+  constructor(private readonly logger: Logger) {}
+
+  add(listener: (change: Change) => void): () => void {
+    const entry = (change: Change) => listener(change); // its own entry: adding one listener twice counts twice
+    this.#listeners.add(entry);
+    return () => void this.#listeners.delete(entry);
+  }
+
+  emit(change: Change): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.logger.warn({ err: error, jobId: change.job.id }, 'a local-change listener failed; the write stands');
+      }
+    }
+  }
 }
 
 /**
@@ -65,6 +93,7 @@ export class JobSystem implements JobService {
   readonly #fallback: QueueAdapter | undefined;
   readonly #executor: Executor | undefined;
   readonly #reaper: Reaper | undefined;
+  readonly #localChanges: LocalChanges;
 
   /** Made by startJobSystem (start.ts), which wires the parts. */
   constructor(parts: JobSystemParts) {
@@ -82,6 +111,7 @@ export class JobSystem implements JobService {
     this.#fallback = parts.fallback;
     this.#executor = parts.executor;
     this.#reaper = parts.reaper;
+    this.#localChanges = parts.localChanges;
   }
 
   /** Starts a job system (see start.ts). */
@@ -159,6 +189,10 @@ export class JobSystem implements JobService {
 
   onJobChange(listener: (change: JobChange) => void): () => void {
     return this.bus.onJobChange(listener);
+  }
+
+  onLocalChange(listener: (change: Change) => void): () => void {
+    return this.#localChanges.add(listener);
   }
 
   async readiness(): Promise<Readiness> {

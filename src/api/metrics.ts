@@ -1,0 +1,242 @@
+/**
+ * GET /metrics in Prometheus's text format, from one prom-client registry per createMetrics (not
+ * the global one: tests make several in one process). Three kinds of series:
+ *
+ *   what THIS process did   counters and histograms from its own ledger writes
+ *                           (JobService.onLocalChange): sum them over processes
+ *   what the ledger holds   gauges read at scrape time (jobs per status, live workers): the same in
+ *                           every process, so take one (max), never the sum
+ *   this process's view     its backend, its fallback, its GraphQL operations (yoga's Prometheus
+ *                           plugin) and Node's process metrics
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import type { Plugin } from 'graphql-yoga';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import type { Change, Job, JobEvent } from '../jobs/ledger/index.ts';
+import type { JobService, QueueInfo } from '../jobs/service.ts';
+import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../jobs/states.ts';
+import type { Logger } from '../lib/logger.ts';
+import { withTimeout } from '../lib/timeouts.ts';
+
+export const METRICS_PATH = '/metrics';
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** The Content-Type of a scrape. */
+  readonly contentType: string;
+  /**
+   * Serves a scrape (GET or HEAD); 401 without `Authorization: Bearer <METRICS_TOKEN>` when that is
+   * set. Never rejects: a failed collection answers 500.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Yoga's Prometheus plugin on this registry (createApi adds it when given these metrics). */
+  readonly yogaPlugin: Plugin;
+  /** Stops counting this process's writes. Idempotent. */
+  close(): void;
+}
+
+// Jobs take milliseconds (a word count) to an hour (a profiling run); waits, up to a retry's delay.
+const SECONDS_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+/** A scrape never waits longer than this for the ledger (Prometheus gives up after 10 s). */
+const SNAPSHOT_TIMEOUT_MS = 5_000;
+
+/** One per process: collectDefaultMetrics starts observers that live as long as the process. */
+export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_TOKEN'>, logger: Logger): Metrics {
+  const log = logger.child({ component: 'metrics' });
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  // ── what this process did ──
+  const enqueued = new Counter({
+    name: 'jobgraph_jobs_enqueued_total',
+    help: 'Jobs this process recorded, by task and the backend chosen for them.',
+    labelNames: ['task', 'backend'] as const,
+    registers,
+  });
+  const finished = new Counter({
+    name: 'jobgraph_jobs_finished_total',
+    help: 'Jobs this process moved to a terminal status (COMPLETED, FAILED, CANCELLED).',
+    labelNames: ['task', 'status'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'jobgraph_job_retries_total',
+    help: 'Failed attempts this process scheduled for a retry, by the error code of the attempt.',
+    labelNames: ['task', 'reason'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'jobgraph_job_duration_seconds',
+    help: 'From a job\'s first start to its end, for jobs that ended in this process (retries included).',
+    labelNames: ['task', 'status'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const wait = new Histogram({
+    name: 'jobgraph_job_wait_seconds',
+    help: 'From when a job was due (created, or its retry due) to a worker of this process claiming it.',
+    labelNames: ['task'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+
+  const record = ({ job, events }: Change): void => {
+    const task = job.type;
+    for (const event of events) {
+      if (event.kind === 'ATTEMPT') retries.inc({ task, reason: reasonOf(event, job) });
+      if (event.kind !== 'STATUS') continue;
+      switch (event.status) {
+        case 'QUEUED':
+          // seq 1 is the creation; a later QUEUED is a retry or a hand-back of the same job.
+          if (event.seq === 1) enqueued.inc({ task, backend: job.backend.toLowerCase() });
+          break;
+        case 'RUNNING':
+          // The claim's own time: startedAt keeps the first attempt's.
+          wait.observe({ task }, secondsBetween(dueAt(job), event.at));
+          break;
+        case 'COMPLETED':
+        case 'FAILED':
+        case 'CANCELLED':
+          finished.inc({ task, status: event.status });
+          // A job cancelled while waiting never started: no duration.
+          if (job.startedAt && job.finishedAt) duration.observe({ task, status: event.status }, secondsBetween(job.startedAt, job.finishedAt));
+          break;
+        case 'RETRYING':
+        case 'CANCELLING':
+          break;
+        default: {
+          const unknown: never = event.status;
+          throw new Error(`unknown job status ${String(unknown)}`);
+        }
+      }
+    }
+  };
+  const stopListening = system.onLocalChange(record);
+
+  // ── what the ledger holds, and this process's view of its backend ──
+  // Each gauge's collect() runs in the same scrape: they share one queueInfo() read.
+  let pending: Promise<QueueInfo | undefined> | undefined;
+  const snapshot = () =>
+    (pending ??= withTimeout(system.queueInfo(), SNAPSHOT_TIMEOUT_MS, 'reading the ledger for /metrics')
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'metrics: the ledger could not be read; its gauges are left out of this scrape');
+        return undefined;
+      })
+      .finally(() => {
+        pending = undefined;
+      }));
+
+  const jobs: Gauge<'status'> = new Gauge({
+    name: 'jobgraph_jobs',
+    help: 'Jobs in the ledger per status, read at scrape time (the same in every process).',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      const info = await snapshot();
+      jobs.reset();
+      if (!info) return;
+      // Every status, zero included, so a series does not vanish when its last job moves on.
+      const byStatus = new Map<string, number>([...ACTIVE_STATUSES, ...TERMINAL_STATUSES].map((status) => [status, 0]));
+      for (const row of info.jobs) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + row.count);
+      for (const [status, count] of byStatus) jobs.set({ status }, count);
+    },
+  });
+  const workers: Gauge = new Gauge({
+    name: 'jobgraph_workers',
+    help: 'Workers heartbeating in the ledger, read at scrape time (the same in every process).',
+    registers,
+    async collect() {
+      const info = await snapshot();
+      workers.reset();
+      if (info) workers.set(info.workers.length);
+    },
+  });
+  const backendUp: Gauge<'backend'> = new Gauge({
+    name: 'jobgraph_backend_up',
+    help: 'Whether the queue backend this process sends jobs to answers its probe (1) or not (0).',
+    labelNames: ['backend'] as const,
+    registers,
+    async collect() {
+      const info = await snapshot();
+      backendUp.reset();
+      // A process that sends to no queue (no worker, in-process backend) has nothing to report.
+      if (info?.dispatcher.primary) backendUp.set({ backend: info.backend }, info.dispatcher.primaryHealthy ? 1 : 0);
+    },
+  });
+  const fallback: Gauge = new Gauge({
+    name: 'jobgraph_fallback_active',
+    help: 'Whether this process sends jobs to its in-process fallback queue, its backend being down (1) or not (0).',
+    registers,
+    async collect() {
+      const info = await snapshot();
+      fallback.reset();
+      if (info) fallback.set(info.dispatcher.usingFallback ? 1 : 0);
+    },
+  });
+
+  const yogaPlugin = usePrometheus({
+    registry,
+    // Served by handle() below, behind METRICS_TOKEN, not by yoga on whatever path reaches it.
+    endpoint: false,
+    // Low cardinality: a URL carries GET queries, an error path list indexes.
+    labels: { url: false, path: false },
+  });
+
+  const expected = config.METRICS_TOKEN === undefined ? undefined : digest(`Bearer ${config.METRICS_TOKEN}`);
+  const authorized = (header: string | undefined): boolean => {
+    if (!expected) return true;
+    // Digests have one length, so the comparison takes the same time whatever was sent.
+    return header !== undefined && timingSafeEqual(digest(header.trim().replace(/^bearer\s+/i, 'Bearer ')), expected);
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    yogaPlugin,
+    async handle(req, res) {
+      try {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('GET /metrics\n');
+          return;
+        }
+        if (!authorized(req.headers.authorization)) {
+          res.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain' }).end('/metrics needs Authorization: Bearer <METRICS_TOKEN>\n');
+          return;
+        }
+        const body = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      } catch (error) {
+        log.error({ err: error }, 'metrics: a scrape failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics could not be collected\n');
+      }
+    },
+    close: stopListening,
+  };
+}
+
+/** The error code of a failed attempt: its ATTEMPT event's, else the job's. */
+function reasonOf(event: JobEvent, job: Job): string {
+  const data = event.data as { error?: { code?: unknown } } | null;
+  const code = data?.error?.code;
+  return typeof code === 'string' ? code : (job.errorCode ?? 'UNKNOWN');
+}
+
+/** When a waiting job became due: created (runAt then = createdAt + delay), retried or handed back (runAt). */
+function dueAt(job: Job): Date {
+  return job.runAt > job.createdAt ? job.runAt : job.createdAt;
+}
+
+function secondsBetween(from: Date, to: Date): number {
+  // A claim may come up to a few ms before runAt (the claim's tolerance): no negative waits.
+  return Math.max(0, (to.getTime() - from.getTime()) / 1000);
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

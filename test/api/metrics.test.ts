@@ -1,0 +1,261 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
+import { createApi, GRAPHIQL_DEFAULT_QUERY, type Api } from '../../src/api/yoga.ts';
+import { workflowReads } from '../../src/domain/queries.ts';
+import type { Change } from '../../src/jobs/ledger/index.ts';
+import type { JobSystem } from '../../src/jobs/system.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { client } from '../helpers/graphql.ts';
+import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
+
+type Sample = { name: string; labels: Record<string, string>; value: number };
+
+/** The samples of a Prometheus text exposition (comments skipped). */
+function parse(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The samples named `name` whose labels include `labels`. */
+const find = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+
+/** The one sample named `name` with `labels`; undefined when there is none. */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = find(samples, name, labels);
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
+  return found[0]?.value;
+}
+
+/** `{ "<label values>": value }` of every sample named `name`, for exact comparison. */
+const table = (samples: Sample[], name: string, keys: string[]) =>
+  Object.fromEntries(find(samples, name).map((s) => [keys.map((k) => s.labels[k]).join(' '), s.value]));
+
+/**
+ * /metrics against a real ledger: two processes' worth of job systems share one database, A runs
+ * the worker and B only enqueues; each process counts its own writes, and both report the ledger's
+ * totals. The scrape goes over a real HTTP listener of the test's own.
+ */
+describe('GET /metrics', () => {
+  const TOKEN = 'metrics-secret';
+  let database: TestDatabase;
+  let harness: Harness;
+  let system: JobSystem;
+  let other: JobSystem;
+  let metrics: Metrics;
+  let otherMetrics: Metrics;
+  let api: Api;
+  const servers: Server[] = [];
+  let url: string;
+  let otherUrl: string;
+  let graphqlJobId: string;
+
+  async function serve(m: Metrics): Promise<string> {
+    const server = createServer((req, res) => void m.handle(req, res));
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+  }
+
+  const scrape = async (at = url, token: string | undefined = TOKEN) => {
+    const response = await fetch(at, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    expect(response.status).toBe(200);
+    return parse(await response.text());
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('metrics') }));
+    system = await harness.start();
+    // B runs no worker: its jobs wait in the ledger until A's sweep sends them to A's queue.
+    other = await harness.start({}, { worker: false });
+    metrics = createMetrics(system, harness.config({ METRICS_TOKEN: TOKEN }), system.logger);
+    otherMetrics = createMetrics(other, harness.config(), other.logger);
+    api = createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger, { metrics });
+    url = await serve(metrics);
+    otherUrl = await serve(otherMetrics);
+
+    const ids = await Promise.all([
+      system.enqueue('test.echo', { value: 1 }),
+      system.enqueue('test.echo', { value: 2 }),
+      system.enqueue('test.flaky', { succeedOnAttempt: 3 }), // two retries, HANDLER_ERROR
+      system.enqueue('test.refuses', {}), // FAILED at once
+      system.enqueue('test.retryAt', { afterMs: 1_000 }), // one retry, RATE_LIMITED, due 1 s later
+      system.enqueue('test.tooSlow', { ms: 10_000 }), // times out twice: one retry, then FAILED
+      other.enqueue('test.echo', { value: 'from B' }),
+    ]).then((created) => created.map(({ job }) => job.id));
+    // Run again by hand: another attempt of the same job, not another job enqueued.
+    const refused = ids[3]!;
+    await waitForJob(system, refused, 'FAILED');
+    await system.retry(refused);
+    const waiting = await system.enqueue('test.echo', {}, { delayMs: 60_000 });
+    await system.cancel(waiting.job.id);
+    // The example GraphiQL opens with: it must run as it is.
+    const res = await client(api.yoga).request(GRAPHIQL_DEFAULT_QUERY);
+    expect(res.errors).toBeUndefined();
+    graphqlJobId = res.data!.countWords.job.id;
+    await Promise.all([...ids, graphqlJobId].map((id) => waitForJob(system, id)));
+  });
+  afterAll(async () => {
+    metrics?.close();
+    otherMetrics?.close();
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await harness?.stopAll();
+    await database?.drop();
+  });
+
+  it('counts what this process did: enqueued, finished by status, retries by reason', async () => {
+    // A job's after-write step runs just after its row is visible: wait for the last counts.
+    const samples = await waitFor(scrape, (s) => find(s, 'jobgraph_jobs_finished_total').reduce((n, x) => n + x.value, 0) >= 10, 10_000, 'the finished counters');
+    expect(table(samples, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual({
+      'test.echo inline': 3, // B's echo is B's to count
+      'test.flaky inline': 1,
+      'test.refuses inline': 1, // retried by hand: still one job
+      'test.retryAt inline': 1,
+      'test.tooSlow inline': 1,
+      'demo.countWords inline': 1,
+    });
+    expect(table(samples, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual({
+      'test.echo COMPLETED': 3, // B's echo ran here
+      'test.echo CANCELLED': 1,
+      'test.flaky COMPLETED': 1,
+      'test.refuses FAILED': 2,
+      'test.retryAt COMPLETED': 1,
+      'test.tooSlow FAILED': 1,
+      'demo.countWords COMPLETED': 1,
+    });
+    expect(table(samples, 'jobgraph_job_retries_total', ['task', 'reason'])).toEqual({
+      'test.flaky HANDLER_ERROR': 2,
+      'test.retryAt RATE_LIMITED': 1,
+      'test.tooSlow TIMEOUT': 1,
+    });
+
+    const theirs = await scrape(otherUrl, undefined);
+    expect(table(theirs, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual({ 'test.echo inline': 1 });
+    expect(find(theirs, 'jobgraph_jobs_finished_total')).toEqual([]);
+    expect(find(theirs, 'jobgraph_job_wait_seconds_count')).toEqual([]);
+  });
+
+  it('times jobs: run time from first start to end, wait from due to claim', async () => {
+    const samples = await scrape();
+    expect(table(samples, 'jobgraph_job_duration_seconds_count', ['task', 'status'])).toEqual({
+      'test.echo COMPLETED': 3, // the cancelled one never started
+      'test.flaky COMPLETED': 1,
+      'test.refuses FAILED': 2,
+      'test.retryAt COMPLETED': 1,
+      'test.tooSlow FAILED': 1,
+      'demo.countWords COMPLETED': 1,
+    });
+    // Two attempts of 300 ms before their timeouts, and the backoff between.
+    expect(value(samples, 'jobgraph_job_duration_seconds_sum', { task: 'test.tooSlow' })).toBeGreaterThanOrEqual(0.6);
+    expect(value(samples, 'jobgraph_job_duration_seconds_bucket', { task: 'test.tooSlow', le: '+Inf' })).toBe(1);
+    // One claim per attempt.
+    expect(table(samples, 'jobgraph_job_wait_seconds_count', ['task'])).toEqual({
+      'test.echo': 3,
+      'test.flaky': 3,
+      'test.refuses': 2,
+      'test.retryAt': 2,
+      'test.tooSlow': 2,
+      'demo.countWords': 1,
+    });
+    // The retry was due 1 s after its failure: waiting for that second is not waiting for a worker.
+    expect(value(samples, 'jobgraph_job_wait_seconds_sum', { task: 'test.retryAt' })).toBeLessThan(0.9);
+  });
+
+  it('reports the ledger at scrape time, the same from every process', async () => {
+    const counts = await system.db.query<{ status: string; n: number }>('SELECT "status", count(*)::int AS n FROM "Job" GROUP BY "status"');
+    const ledger = Object.fromEntries(counts.map((row) => [row.status, row.n]));
+    expect(ledger).toMatchObject({ COMPLETED: 6, FAILED: 2, CANCELLED: 1 });
+    const [ours, theirs] = [await scrape(), await scrape(otherUrl, undefined)];
+    for (const samples of [ours, theirs]) {
+      expect(value(samples, 'jobgraph_jobs', { status: 'COMPLETED' })).toBe(ledger.COMPLETED);
+      expect(table(samples, 'jobgraph_jobs', ['status'])).toEqual({
+        QUEUED: 0, RETRYING: 0, RUNNING: 0, CANCELLING: 0, COMPLETED: 6, FAILED: 2, CANCELLED: 1,
+      });
+      expect(value(samples, 'jobgraph_workers')).toBe(1); // A's; B runs none
+      expect(value(samples, 'jobgraph_fallback_active')).toBe(0);
+    }
+    expect(table(ours, 'jobgraph_backend_up', ['backend'])).toEqual({ inline: 1 });
+    // B sends jobs to no queue: it has no backend to report on.
+    expect(find(theirs, 'jobgraph_backend_up')).toEqual([]);
+
+    // A job appears in the gauge at the next scrape, whoever wrote it.
+    await other.enqueue('test.echo', {}, { delayMs: 60_000 });
+    expect(value(await scrape(), 'jobgraph_jobs', { status: 'QUEUED' })).toBe(1);
+  });
+
+  it('measures GraphQL operations (yoga plugin, same registry) and the process', async () => {
+    const samples = await scrape();
+    // The one mutation through the API, labelled by operation, never by URL.
+    expect(value(samples, 'graphql_envelop_request', { operationType: 'mutation' })).toBe(1);
+    expect(value(samples, 'graphql_yoga_http_duration_count', { operationType: 'mutation' })).toBe(1);
+    expect(find(samples, 'graphql_yoga_http_duration_count').every((s) => !('url' in s.labels))).toBe(true);
+    expect(value(samples, 'graphql_envelop_phase_execute_count', { operationType: 'mutation' })).toBe(1);
+    expect(value(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(value(samples, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    // B's API measured nothing: its registry is its own.
+    expect(find(await scrape(otherUrl, undefined), 'graphql_envelop_request')).toEqual([]);
+  });
+
+  it('asks for METRICS_TOKEN when it is set, and is open when it is not', async () => {
+    const none = await fetch(url);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await none.text()).not.toContain('jobgraph_');
+    expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: TOKEN } })).status).toBe(401);
+    const ok = await fetch(url, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe(metrics.contentType);
+    expect(await ok.text()).toContain('# TYPE jobgraph_jobs_enqueued_total counter');
+    expect((await fetch(otherUrl)).status).toBe(200);
+    expect((await fetch(otherUrl, { method: 'POST' })).status).toBe(405);
+    // Yoga does not serve the plugin's own /metrics, which would skip the token.
+    const viaYoga = await api.yoga.fetch('http://yoga/metrics');
+    expect(await viaYoga.text()).not.toContain('jobgraph_');
+  });
+
+  it('onLocalChange: every write of this process, and a listener that throws fails no write', async () => {
+    const seen: Change[] = [];
+    const stopSeeing = system.onLocalChange((change) => seen.push(change));
+    const stopThrowing = system.onLocalChange(() => {
+      throw new Error('a broken listener');
+    });
+    const { job } = await system.enqueue('test.echo', { steps: 2 });
+    await waitForJob(system, job.id, 'COMPLETED');
+    await waitFor(async () => seen.filter((c) => c.job.id === job.id).at(-1)?.job.status, (s) => s === 'COMPLETED', 5_000, 'the completion');
+    const events = seen.filter((c) => c.job.id === job.id).flatMap((c) => c.events.map((e) => `${e.seq} ${e.kind} ${e.status}`));
+    expect(events).toEqual(['1 STATUS QUEUED', '2 STATUS RUNNING', '3 PROGRESS RUNNING', '4 PROGRESS RUNNING', '5 STATUS COMPLETED']);
+    stopSeeing();
+    stopThrowing();
+    const heard = seen.length;
+    await system.enqueue('test.echo', {}, { delayMs: 60_000 });
+    expect(seen.length).toBe(heard);
+  });
+
+  it('GraphiQL opens on the countWords example, pointing at the dashboard', async () => {
+    const page = await api.yoga.fetch('http://yoga/graphql', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(JSON.stringify(GRAPHIQL_DEFAULT_QUERY));
+    expect(html).toContain('countWords(input: { text: \\"one two three four five six\\", chunkSize: 1, pauseMs: 500 })');
+    expect(html).toContain('# subscription {\\n#   jobProgress(id: \\"<id>\\") { status progress message }');
+    expect(html).toContain('/dashboard');
+    // The example ran (beforeAll): it is a real job.
+    expect(await system.getJob(graphqlJobId)).toMatchObject({ type: 'demo.countWords', status: 'COMPLETED' });
+  });
+});
