@@ -6,6 +6,7 @@ import type { JobService } from '../jobs/service.ts';
 import type { Logger } from '../lib/logger.ts';
 import { bearerFrom, GRAPHQL_PATH, type Api } from './yoga.ts';
 import { METRICS_PATH } from './metrics.ts';
+import { createDashboardHandler, DASHBOARD_PATH } from './dashboard.ts';
 
 type Enveloped = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
@@ -18,16 +19,23 @@ export interface HttpServer {
 
 /**
  * The listener: GraphQL over HTTP and SSE (yoga) and over WebSocket (graphql-ws) on one path,
- * plus /health (the process answers), /ready (the ledger answers and a backend takes jobs) and,
- * when the API was given them, /metrics (Prometheus).
+ * plus /health (the process answers), /ready (the ledger answers and a backend takes jobs), the
+ * dashboard's files on /dashboard (/ leads there) and, when the API was given them, /metrics.
  */
 export function createHttpServer(api: Api, system: JobService, logger: Logger): HttpServer {
   const log = logger.child({ component: 'http' });
+  const dashboard = createDashboardHandler();
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/health') return json(res, 200, { status: 'ok' });
     if (path === '/ready') return void system.readiness().then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
     if (path === METRICS_PATH && api.metrics) return void api.metrics.handle(req, res);
+    if (path === '/') return void res.writeHead(302, { location: `${DASHBOARD_PATH}/` }).end();
+    if (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) {
+      return void dashboard(req, res).then((handled) => {
+        if (!handled) api.yoga(req, res);
+      });
+    }
     return api.yoga(req, res);
   });
 

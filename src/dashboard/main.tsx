@@ -1,0 +1,5 @@
+import { render } from 'preact';
+import { App } from './components/App/App.tsx';
+import './global.css';
+
+render(<App />, document.getElementById('app')!);

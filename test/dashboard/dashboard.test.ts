@@ -1,0 +1,378 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDashboardHandler } from '../../src/api/dashboard.ts';
+import { createHttpServer, type HttpServer } from '../../src/api/server.ts';
+import { createApi } from '../../src/api/yoga.ts';
+import { workflowReads } from '../../src/domain/queries.ts';
+import type { JobSystem } from '../../src/jobs/system.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
+
+/**
+ * The dashboard (src/dashboard) built with `npm run build`, served by the API's listener
+ * (src/api/server.ts, with the handler of src/api/dashboard.ts), driven in headless Chromium against a real API: inline queue, a
+ * PostgreSQL ledger of its own, tokens for an operator and a viewer of the same name (a viewer
+ * sees only their own jobs, so the viewer shares the operator's name to see anything).
+ */
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN_KEY = 'jobgraph.dashboard.token';
+const OPERATOR = 'tok-ops';
+const VIEWER = 'tok-ops-viewer';
+/**
+ * The one console error a page may show: Chromium logs the 401 with which the API answers a
+ * request without a token, which is how the dashboard learns that it must ask for one.
+ */
+const EXPECTED_401 = /^Failed to load resource: the server responded with a status of 401/;
+
+/** A raw GET, so that paths like /dashboard/../x reach the server as written. */
+function rawGet(port: number, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('dashboard', () => {
+  let database: TestDatabase;
+  let harness: Harness;
+  let system: JobSystem;
+  let http: HttpServer;
+  let port: number;
+  let base: string;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
+    expect(existsSync(join(root, 'dist/dashboard/index.html'))).toBe(true);
+
+    database = await createTestDatabase();
+    harness = new Harness(
+      testEnv({
+        DATABASE_URL: database.url,
+        QUEUE_BACKEND: 'inline',
+        QUEUE_NAME: uniqueName('dash'),
+        API_TOKENS: `ops:${OPERATOR}:operator,ops:${VIEWER}:viewer`,
+      }),
+    );
+    system = await harness.start();
+    http = createHttpServer(createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger), system, system.logger);
+    port = await http.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  }, 120_000);
+
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+    // No console errors and no uncaught exceptions on any page of the test.
+    expect(problems.splice(0)).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await http?.close();
+    await harness?.stopAll();
+    await database?.drop();
+  });
+
+  /** A fresh browser tab (own sessionStorage), signed in with `token` when given. */
+  async function open(path: string, token?: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    contexts.push(context);
+    if (token) await context.addInitScript(([key, value]) => sessionStorage.setItem(key!, value!), [TOKEN_KEY, token]);
+    const page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !EXPECTED_401.test(message.text())) problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    await page.goto(`${base}${path}`);
+    return page;
+  }
+
+  async function graphql(query: string, variables: Record<string, unknown> = {}, token = OPERATOR): Promise<any> {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: any; errors?: unknown[] };
+    expect(body.errors).toBeUndefined();
+    return body.data;
+  }
+
+  async function enqueue(type: string, input: unknown): Promise<string> {
+    const data = await graphql('mutation($type: String!, $input: JSON!) { enqueueJob(type: $type, input: $input) { job { id } } }', { type, input });
+    return data.enqueueJob.job.id;
+  }
+
+  const head = (page: Page) => page.locator('section[aria-labelledby="job-title"]');
+  const bar = (page: Page) => head(page).getByRole('progressbar', { name: 'Job progress' });
+
+  describe('the handler', () => {
+    it('serves the app with content types, index.html for its routes, 404 for missing files and paths outside', async () => {
+      const index = await fetch(`${base}/dashboard`);
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(index.headers.get('content-security-policy')).toContain("default-src 'self'");
+      const html = await index.text();
+      expect(html).not.toMatch(/https?:\/\//); // everything bundled, nothing from a CDN
+
+      const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+      const style = /href="(\/dashboard\/assets\/[^"]+\.css)"/.exec(html)![1]!;
+      const js = await fetch(`${base}${script}`);
+      expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(js.headers.get('cache-control')).toContain('immutable');
+      expect((await fetch(`${base}${style}`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+      const etag = js.headers.get('etag')!;
+      expect((await fetch(`${base}${script}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+
+      for (const route of ['/dashboard/', '/dashboard/jobs', '/dashboard/jobs/6f1d6a52-3d7c-4e55-9a0e-2b8f1c5d2e10?x=1']) {
+        const page = await fetch(`${base}${route}`);
+        expect(page.status, route).toBe(200);
+        expect(await page.text(), route).toBe(html);
+      }
+      expect((await fetch(`${base}/dashboard/assets/missing.js`)).status).toBe(404);
+      for (const path of ['/dashboard/../package.json', '/dashboard/%2e%2e/package.json', '/dashboard/..%2f..%2fpackage.json', '/dashboard/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/dashboard/%00.js']) {
+        const answer = await rawGet(port, path);
+        expect(answer.status, path).toBe(404);
+        expect(answer.body, path).not.toContain('"name": "jobgraph"');
+      }
+      expect((await rawGet(port, '/dashboard/%E0%A4%A')).status).toBe(400);
+      expect((await fetch(`${base}/dashboard`, { method: 'POST' })).status).toBe(405);
+      // Not its paths: the API answers as before; / leads to the dashboard.
+      expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
+      const home = await fetch(`${base}/`, { redirect: 'manual' });
+      expect([home.status, home.headers.get('location')]).toEqual([302, '/dashboard/']);
+      expect((await fetch(`${base}/dashboards`)).status).not.toBe(200);
+    });
+
+    it('answers 503 "not built: run npm run build" when the build is missing, and leaves other paths alone', async () => {
+      const empty = mkdtempSync(join(tmpdir(), 'dashboard-'));
+      try {
+        const handler = createDashboardHandler({ dir: join(empty, 'nothing') });
+        const answers: { status?: number; headers?: unknown; body?: string } = {};
+        const res = {
+          headersSent: false,
+          writeHead(status: number, headers: unknown) {
+            answers.status = status;
+            answers.headers = headers;
+            return this;
+          },
+          end(body?: string) {
+            answers.body = body;
+            return this;
+          },
+        };
+        expect(await handler({ url: '/dashboard/jobs', method: 'GET', headers: {} } as never, res as never)).toBe(true);
+        expect(answers.status).toBe(503);
+        expect(answers.body).toContain('The dashboard is not built: run <code>npm run build</code>');
+        expect(await handler({ url: '/graphql', method: 'GET', headers: {} } as never, res as never)).toBe(false);
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
+    });
+  });
+
+  it('asks for a token once, says when it is wrong, and keeps it for the tab', async () => {
+    const page = await open('/dashboard/');
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('The token is not valid');
+    await page.getByLabel('API token').fill(OPERATOR);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.getByRole('heading', { name: 'Backend' }).waitFor();
+    expect(await page.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY)).toBe(OPERATOR);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Backend' }).waitFor();
+    await page.getByText('ops · operator').waitFor();
+    await page.getByText('● live').waitFor();
+  });
+
+  it('enqueues demo.countWords from the page and follows its bar to 100 and COMPLETED', async () => {
+    const page = await open('/dashboard/enqueue', OPERATOR);
+    const input = page.getByLabel('Input (JSON)');
+    await expect.poll(() => input.inputValue()).toContain('"pauseMs": 400');
+    expect(JSON.parse(await input.inputValue())).toEqual({ text: 'one two three four five six seven eight', chunkSize: 1, pauseMs: 400 });
+    await page.getByRole('button', { name: 'Enqueue', exact: true }).click();
+    await page.waitForURL(/\/dashboard\/jobs\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').at(-1)!;
+
+    const seen = new Set<number>();
+    await waitFor(
+      async () => Number(await bar(page).getAttribute('aria-valuenow')),
+      (value) => (seen.add(value), value === 100),
+      20_000,
+      'the progress bar to reach 100',
+    );
+    expect([...seen].some((value) => value > 0 && value < 100)).toBe(true); // it moved, not jumped
+    await head(page).getByText('COMPLETED', { exact: true }).waitFor();
+    await page.getByRole('region', { name: 'Result' }).getByText('"words": 8').waitFor();
+    expect((await system.getJob(id))!.status).toBe('COMPLETED');
+  });
+
+  it('lists jobs live: one enqueued through the API appears within a second, its bar moves; filters narrow', async () => {
+    const page = await open('/dashboard/jobs', OPERATOR);
+    await page.getByText('● live').waitFor();
+    await page.getByRole('status').filter({ hasText: /jobs?$/ }).waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the jobUpdates subscription is on its way
+
+    const started = Date.now();
+    const id = await enqueue('demo.countWords', { text: 'a b c d e f', chunkSize: 1, pauseMs: 300 });
+    const row = page.locator(`tr[data-job-id="${id}"]`);
+    await row.waitFor({ timeout: 1_000 });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(await page.locator('tbody tr').first().getAttribute('data-job-id')).toBe(id); // newest first
+
+    const progress = row.getByRole('progressbar');
+    const seen = new Set<number>();
+    await waitFor(async () => Number(await progress.getAttribute('aria-valuenow')), (value) => (seen.add(value), value === 100), 20_000, 'the row to reach 100');
+    expect([...seen].some((value) => value > 0 && value < 100)).toBe(true);
+    await row.getByText('COMPLETED', { exact: true }).waitFor();
+
+    // Text in the id or the input.
+    await page.getByLabel('Id or input contains').fill(id.slice(0, 8));
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('Id or input contains').fill('nothing-has-this');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(0);
+    await page.getByLabel('Id or input contains').fill('');
+    // Status, by the API.
+    await page.getByLabel('Status').selectOption('FAILED');
+    await expect.poll(() => page.url()).toContain('status=FAILED');
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByLabel('Status').selectOption('COMPLETED');
+    await row.waitFor();
+    // Phase and task.
+    await page.getByLabel('Phase').selectOption('SCOPING');
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByLabel('Phase').selectOption('PLANNING');
+    await page.getByLabel('Task').selectOption('demo.countWords');
+    await row.waitFor();
+  });
+
+  it('cancels a running job from its detail page', async () => {
+    const id = await enqueue('test.sleep', { ms: 120_000 });
+    await waitForJob(system, id, 'RUNNING');
+    const page = await open(`/dashboard/jobs/${id}`, OPERATOR);
+    await head(page).getByText('RUNNING', { exact: true }).waitFor();
+    expect(await head(page).getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    await head(page).getByRole('button', { name: 'Cancel' }).click();
+    await head(page).getByText('CANCELLED', { exact: true }).waitFor({ timeout: 10_000 });
+    expect(await head(page).getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    await head(page).getByRole('button', { name: 'Retry' }).waitFor();
+    // The timeline, live from jobEvents: the handler saw the abort.
+    await page.getByRole('list', { name: 'Job events' }).getByText('saw abort: CANCELLED').waitFor();
+    expect((await waitForJob(system, id)).status).toBe('CANCELLED');
+  });
+
+  it('retries a failed job from its detail page', async () => {
+    const id = await enqueue('test.refuses', {});
+    await waitForJob(system, id, 'FAILED');
+    const page = await open(`/dashboard/jobs/${id}`, OPERATOR);
+    await head(page).getByText('FAILED', { exact: true }).waitFor();
+    await page.getByRole('region', { name: 'Attempts' }).getByText('final: BAD_DATA: this input can never succeed').waitFor();
+    expect(await head(page).getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    await head(page).getByRole('button', { name: 'Retry' }).click();
+    // It runs again, as attempt 2, and fails again (it always refuses).
+    await page.getByRole('region', { name: 'Details' }).getByText(/^2 of \d+$/).waitFor({ timeout: 10_000 });
+    await head(page).getByText('FAILED', { exact: true }).waitFor({ timeout: 10_000 });
+    const job = await waitForJob(system, id, 'FAILED');
+    expect(job.attempt).toBe(2);
+  });
+
+  it('shows each failed attempt with its reason (screenshot docs/dashboard-job.png)', async () => {
+    const id = await enqueue('test.flaky', { succeedOnAttempt: 3 });
+    await waitForJob(system, id, 'COMPLETED');
+    const page = await open(`/dashboard/jobs/${id}`, OPERATOR);
+    await head(page).getByText('COMPLETED', { exact: true }).waitFor();
+    const attempts = page.getByRole('region', { name: 'Attempts' }).getByRole('listitem');
+    await expect.poll(() => attempts.count()).toBe(2);
+    expect(await attempts.first().textContent()).toContain('attempt failed (');
+    expect(await attempts.first().textContent()).toContain('flaky failure on attempt 1');
+    await page.getByRole('list', { name: 'Job events' }).getByText('ATTEMPT').first().waitFor();
+    // Completed after failures: the result, not the last attempt's error.
+    await page.getByRole('region', { name: 'Result' }).getByText('"attempt": 3').waitFor();
+    await page.getByText('● live').waitFor();
+    await mkdir(join(root, 'docs'), { recursive: true });
+    await page.screenshot({ path: join(root, 'docs/dashboard-job.png'), fullPage: true });
+  });
+
+  it('a viewer sees no Cancel, Retry or Enqueue', async () => {
+    const failed = await enqueue('test.refuses', {});
+    const running = await enqueue('test.sleep', { ms: 120_000 });
+    await waitForJob(system, failed, 'FAILED');
+    await waitForJob(system, running, 'RUNNING');
+
+    const page = await open(`/dashboard/jobs/${failed}`);
+    await page.getByLabel('API token').fill(VIEWER);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.getByText('ops · viewer').waitFor();
+    await head(page).getByText('FAILED', { exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    expect(await page.getByRole('navigation').getByRole('link', { name: 'Enqueue' }).count()).toBe(0);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Jobs' }).click();
+    await page.locator(`tr[data-job-id="${running}"] a`).click();
+    await head(page).getByText('RUNNING', { exact: true }).waitFor();
+    await bar(page).waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+
+    await page.goto(`${base}/dashboard/enqueue`);
+    await page.getByText('ops is a viewer: enqueuing needs an operator or admin token.').waitFor();
+    await graphql('mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: running });
+  });
+
+  it('shows the backend, workers, counts and throughput (screenshot docs/dashboard-overview.png)', async () => {
+    const ids = await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => enqueue('demo.countWords', { text: `w${i} x y`, chunkSize: 1 })),
+      enqueue('test.refuses', {}),
+    ]);
+    for (const id of ids) await waitForJob(system, id);
+    const running = await enqueue('test.sleep', { ms: 120_000 });
+    await waitForJob(system, running, 'RUNNING');
+
+    const page = await open('/dashboard/', OPERATOR);
+    const backend = page.getByRole('region', { name: 'Backend' });
+    await backend.getByText('INLINE', { exact: true }).waitFor();
+    expect(await backend.textContent()).toContain('not in use'); // fail-over
+    expect(await backend.textContent()).toMatch(/Event bus\s*postgres/);
+    expect(await backend.textContent()).toMatch(/Ledger\s*postgres/);
+    await page.getByRole('region', { name: 'Probes' }).getByText('ok', { exact: true }).first().waitFor();
+    const workers = page.getByRole('region', { name: 'Workers' });
+    await expect.poll(() => workers.locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
+    expect(await workers.locator('tbody tr').first().textContent()).toMatch(/INLINE|inline/);
+
+    const counts = await graphql('{ queueInfo { jobCounts { status count } } }');
+    const completed = counts.queueInfo.jobCounts.filter((c: any) => c.status === 'COMPLETED').reduce((n: number, c: any) => n + c.count, 0);
+    await expect.poll(() => page.locator('[data-status="COMPLETED"]').textContent()).toBe(String(completed));
+    const perTask = page.getByRole('table', { name: 'Jobs per task and status' });
+    await perTask.getByRole('link', { name: 'demo.countWords' }).waitFor();
+
+    const chart = page.getByRole('img', { name: /^Throughput over the last hour/ });
+    await expect.poll(() => chart.getAttribute('aria-label')).toMatch(/[1-9]\d* completed, [1-9]\d* failed/);
+    expect(await workers.locator('tbody tr').first().textContent()).toMatch(/\d+(\.\d)? (ms|s)$/); // heartbeat age
+
+    // Live: a job that ends now shows in the counts without a reload.
+    const cancelled = Number(await page.locator('[data-status="CANCELLED"]').textContent());
+    await graphql('mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: running });
+    await expect.poll(() => page.locator('[data-status="CANCELLED"]').textContent(), { timeout: 10_000 }).toBe(String(cancelled + 1));
+
+    await mkdir(join(root, 'docs'), { recursive: true });
+    await page.screenshot({ path: join(root, 'docs/dashboard-overview.png'), fullPage: true });
+  });
+});
