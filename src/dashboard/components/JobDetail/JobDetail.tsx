@@ -47,7 +47,7 @@ export function JobDetail({ id }: { id: string }) {
       <div class={styles.columns}>
         <section class="panel" aria-labelledby="facts-title">
           <h2 id="facts-title">Details</h2>
-          <dl class={styles.facts}>
+          <dl class="facts">
             <dt>Phase</dt>
             <dd>{job.phase}</dd>
             <dt>Backend</dt>

@@ -19,7 +19,7 @@ export function Overview() {
     <div class={styles.grid}>
       <section class="panel" aria-labelledby="backend-title">
         <h2 id="backend-title">Backend</h2>
-        <dl class={styles.facts}>
+        <dl class="facts">
           <dt>Backend</dt>
           <dd>
             <strong>{info.backend}</strong>{' '}
