@@ -212,6 +212,8 @@ export function defineContractSuite(backend: BackendName) {
       await setup();
       const { job } = await system.enqueue('test.sleep', { ms: 30_000 });
       await waitFor(() => system.events(job.id), (events) => events.some((e) => e.message === 'started'), 10_000, 'start');
+      // The monitor's "jobs running" per worker, from the ledger.
+      expect((await system.queueInfo()).workers.find((w) => w.id === system.workerId)?.running).toBe(1);
       const cancelling = await system.cancel(job.id);
       expect(['CANCELLING', 'CANCELLED']).toContain(cancelling.status);
       const done = await waitForJob(system, job.id);

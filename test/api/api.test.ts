@@ -122,12 +122,12 @@ describe('GraphQL API', () => {
   });
 
   it('tells the registry and the queue', async () => {
-    const res = await alice().request(`{ tasks { name phase mutation inputSchema maxAttempts timeoutMs } queueInfo { backend queueName reason healthy usingFallback eventBus ledger probes { backend ok } queue { waiting delayed active } jobCounts { status type count } workers { id concurrency } } }`);
+    const res = await alice().request(`{ tasks { name phase mutation inputSchema maxAttempts timeoutMs } queueInfo { backend queueName reason healthy usingFallback eventBus ledger probes { backend ok } queue { waiting delayed active } jobCounts { status type count } workers { id concurrency running } } }`);
     expect(res.errors).toBeUndefined();
     expect(res.data!.tasks).toContainEqual(expect.objectContaining({ name: 'demo.countWords', phase: 'PLANNING', mutation: 'countWords' }));
     expect(res.data!.tasks).toContainEqual(expect.objectContaining({ name: 'test.tooSlow', maxAttempts: 2, timeoutMs: 300 }));
     expect(res.data!.queueInfo).toMatchObject({ backend: 'INLINE', reason: 'QUEUE_BACKEND=inline', healthy: true, usingFallback: false, eventBus: 'postgres', ledger: 'postgres' });
-    expect(res.data!.queueInfo.workers).toEqual([{ id: system.workerId, concurrency: 4 }]);
+    expect(res.data!.queueInfo.workers).toEqual([{ id: system.workerId, concurrency: 4, running: expect.any(Number) }]);
     // QUEUE_NAME scoped to this ledger's identity.
     expect(res.data!.queueInfo.queueName).toMatch(/^api_[0-9a-f]{8}\.[0-9a-f]{12}$/);
     expect(res.data!.queueInfo.jobCounts.length).toBeGreaterThan(0);

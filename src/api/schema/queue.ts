@@ -36,6 +36,7 @@ const WorkerRef = builder.objectRef<Worker>('WorkerInfo').implement({
     pid: t.exposeInt('pid'),
     backend: t.exposeString('backend'),
     concurrency: t.exposeInt('concurrency'),
+    running: t.exposeInt('running', { description: 'Jobs it holds now (RUNNING or CANCELLING).' }),
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
     heartbeatAt: t.expose('heartbeatAt', { type: 'DateTime' }),
   }),

@@ -62,7 +62,7 @@ export interface QueueInfo {
   ledger: string;
   queue: { waiting: number; delayed: number; active: number } | null;
   jobCounts: { status: JobStatus; type: string; count: number }[];
-  workers: { id: string; hostname: string; pid: number; backend: string; concurrency: number; startedAt: string; heartbeatAt: string }[];
+  workers: { id: string; hostname: string; pid: number; backend: string; concurrency: number; running: number; startedAt: string; heartbeatAt: string }[];
 }
 
 export interface TaskInfo {
@@ -96,7 +96,7 @@ export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
     probes { backend ok detail latencyMs }
     queue { waiting delayed active }
     jobCounts { status type count }
-    workers { id hostname pid backend concurrency startedAt heartbeatAt }
+    workers { id hostname pid backend concurrency running startedAt heartbeatAt }
   }
 }`;
 export type QueueInfoData = { queueInfo: QueueInfo };

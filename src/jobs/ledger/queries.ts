@@ -3,7 +3,8 @@ import type { Job, JobEvent } from '../../generated/prisma/client.ts';
 import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { isUuid, Params } from './sql.ts';
+import { HELD_STATUSES } from '../states.ts';
+import { isUuid, Params, statusIn } from './sql.ts';
 
 export interface JobListFilter {
   first: number;
@@ -20,6 +21,8 @@ export interface WorkerRow {
   pid: number;
   backend: string;
   concurrency: number;
+  /** Jobs it holds now (RUNNING or CANCELLING). */
+  running: number;
   heartbeatAt: Date;
   startedAt: Date;
 }
@@ -104,8 +107,10 @@ export class LedgerQueries {
   /** Workers running and heartbeating within `staleMs`, oldest first. */
   liveWorkers(staleMs: number): Promise<WorkerRow[]> {
     return this.db.query<WorkerRow>(
-      `SELECT id, hostname, pid, backend, concurrency, "heartbeatAt", "startedAt" FROM "Worker"
-       WHERE "stoppedAt" IS NULL AND "heartbeatAt" > now() - $1 * interval '1 millisecond' ORDER BY "startedAt"`,
+      `SELECT w.id, w.hostname, w.pid, w.backend, w.concurrency, w."heartbeatAt", w."startedAt",
+         (SELECT count(*)::int FROM "Job" j WHERE j."lockedBy" = w.id AND ${statusIn(HELD_STATUSES, 'j."status"')}) AS running
+       FROM "Worker" w
+       WHERE w."stoppedAt" IS NULL AND w."heartbeatAt" > now() - $1 * interval '1 millisecond' ORDER BY w."startedAt"`,
       [staleMs],
     );
   }

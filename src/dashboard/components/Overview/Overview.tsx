@@ -106,6 +106,7 @@ function Workers({ info, fetchedAt, onRefresh }: { info: QueueInfo; fetchedAt: n
               <th>worker</th>
               <th>host</th>
               <th>backend</th>
+              <th class={styles.num}>running</th>
               <th class={styles.num}>concurrency</th>
               <th class={styles.num}>heartbeat age</th>
             </tr>
@@ -120,6 +121,7 @@ function Workers({ info, fetchedAt, onRefresh }: { info: QueueInfo; fetchedAt: n
                   {worker.hostname}:{worker.pid}
                 </td>
                 <td>{worker.backend}</td>
+                <td class={styles.num}>{worker.running}</td>
                 <td class={styles.num}>{worker.concurrency}</td>
                 <td class={styles.num}>{formatDuration(Math.max(0, fetchedAt - Date.parse(worker.heartbeatAt)))}</td>
               </tr>
