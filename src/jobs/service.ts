@@ -17,6 +17,13 @@ export interface EnqueueOptions {
   createdBy?: string | null;
 }
 
+/** One job of a bulk enqueue. */
+export interface EnqueueItem {
+  type: string;
+  input: unknown;
+  opts?: EnqueueOptions;
+}
+
 export interface QueueInfo {
   backend: BackendName;
   queueName: string;
@@ -44,6 +51,11 @@ export interface JobService {
   // ── jobs ──
   /** Validates the input against the task, records the job and hands it to a queue. */
   enqueue(type: string, input: unknown, opts?: EnqueueOptions): Promise<{ job: Job; deduplicated: boolean }>;
+  /**
+   * Many jobs at once (as BullMQ's addBulk): every item validated before any is written (issues
+   * carry the item's index), then written together; idempotency per item.
+   */
+  enqueueMany(items: EnqueueItem[]): Promise<{ job: Job; deduplicated: boolean }[]>;
   /** Cancels a job: a waiting one at once, a running one by aborting it wherever it runs. */
   cancel(jobId: string, by?: string | null): Promise<Job>;
   /** Runs a FAILED or CANCELLED job again as a new attempt, with a fresh retry budget. */

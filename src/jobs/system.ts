@@ -3,17 +3,17 @@ import type { LedgerDb } from '../db/client.ts';
 import type { JobChange } from '../events/messages.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../lib/logger.ts';
-import { describeIssues, fieldIssues } from '../lib/issues.ts';
+import { describeIssues, fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import { errorText } from '../lib/errors.ts';
 import type { QueueAdapter } from '../adapters/types.ts';
 import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
-import { InvalidInputError } from './errors.ts';
+import { InvalidInputError, UnknownTaskError } from './errors.ts';
 import type { Executor } from './executor.ts';
-import type { Change, Job, JobEvent, JobListFilter, Ledger } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobListFilter, Ledger, NewJob } from './ledger/index.ts';
 import type { Reaper } from './reaper.ts';
-import type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
+import type { EnqueueItem, EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 import { startJobSystem, type JobSystemOptions } from './start.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
@@ -127,26 +127,47 @@ export class JobSystem implements JobService {
 
   /** Validates the input against the task, records the job and hands it to a queue. */
   async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
+    const prepared = await this.#prepare(type, input, opts);
+    if ('issues' in prepared && !prepared.inInput) throw new UnknownTaskError(type);
+    if ('issues' in prepared) throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(prepared.issues)}`, prepared.issues);
+    return this.ledger.transitions.createJob(prepared.job);
+  }
+
+  /**
+   * Validates every item before it writes any: one unfit item refuses them all, its issues under
+   * its index (`3.input.text`, `3.type`). Then the jobs are written together: creations of one
+   * turn share one statement.
+   */
+  async enqueueMany(items: EnqueueItem[]): Promise<{ job: Job; deduplicated: boolean }[]> {
+    const prepared = await Promise.all(items.map((item) => this.#prepare(item.type, item.input, item.opts ?? {})));
+    const issues = prepared.flatMap((p, i) =>
+      'issues' in p ? p.issues.map((issue) => ({ ...issue, path: [String(i), ...(p.inInput ? ['input'] : []), ...issue.path] })) : [],
+    );
+    if (issues.length > 0) throw new InvalidInputError(`Invalid jobs: ${describeIssues(issues)}`, issues);
+    return Promise.all(prepared.map((p) => this.ledger.transitions.createJob((p as { job: NewJob }).job)));
+  }
+
+  /** The job to record for an enqueue, or why it does not fit: its input (paths within it) or its type. */
+  async #prepare(type: string, input: unknown, opts: EnqueueOptions): Promise<{ job: NewJob } | { issues: FieldIssue[]; inInput: boolean }> {
+    if (!this.registry.has(type)) return { issues: [{ path: ['type'], message: `no task named "${type}"` }], inInput: false };
     const task = this.registry.get(type);
     const parsed = task.input.safeParse(input);
-    if (!parsed.success) {
-      const issues = fieldIssues(parsed.error);
-      throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(issues)}`, issues);
-    }
+    if (!parsed.success) return { issues: fieldIssues(parsed.error), inInput: true };
     const unfit = task.check ? await task.check(parsed.data, { db: this.db.prisma, deps: this.deps }) : [];
-    if (unfit.length > 0) throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(unfit)}`, unfit);
-    const created = await this.ledger.transitions.createJob({
-      type,
-      phase: task.phase,
-      input: parsed.data,
-      maxAttempts: task.maxAttempts ?? this.config.MAX_ATTEMPTS,
-      backend: backendOf(this.selection.adapter),
-      idempotencyKey: opts.idempotencyKey ?? null,
-      priority: opts.priority ?? 0,
-      delayMs: opts.delayMs ?? 0,
-      createdBy: opts.createdBy ?? null,
-    });
-    return { job: created.job, deduplicated: created.deduplicated };
+    if (unfit.length > 0) return { issues: unfit, inInput: true };
+    return {
+      job: {
+        type,
+        phase: task.phase,
+        input: parsed.data,
+        maxAttempts: task.maxAttempts ?? this.config.MAX_ATTEMPTS,
+        backend: backendOf(this.selection.adapter),
+        idempotencyKey: opts.idempotencyKey ?? null,
+        priority: opts.priority ?? 0,
+        delayMs: opts.delayMs ?? 0,
+        createdBy: opts.createdBy ?? null,
+      },
+    };
   }
 
   /** Cancels a job: a queued one at once, a running one by aborting it wherever it runs. */

@@ -54,6 +54,45 @@ describe('GraphQL API', () => {
     expect((await client(api.yoga).request('{ me { name } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it('enqueues many jobs with enqueueJobs: all validated first, written together, idempotent per item', async () => {
+    const key = uniqueName('bulk');
+    const mutation = `mutation($jobs: [EnqueueJobInput!]!) { enqueueJobs(jobs: $jobs) { deduplicated job { id type priority createdBy } } }`;
+    const jobs = [
+      { type: 'test.echo', input: { value: 1 }, idempotencyKey: key },
+      { type: 'test.echo', input: { value: 2 }, priority: 5 },
+      { type: 'demo.countWords', input: { text: 'a b' } },
+    ];
+    const first = await alice().request(mutation, { jobs });
+    expect(first.errors).toBeUndefined();
+    const payloads = first.data!.enqueueJobs as { deduplicated: boolean; job: { id: string; type: string; priority: number; createdBy: string } }[];
+    expect(payloads.map((p) => [p.job.type, p.job.priority, p.deduplicated, p.job.createdBy])).toEqual([
+      ['test.echo', 0, false, 'alice'],
+      ['test.echo', 5, false, 'alice'],
+      ['demo.countWords', 0, false, 'alice'],
+    ]);
+    for (const p of payloads) expect(await waitForJob(system, p.job.id)).toMatchObject({ status: 'COMPLETED' });
+    // The keyed item again: the same job.
+    const again = await alice().request(mutation, { jobs: [jobs[0]] });
+    expect(again.data!.enqueueJobs[0]).toMatchObject({ deduplicated: true, job: { id: payloads[0]!.job.id } });
+
+    // One unfit item refuses the whole call, by index and field, and nothing is written.
+    const before = await jobCount();
+    const bad = await alice().request(mutation, {
+      jobs: [{ type: 'test.echo', input: {} }, { type: 'demo.countWords', input: { text: 3 } }, { type: 'nope', input: {} }],
+    });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      issues: [{ path: 'jobs.1.input.text', message: expect.any(String) }, { path: 'jobs.2.type', message: 'no task named "nope"' }],
+    });
+    const badPriority = await alice().request(mutation, { jobs: [{ type: 'test.echo', input: {}, priority: 5000 }] });
+    expect(badPriority.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'jobs.0.priority' });
+    const tooMany = await alice().request(mutation, { jobs: Array.from({ length: 1_001 }, () => ({ type: 'test.echo', input: {} })) });
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'jobs' });
+    expect(await jobCount()).toBe(before);
+    const viewerTry = await client(api.yoga, 'tok-vic').request(mutation, { jobs: [{ type: 'test.echo', input: {} }] });
+    expect(viewerTry.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('enqueues any task with enqueueJob, with idempotency, delay and priority', async () => {
     const key = uniqueName('k');
     const mutation = `mutation($input: JSON!, $key: String) { enqueueJob(type: "test.echo", input: $input, idempotencyKey: $key, delayMs: 50, priority: 3) { deduplicated job { id priority runAt createdAt } } }`;

@@ -202,7 +202,46 @@ export async function enqueueFor(
   }
 }
 
+const EnqueueJobInput = builder.inputType('EnqueueJobInput', {
+  description: 'One job of enqueueJobs.',
+  fields: (t) => ({
+    type: t.string({ required: true }),
+    input: t.field({ type: 'JSON', required: true }),
+    idempotencyKey: t.string(),
+    delayMs: t.int(),
+    priority: t.int(),
+  }),
+});
+
+/** The most jobs one enqueueJobs call takes. */
+const MAX_BULK = 1_000;
+
 builder.mutationFields((t) => ({
+  enqueueJobs: t.field({
+    type: [JobPayloadRef],
+    description: `Queues up to ${MAX_BULK} jobs in one call (as BullMQ's addBulk): every item is validated before any is written, then they are written together; idempotency per item. An unfit item refuses the call, naming its index and field (jobs.3.input.text).`,
+    args: { jobs: t.arg({ type: [EnqueueJobInput], required: true }) },
+    resolve: async (_, { jobs }, ctx) => {
+      const viewer = requireRole(ctx.viewer, 'operator');
+      if (jobs.length > MAX_BULK) throw badInput(`at most ${MAX_BULK} jobs a call, got ${jobs.length}`, ['jobs']);
+      const items = jobs.map((job, i) => {
+        try {
+          return { type: job.type, input: job.input, opts: enqueueOptions(job, viewer) };
+        } catch (error) {
+          // The option checks name the field; put it under the item.
+          if (error instanceof GraphQLError) throw badInput(error.message, ['jobs', i, String(error.extensions.field)]);
+          throw error;
+        }
+      });
+      try {
+        return await ctx.system.enqueueMany(items);
+      } catch (error) {
+        if (!(error instanceof InvalidInputError)) throw error;
+        const issues = error.issues.map((issue) => ({ path: ['jobs', ...issue.path].join('.'), message: issue.message }));
+        throw new GraphQLError(`Invalid jobs: ${describeIssues(error.issues, ['jobs'])}`, { extensions: { code: 'BAD_USER_INPUT', issues } });
+      }
+    },
+  }),
   enqueueJob: t.field({
     type: JobPayloadRef,
     description: 'Queues a job of any registered task; the typed per-task mutations do the same with typed input.',
