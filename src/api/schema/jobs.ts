@@ -192,14 +192,15 @@ export async function enqueueFor(
   try {
     return await system.enqueue(type, input, enqueueOptions(args, viewer));
   } catch (error) {
-    if (error instanceof InvalidInputError) {
-      const issues = error.issues.map((issue) => ({ path: [inputArg, ...issue.path].join('.'), message: issue.message }));
-      throw new GraphQLError(`Invalid input for ${type}: ${describeIssues(error.issues, [inputArg])}`, {
-        extensions: { code: 'BAD_USER_INPUT', issues },
-      });
-    }
-    throw error;
+    throw asBadUserInput(error, `Invalid input for ${type}`, inputArg);
   }
+}
+
+/** An input validation failure as a GraphQL error whose issues name fields under the argument `under`; anything else as it is. */
+function asBadUserInput(error: unknown, what: string, under: string): unknown {
+  if (!(error instanceof InvalidInputError)) return error;
+  const issues = error.issues.map((issue) => ({ path: [under, ...issue.path].join('.'), message: issue.message }));
+  return new GraphQLError(`${what}: ${describeIssues(error.issues, [under])}`, { extensions: { code: 'BAD_USER_INPUT', issues } });
 }
 
 const EnqueueJobInput = builder.inputType('EnqueueJobInput', {
@@ -236,9 +237,7 @@ builder.mutationFields((t) => ({
       try {
         return await ctx.system.enqueueMany(items);
       } catch (error) {
-        if (!(error instanceof InvalidInputError)) throw error;
-        const issues = error.issues.map((issue) => ({ path: ['jobs', ...issue.path].join('.'), message: issue.message }));
-        throw new GraphQLError(`Invalid jobs: ${describeIssues(error.issues, ['jobs'])}`, { extensions: { code: 'BAD_USER_INPUT', issues } });
+        throw asBadUserInput(error, 'Invalid jobs', 'jobs');
       }
     },
   }),
