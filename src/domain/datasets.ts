@@ -1,5 +1,6 @@
 /** Reading a dataset's records a page at a time, by row: never the whole dataset in memory. */
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { findDataset } from './lookups.ts';
 import { NotFoundError, type Sql } from './run.ts';
 
 export const PAGE_ROWS = 1_000;
@@ -11,7 +12,7 @@ export interface DatasetColumn {
 }
 
 export async function requireDataset(db: PrismaClient, datasetId: string) {
-  const dataset = await db.dataset.findUnique({ where: { id: datasetId } }).catch(() => null);
+  const dataset = await findDataset(db, datasetId);
   if (!dataset) throw new NotFoundError('dataset', datasetId);
   const columns = dataset.columns as unknown as DatasetColumn[];
   return { ...dataset, columns, has: (name: string) => columns.some((c) => c.name === name) };

@@ -5,41 +5,24 @@
  * stopped half way, it leaves the previous results whole.
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import type { LlmClient, LlmMethod, LlmUsage } from './llm/client.ts';
+import type { LlmClient } from './llm/client.ts';
 import { attributesRequest, mappingsRequest, type AttributeFacts, type CatalogElement } from './llm/requests.ts';
+import { findReport } from './lookups.ts';
+import { askEach } from './ask-each.ts';
 import { NotFoundError, type Run } from './run.ts';
 import { mostSimilar } from './similarity.ts';
 
 /** Candidates per attribute sent to the LLM: the catalog narrowed by word overlap, so prompts stay small. */
 const MAPPING_CANDIDATES = 12;
 
-export interface LlmSummary {
-  method: LlmMethod;
-  model: string;
-  usage: LlmUsage;
-}
-
 export async function requireReport(db: PrismaClient, reportId: string) {
-  const report = await db.report.findUnique({ where: { id: reportId } }).catch(() => null);
+  const report = await findReport(db, reportId);
   if (!report) throw new NotFoundError('report', reportId);
   return report;
 }
 
 export async function catalog(db: PrismaClient): Promise<CatalogElement[]> {
   return db.dataElement.findMany({ orderBy: [{ dataset: 'asc' }, { table: 'asc' }, { column: 'asc' }] });
-}
-
-export function summary(method: LlmMethod, model: string): LlmSummary & { add(usage: LlmUsage): void } {
-  const usage = { promptTokens: 0, completionTokens: 0 };
-  return {
-    method,
-    model,
-    usage,
-    add(more) {
-      usage.promptTokens += more.promptTokens;
-      usage.completionTokens += more.completionTokens;
-    },
-  };
 }
 
 /** Asks for the report's attributes and makes them its attributes (new ones added, others kept by name, the rest removed). */
@@ -67,32 +50,30 @@ export async function regenerateMappings(db: PrismaClient, llm: LlmClient, repor
   await requireReport(db, reportId);
   const attributes = await db.attribute.findMany({ where: { reportId }, orderBy: { name: 'asc' } });
   const elements = await catalog(db);
-  const byId = new Map(elements.map((e) => [e.id, e]));
-  const llmSummary = summary(llm.method, '');
-  const mappings: { attributeId: string; dataElementId: string; confidence: number; rationale: string; method: string }[] = [];
-  for (const [i, attribute] of attributes.entries()) {
-    run.signal.throwIfAborted();
-    const candidates = mostSimilar(`${attribute.name} ${attribute.description}`, elements, (e) => `${e.table} ${e.column} ${e.description}`, MAPPING_CANDIDATES);
-    const answer = await llm.complete(mappingsRequest(facts(attribute), candidates), { signal: run.signal });
-    llmSummary.model = answer.model;
-    llmSummary.add(answer.usage);
-    const allowed = new Set(candidates.map((c) => c.id));
-    const seen = new Set<string>();
-    for (const mapping of answer.value.mappings) {
+  const asked = await askEach(
+    llm,
+    run,
+    attributes,
+    (attribute) =>
+      mappingsRequest(facts(attribute), mostSimilar(`${attribute.name} ${attribute.description}`, elements, (e) => `${e.table} ${e.column} ${e.description}`, MAPPING_CANDIDATES)),
+    (attribute, answer, request, position) => {
       // Only elements it was shown, once each: a model may name an id it made up.
-      if (!allowed.has(mapping.dataElementId) || seen.has(mapping.dataElementId) || !byId.has(mapping.dataElementId)) continue;
-      seen.add(mapping.dataElementId);
-      mappings.push({ attributeId: attribute.id, ...mapping, method: answer.method });
-    }
-    await run.progress(((i + 1) / attributes.length) * 95, `mapped ${i + 1} of ${attributes.length} attributes: ${attribute.name} → ${seen.size}`);
-  }
+      const shown = new Set(request.context.candidates.map((c) => c.id));
+      const kept = answer.value.mappings.filter((m) => shown.delete(m.dataElementId));
+      return {
+        result: kept.map((mapping) => ({ attributeId: attribute.id, ...mapping, method: answer.method })),
+        message: `mapped ${position} attributes: ${attribute.name} → ${kept.length}`,
+      };
+    },
+  );
+  const mappings = asked.results.flat();
   run.signal.throwIfAborted();
   await db.$transaction([
     db.pdeMapping.deleteMany({ where: { attribute: { reportId } } }),
     db.pdeMapping.createMany({ data: mappings }),
   ]);
   await run.progress(100, `${mappings.length} mappings for ${attributes.length} attributes`);
-  return { mappings: mappings.length, attributes: attributes.length, method: llmSummary.method, model: llmSummary.model, usage: llmSummary.usage };
+  return { mappings: mappings.length, attributes: attributes.length, method: asked.method, model: asked.model, usage: asked.usage };
 }
 
 export function facts(attribute: { name: string; description: string; dataType: string; isKey: boolean; isCritical: boolean }): AttributeFacts {

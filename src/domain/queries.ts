@@ -1,13 +1,13 @@
 /** What a UI reads of the workflow: reports and what each phase made of them, datasets, the catalog. */
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { findDataset, findReport } from './lookups.ts';
 
 export type WorkflowReads = ReturnType<typeof workflowReads>;
 
 export function workflowReads(db: PrismaClient) {
-  const byId = async <T>(find: () => Promise<T | null>): Promise<T | null> => find().catch(() => null); // a malformed id names nothing
   return {
     reports: () => db.report.findMany({ orderBy: { createdAt: 'asc' } }),
-    report: (id: string) => byId(() => db.report.findUnique({ where: { id } })),
+    report: (id: string) => findReport(db, id),
     attributes: (reportId: string) => db.attribute.findMany({ where: { reportId }, orderBy: { name: 'asc' } }),
     mappings: (attributeId: string) =>
       db.pdeMapping.findMany({ where: { attributeId }, orderBy: { confidence: 'desc' }, include: { dataElement: true } }),
@@ -30,7 +30,7 @@ export function workflowReads(db: PrismaClient) {
         include: { rule: { include: { attribute: { select: { name: true } } } } },
       }),
     datasets: () => db.dataset.findMany({ orderBy: { createdAt: 'asc' } }),
-    dataset: (id: string) => byId(() => db.dataset.findUnique({ where: { id } })),
+    dataset: (id: string) => findDataset(db, id),
     latestProfile: (datasetId: string) => db.datasetProfile.findFirst({ where: { datasetId }, orderBy: { createdAt: 'desc' } }),
     dataElements: (filter: { table?: string | undefined }) =>
       db.dataElement.findMany({ where: filter.table ? { table: filter.table } : {}, orderBy: [{ dataset: 'asc' }, { table: 'asc' }, { column: 'asc' }] }),

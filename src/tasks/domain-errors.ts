@@ -4,6 +4,7 @@
  * output a model kept getting wrong fails at once (the client already asked again).
  */
 import { LlmOutputError, LlmRateLimitedError } from '../domain/llm/index.ts';
+import { findDataset, findReport } from '../domain/lookups.ts';
 import { NotFoundError, UnfitRequestError } from '../domain/run.ts';
 import { NonRetryableError, RetryAtError } from '../jobs/errors.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
@@ -22,14 +23,14 @@ export async function asJobErrors<T>(work: () => Promise<T>): Promise<T> {
 
 /**
  * An enqueue-time check that the report and dataset a task names exist: an issue per id field
- * that names no row (a malformed uuid names nothing either).
+ * that names no row.
  */
 export async function unknownIds(db: PrismaClient, ids: { reportId?: string; datasetId?: string }): Promise<FieldIssue[]> {
   const issues: FieldIssue[] = [];
-  if (ids.reportId !== undefined && !(await db.report.findUnique({ where: { id: ids.reportId } }).catch(() => null))) {
+  if (ids.reportId !== undefined && !(await findReport(db, ids.reportId))) {
     issues.push({ path: ['reportId'], message: `no report with id ${ids.reportId}` });
   }
-  if (ids.datasetId !== undefined && !(await db.dataset.findUnique({ where: { id: ids.datasetId } }).catch(() => null))) {
+  if (ids.datasetId !== undefined && !(await findDataset(db, ids.datasetId))) {
     issues.push({ path: ['datasetId'], message: `no dataset with id ${ids.datasetId}` });
   }
   return issues;
