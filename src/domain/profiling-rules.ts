@@ -2,7 +2,8 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LlmClient } from './llm/client.ts';
 import { rulesRequest } from './llm/requests.ts';
-import { facts, requireReport, summary } from './planning.ts';
+import { askEach } from './ask-each.ts';
+import { facts, requireReport } from './planning.ts';
 import type { Run } from './run.ts';
 
 export async function generateRules(db: PrismaClient, llm: LlmClient, reportId: string, run: Run) {
@@ -12,29 +13,27 @@ export async function generateRules(db: PrismaClient, llm: LlmClient, reportId: 
     orderBy: { name: 'asc' },
     include: { mappings: { include: { dataElement: true }, orderBy: { confidence: 'desc' }, take: 1 } },
   });
-  const llmSummary = summary(llm.method, '');
-  const rules: { attributeId: string; column: string | null; kind: never; params: object; severity: never; rationale: string; method: string }[] = [];
-  for (const [i, attribute] of attributes.entries()) {
-    run.signal.throwIfAborted();
-    const element = attribute.mappings[0]?.dataElement ?? null;
-    const answer = await llm.complete(rulesRequest(facts(attribute), element), { signal: run.signal });
-    llmSummary.model = answer.model;
-    llmSummary.add(answer.usage);
-    for (const rule of answer.value.rules) {
-      rules.push({
+  const asked = await askEach(
+    llm,
+    run,
+    attributes,
+    (attribute) => rulesRequest(facts(attribute), attribute.mappings[0]?.dataElement ?? null),
+    (attribute, answer, request, position) => ({
+      result: answer.value.rules.map((rule) => ({
         attributeId: attribute.id,
-        column: element?.column ?? null,
-        kind: rule.kind as never,
-        params: rule.params,
-        severity: rule.severity as never,
+        column: request.context.element?.column ?? null,
+        kind: rule.kind,
+        params: rule.params as object,
+        severity: rule.severity,
         rationale: rule.rationale,
         method: answer.method,
-      });
-    }
-    await run.progress(((i + 1) / attributes.length) * 95, `rules for ${i + 1} of ${attributes.length}: ${attribute.name} (${answer.value.rules.length})`);
-  }
+      })),
+      message: `rules for ${position}: ${attribute.name} (${answer.value.rules.length})`,
+    }),
+  );
+  const rules = asked.results.flat();
   run.signal.throwIfAborted();
   await db.$transaction([db.profilingRule.deleteMany({ where: { attribute: { reportId } } }), db.profilingRule.createMany({ data: rules })]);
   await run.progress(100, `${rules.length} rules for ${attributes.length} attributes`);
-  return { rules: rules.length, attributes: attributes.length, method: llmSummary.method, model: llmSummary.model, usage: llmSummary.usage };
+  return { rules: rules.length, attributes: attributes.length, method: asked.method, model: asked.model, usage: asked.usage };
 }

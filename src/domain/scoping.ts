@@ -2,7 +2,8 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LlmClient } from './llm/client.ts';
 import { scopingRequest } from './llm/requests.ts';
-import { facts, requireReport, summary } from './planning.ts';
+import { askEach } from './ask-each.ts';
+import { facts, requireReport } from './planning.ts';
 import type { Run } from './run.ts';
 
 export async function generateRecommendations(db: PrismaClient, llm: LlmClient, reportId: string, run: Run) {
@@ -12,17 +13,17 @@ export async function generateRecommendations(db: PrismaClient, llm: LlmClient, 
     orderBy: { name: 'asc' },
     include: { mappings: { include: { dataElement: true }, orderBy: { confidence: 'desc' } } },
   });
-  const llmSummary = summary(llm.method, '');
-  const recommendations: { attributeId: string; decision: 'IN_SCOPE' | 'OUT_OF_SCOPE'; riskScore: number; rationale: string; method: string }[] = [];
-  for (const [i, attribute] of attributes.entries()) {
-    run.signal.throwIfAborted();
-    const mapped = attribute.mappings.map((m) => m.dataElement);
-    const answer = await llm.complete(scopingRequest(report, facts(attribute), mapped), { signal: run.signal });
-    llmSummary.model = answer.model;
-    llmSummary.add(answer.usage);
-    recommendations.push({ attributeId: attribute.id, ...answer.value, method: answer.method });
-    await run.progress(((i + 1) / attributes.length) * 95, `scored ${i + 1} of ${attributes.length}: ${attribute.name} ${answer.value.decision} (risk ${answer.value.riskScore.toFixed(2)})`);
-  }
+  const asked = await askEach(
+    llm,
+    run,
+    attributes,
+    (attribute) => scopingRequest(report, facts(attribute), attribute.mappings.map((m) => m.dataElement)),
+    (attribute, answer, _, position) => ({
+      result: { attributeId: attribute.id, ...answer.value, method: answer.method },
+      message: `scored ${position}: ${attribute.name} ${answer.value.decision} (risk ${answer.value.riskScore.toFixed(2)})`,
+    }),
+  );
+  const recommendations = asked.results;
   run.signal.throwIfAborted();
   await db.$transaction([
     db.scopingRecommendation.deleteMany({ where: { attribute: { reportId } } }),
@@ -30,5 +31,5 @@ export async function generateRecommendations(db: PrismaClient, llm: LlmClient, 
   ]);
   const inScope = recommendations.filter((r) => r.decision === 'IN_SCOPE').length;
   await run.progress(100, `${inScope} in scope, ${recommendations.length - inScope} out of scope`);
-  return { inScope, outOfScope: recommendations.length - inScope, method: llmSummary.method, model: llmSummary.model, usage: llmSummary.usage };
+  return { inScope, outOfScope: recommendations.length - inScope, method: asked.method, model: asked.model, usage: asked.usage };
 }

@@ -30,6 +30,6 @@ export const profileDataset = defineTask({
   check: ({ datasetId }, { db }) => unknownIds(db, { datasetId }),
   handler: ({ datasetId }, ctx) =>
     asJobErrors(() =>
-      profile(ctx.db, ctx.sql, datasetId, { ...ctx, progress: ctx.progress, resumeFrom: ctx.resumeFrom as ProfileState | undefined, checkpoint: ctx.checkpoint }),
+      profile(ctx.db, ctx.sql, datasetId, { ...ctx, resumeFrom: ctx.resumeFrom as ProfileState | undefined }),
     ),
 });

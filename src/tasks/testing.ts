@@ -17,7 +17,7 @@ export const executeTests = defineTask({
   async handler({ reportId, datasetId }, ctx) {
     try {
       return await asJobErrors(() =>
-        execute(ctx.db, ctx.jobId, reportId, datasetId, { ...ctx, progress: ctx.progress, resumeFrom: ctx.resumeFrom as TestState | undefined, checkpoint: ctx.checkpoint }),
+        execute(ctx.db, ctx.jobId, reportId, datasetId, { ...ctx, resumeFrom: ctx.resumeFrom as TestState | undefined }),
       );
     } catch (error) {
       // Cancelled: the run's results so far go too. Stopped otherwise (timeout, shutdown): kept, the retry resumes.
