@@ -57,6 +57,13 @@ export const noop = defineTask({
   },
 });
 
+type DirectProgress = (jobId: string, percent: number, message: string) => Promise<unknown>;
+let directProgress: DirectProgress | undefined;
+/** How bench.progress with `everyEvent` writes: the worker's ledger write, which also publishes. */
+export function setDirectProgress(write: DirectProgress): void {
+  directProgress = write;
+}
+
 export const progress = defineTask({
   name: 'bench.progress',
   phase: 'TEST_EXECUTION',
@@ -67,14 +74,23 @@ export const progress = defineTask({
     /** Waits until `go <gate>` reaches the worker's stdin (at most gateTimeoutMs) before the first event. */
     gate: z.string().max(100).optional(),
     gateTimeoutMs: z.number().int().min(0).max(600_000).default(60_000),
+    /**
+     * Writes every event to the ledger (and the bus) at once, past ctx.progress's coalescing (at
+     * most one write per 200 ms per job), where the process installed a writer (bench/worker.ts).
+     * The fan-out benchmark needs it: it measures delivery of 10 and 50 events/s, not the coalescing wait.
+     */
+    everyEvent: z.boolean().default(false),
   }),
-  async handler({ count, pauseMs, gate, gateTimeoutMs }, ctx) {
+  async handler({ count, pauseMs, gate, gateTimeoutMs, everyEvent }, ctx) {
     if (gate) await namedGate(gate, gateTimeoutMs);
     // How long each ctx.progress() takes (ledger write + publish), for the analysis.
     const callMs: number[] = [];
     for (let i = 1; i <= count; i++) {
       const sentAt = performance.timeOrigin + performance.now();
-      await ctx.progress((i / count) * 100, `t=${sentAt.toFixed(3)} i=${i}`);
+      const percent = (i / count) * 100;
+      const message = `t=${sentAt.toFixed(3)} i=${i}`;
+      if (everyEvent && directProgress) await directProgress(ctx.jobId, percent, message);
+      else await ctx.progress(percent, message);
       callMs.push(performance.timeOrigin + performance.now() - sentAt);
       if (pauseMs > 0) await sleep(pauseMs, undefined, { signal: ctx.signal });
     }
