@@ -115,6 +115,14 @@ export function countLedger(db: LedgerDb): void {
   }) as LedgerDb['query'];
 }
 
+/** In a bench child process: counts everything it sends from now on when BENCH_COUNT=1 (the parent reads the totals with `stats`). */
+export function countChild(db: LedgerDb): void {
+  if (process.env.BENCH_COUNT !== '1') return;
+  installCounters();
+  countLedger(db);
+  counters.on = true;
+}
+
 export function resetCounters(): void {
   counters.pg.reset();
   counters.ledger.reset();

@@ -2,6 +2,7 @@
 // the bench's own, child processes, and counters of SQL statements and Redis commands.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
@@ -11,6 +12,7 @@ import pg from 'pg';
 import { applyMigrations } from '../src/db/migrate.ts';
 import { urlFor, withAdmin } from '../test/helpers/database.ts';
 import { withTimeout } from '../test/helpers/system.ts';
+import { counters } from './counters.ts';
 
 // Shared with the tests rather than written twice.
 export { freePort } from '../test/helpers/ports.ts';
@@ -101,13 +103,14 @@ export interface Summary {
   p50: number;
   p90: number;
   p99: number;
+  min: number;
   max: number;
   mean: number;
 }
 
 /** Nearest-rank percentiles. */
 export function summarize(values: number[]): Summary {
-  if (values.length === 0) return { n: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
+  if (values.length === 0) return { n: 0, p50: NaN, p90: NaN, p99: NaN, min: NaN, max: NaN, mean: NaN };
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   return {
@@ -115,6 +118,7 @@ export function summarize(values: number[]): Summary {
     p50: at(50),
     p90: at(90),
     p99: at(99),
+    min: sorted[0]!,
     max: sorted.at(-1)!,
     mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
   };
@@ -205,6 +209,45 @@ export async function obliterateQueue(name: string, prefix: string): Promise<voi
     await queue.close().catch(() => {});
     connection.disconnect();
   }
+}
+
+// ── CPU of other processes ───────────────────────────────────────────────────
+
+/** CPU ticks (user+system) per pid of the processes of this machine named `comm`. */
+export function processTicks(comm: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name !== comm) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14, 15)
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU microseconds the `comm` processes used since `before` (per pid, so processes that exit do not
+ * make it negative; a process that exited meanwhile is lost, one that started counts whole).
+ */
+export function cpuSinceUs(comm: string, before: Map<string, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of processTicks(comm)) ticks += now - (before.get(pid) ?? 0);
+  return ticks * 10_000; // CLK_TCK = 100
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
 }
 
 // ── child processes ──────────────────────────────────────────────────────────
@@ -319,11 +362,25 @@ export async function childStats(child: Child): Promise<ProcessStats> {
   return JSON.parse((await reply)[1]!) as ProcessStats;
 }
 
+/** Resolves once a child's worker has completed at least `n` jobs since it started (see Completions). */
+export async function childReached(child: Child, n: number, timeoutMs: number): Promise<void> {
+  const tag = randomBytes(3).toString('hex');
+  const reply = child.waitFor(new RegExp(`^reached ${tag}$`), timeoutMs, `${n} jobs completed`);
+  child.send(`reached ${n} ${tag}`);
+  await reply;
+}
+
 export interface ProcessStats {
   /** user + system CPU, milliseconds. */
   cpuMs: number;
   rssMiB: number;
   heapUsedMiB: number;
+  /** What this process sent so far (0 unless BENCH_COUNT=1 installed the counters): every pg statement, the ledger's, every Redis command. */
+  pgStatements?: number;
+  ledgerStatements?: number;
+  redisCommands?: number;
+  /** Jobs this process saw completed (workers; see Completions). */
+  completed?: number;
 }
 
 export function ownStats(): ProcessStats {
@@ -333,10 +390,32 @@ export function ownStats(): ProcessStats {
     cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
     rssMiB: memory.rss / 2 ** 20,
     heapUsedMiB: memory.heapUsed / 2 ** 20,
+    pgStatements: counters.pg.total,
+    ledgerStatements: counters.ledger.total,
+    redisCommands: counters.redis.total,
+    completed: completions.count,
   };
 }
 
-/** The stdin protocol of bench children: `stats <tag>` answers `stats <tag> {json}`; EOF exits. */
+/**
+ * Jobs a child process completed, counted by its worker; `reached <n> <tag>` on stdin is answered
+ * `reached <tag>` once the count is at least n, so the bench learns when a run is done without polling.
+ */
+export class Completions {
+  count = 0;
+  #waiters: { n: number; resolve: () => void }[] = [];
+  add(n = 1): void {
+    this.count += n;
+    this.#waiters = this.#waiters.filter((w) => (this.count >= w.n ? (w.resolve(), false) : true));
+  }
+  whenAt(n: number): Promise<void> {
+    if (this.count >= n) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ n, resolve }));
+  }
+}
+export const completions = new Completions();
+
+/** The stdin protocol of bench children: `stats <tag>` answers `stats <tag> {json}`; `reached <n> <tag>` (see Completions); EOF exits. */
 export function serveStdin(onLine: (line: string) => void, onEnd: () => void): void {
   let buffer = '';
   process.stdin.setEncoding('utf8');
@@ -347,7 +426,9 @@ export function serveStdin(onLine: (line: string) => void, onEnd: () => void): v
       const line = buffer.slice(0, nl).trim();
       buffer = buffer.slice(nl + 1);
       const stats = /^stats (\S+)$/.exec(line);
+      const reached = /^reached (\d+) (\S+)$/.exec(line);
       if (stats) process.stdout.write(`stats ${stats[1]} ${JSON.stringify(ownStats())}\n`);
+      else if (reached) void completions.whenAt(Number(reached[1])).then(() => process.stdout.write(`reached ${reached[2]}\n`));
       else if (line) onLine(line);
     }
   });

@@ -6,7 +6,6 @@
 // alone (a worker takes its first `concurrency` jobs and waits); then the gate opens and the run
 // phase lasts until the last job is complete (jobgraph: COMPLETED in the ledger; raw BullMQ: its
 // 'completed' event; raw pg-boss: its handler returned). A warm-up of the same path runs first.
-import { readdirSync, readFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -16,6 +15,9 @@ import { JobSystem } from '../src/jobs/system.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { counters, countLedger, installCounters, redisCommandstats, resetCounters, statsDelta, type Tally } from './counters.ts';
 import {
+  cpuSinceUs,
+  machineTicks,
+  processTicks,
   createBenchDatabase,
   envInt,
   fmt,
@@ -286,43 +288,6 @@ const variants: Variant[] = [
 ];
 
 // ── measurement ──────────────────────────────────────────────────────────────
-
-/** CPU ticks (user+system) per pid of the processes of this machine named `comm`. */
-function processTicks(comm: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name !== comm) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14, 15)
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
-}
-
-/**
- * CPU microseconds the `comm` processes used since `before` (per pid, so processes that exit do not
- * make it negative; a process that exited meanwhile is lost, one that started counts whole).
- */
-function cpuSinceUs(comm: string, before: Map<string, number>): number {
-  let ticks = 0;
-  for (const [pid, now] of processTicks(comm)) ticks += now - (before.get(pid) ?? 0);
-  return ticks * 10_000; // CLK_TCK = 100
-}
-
-/** Busy and total jiffies of the whole machine (/proc/stat). */
-function machineTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
 
 const perJob = (tally: Tally, n: number) => tally.top(n, 12).map(({ kind, perUnit }) => ({ kind, perJob: round(perUnit) }));
 const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
