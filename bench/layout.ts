@@ -87,6 +87,8 @@ interface Run {
   sqlPerJob: Record<string, number>;
   ledgerPerJob: Record<string, number>;
   redisPerJob: Record<string, number>;
+  /** Statements by kind and Redis commands per job, by process, for where the time goes. */
+  byKindPerJob: Record<string, Record<string, number>>;
   machineBusyPct: number;
 }
 
@@ -121,8 +123,10 @@ async function jobgraph(backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single', d
     LOG_LEVEL,
     BENCH_COUNT: '1',
   };
-  const worker = spawnTs('./worker.ts', env);
-  const api = spawnTs('./api.ts', { ...env, WORKER_IN_PROCESS: 'false', PORT: '0' });
+  // BENCH_PROFILE_DIR: both processes write a CPU profile there when they exit.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const worker = spawnTs('./worker.ts', env, profile);
+  const api = spawnTs('./api.ts', { ...env, WORKER_IN_PROCESS: 'false', PORT: '0' }, profile);
   const port = Number((await api.waitFor(/^listening (\d+)$/, 60_000, 'API start'))[1]);
   await worker.waitFor(/^ready /, 60_000, 'worker start');
   const url = `http://127.0.0.1:${port}`;
@@ -255,6 +259,13 @@ async function measure(subject: Subject, n: number): Promise<Run> {
     sqlPerJob: { ...byRole((s) => s.pgStatements), client: perJob(counters.pg.total - clientBefore.pg) },
     ledgerPerJob: byRole((s) => s.ledgerStatements),
     redisPerJob: { ...byRole((s) => s.redisCommands), client: perJob(counters.redis.total - clientBefore.redis) },
+    byKindPerJob: Object.fromEntries(
+      subject.members.map((m, i) => {
+        const was = before[i]!.byKind ?? {};
+        const kinds = Object.entries(after[i]!.byKind ?? {}).map(([k, v]) => [k, perJob(v - (was[k] ?? 0))] as const);
+        return [m.role, Object.fromEntries(kinds.filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]))];
+      }),
+    ),
     machineBusyPct: Math.round(((machineAfter.busy - machine.busy) / Math.max(1, machineAfter.total - machine.total)) * 100),
   };
 }
@@ -285,6 +296,7 @@ async function row(label: string, n: number, startBaseline: () => Promise<Subjec
         result.subjectRuns.push(s);
         result.ratios.push(s.jobsPerS / b.jobsPerS);
         console.log(`run ${run}: ${baseline.name} ${b.jobsPerS}/s; ${subject.name} ${s.jobsPerS}/s; ratio ${(s.jobsPerS / b.jobsPerS).toFixed(2)}`);
+        if (process.env.BENCH_LAYOUT_KINDS) console.log(JSON.stringify(s.byKindPerJob));
       }
       return result;
     } finally {

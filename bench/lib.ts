@@ -381,6 +381,8 @@ export interface ProcessStats {
   redisCommands?: number;
   /** Jobs this process saw completed (workers; see Completions). */
   completed?: number;
+  /** The same counts by statement kind and Redis command (cumulative). */
+  byKind?: Record<string, number>;
 }
 
 export function ownStats(): ProcessStats {
@@ -394,6 +396,7 @@ export function ownStats(): ProcessStats {
     ledgerStatements: counters.ledger.total,
     redisCommands: counters.redis.total,
     completed: completions.count,
+    byKind: Object.fromEntries([...counters.pg.byKind, ...[...counters.redis.byKind].map(([k, v]) => [`redis ${k}`, v] as const)]),
   };
 }
 

@@ -167,6 +167,18 @@ class PgbossAdapter implements QueueAdapter {
     { inFlight: 2 },
   );
 
+  /**
+   * Deliveries settled in the same tick are completed by one statement (pg-boss's complete takes a
+   * list of attempts), not one each: every job of a batch is settled as soon as its handler returns.
+   */
+  readonly #completions = new Batcher<{ id: string; retryCount: number }>(
+    async (attempts) => {
+      const boss = await this.#boss();
+      await boss.complete(this.#opts.queueName, attempts);
+    },
+    { inFlight: 2 },
+  );
+
   readonly #opts: PgbossAdapterOptions;
   readonly #log: Logger;
   readonly #probeQueue: string;
@@ -338,7 +350,7 @@ class PgbossAdapter implements QueueAdapter {
         return;
       }
       // Fenced to this attempt: if the job was taken back meanwhile (lost heartbeat), this is a no-op.
-      await boss.complete(queue, attempt(job));
+      await this.#completions.add(attempt(job));
     } catch (error) {
       // The job stays active without heartbeats, so pg-boss delivers it again later; the ledger
       // drops that delivery if the job is done.
