@@ -14,6 +14,7 @@ import type { ApiContext } from './schema/builder.ts';
 import { buildSchema } from './schema/index.ts';
 import { TokenBook } from './auth.ts';
 import { LiveJobs } from './live.ts';
+import { useSharedSubscriptions } from './shared-subscriptions.ts';
 import type { Metrics } from './metrics.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -115,6 +116,11 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
       bodyLimit(config.MAX_BODY_BYTES),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useGraphQLSSE({ endpoint: GRAPHQL_STREAM_PATH }),
+      // A job's subscribers with the same query run it once per change (src/api/shared-subscriptions.ts).
+      useSharedSubscriptions<ApiContext>({
+        fields: { jobProgress: { transient: ['progress', 'message', 'lastSeq'] } },
+        viewerKey: ({ viewer }) => (viewer ? `${viewer.role}:${viewer.name}` : undefined),
+      }),
       EnvelopArmorPlugin({
         maxDepth: { n: config.MAX_QUERY_DEPTH },
         costLimit: { maxCost: config.MAX_QUERY_COST },

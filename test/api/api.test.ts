@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApi, type Api } from '../../src/api/yoga.ts';
 import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
@@ -187,6 +187,36 @@ describe('GraphQL API', () => {
     const progress = states.map((s) => s.progress);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress).toContain(50);
+  });
+
+  it('runs jobProgress once for subscribers of one job with the same query: each gets every status in order and the end; a caller without rights still gets JOB_NOT_FOUND', async () => {
+    const enq = await alice().request(`mutation { countWords(input: { text: "a b c d e f", chunkSize: 2, pauseMs: 250 }) { job { id } } }`);
+    const id = enq.data!.countWords.job.id;
+    const runs = vi.spyOn(api.live, 'jobProgress');
+    try {
+      const query = `subscription($id: ID!) { jobProgress(id: $id) { status progress } }`;
+      type Progress = { jobProgress: { status: string; progress: number } };
+      const [one, two, bob] = await Promise.all([
+        alice().subscribe<Progress>(query, { id }),
+        alice().subscribe<Progress>(query, { id }),
+        client(api.yoga, 'tok-bob').subscribe<Progress>(query, { id }),
+      ]);
+      expect(bob).toHaveLength(1);
+      expect(bob[0]?.errors?.[0]?.extensions?.code).toBe('JOB_NOT_FOUND');
+      // Bob's subscription failed its check; alice's two ran one stream.
+      expect(runs).toHaveBeenCalledTimes(1);
+      for (const results of [one, two]) {
+        const states = results.map((r) => r.data!.jobProgress);
+        const statuses = states.map((s) => s.status).filter((status, i, all) => status !== all[i - 1]);
+        expect(statuses.slice(-2)).toEqual(['RUNNING', 'COMPLETED']);
+        expect(states.at(-1)).toEqual({ status: 'COMPLETED', progress: 100 });
+        const progress = states.map((s) => s.progress);
+        expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      }
+      expect(two).toEqual(one);
+    } finally {
+      runs.mockRestore();
+    }
   });
 
   it('replays jobEvents from afterSeq out of the ledger, then completes', async () => {
