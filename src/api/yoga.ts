@@ -15,6 +15,7 @@ import { buildSchema } from './schema/index.ts';
 import { TokenBook } from './auth.ts';
 import { LiveJobs } from './live.ts';
 import { useSharedSubscriptions } from './shared-subscriptions.ts';
+import { useSseFrames } from './sse.ts';
 import type { Metrics } from './metrics.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -121,6 +122,8 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
         fields: { jobProgress: { transient: ['progress', 'message', 'lastSeq'] } },
         viewerKey: ({ viewer }) => (viewer ? `${viewer.role}:${viewer.name}` : undefined),
       }),
+      // After yoga's own result writers: SSE streams framed once per result (src/api/sse.ts).
+      useSseFrames(),
       EnvelopArmorPlugin({
         maxDepth: { n: config.MAX_QUERY_DEPTH },
         costLimit: { maxCost: config.MAX_QUERY_COST },

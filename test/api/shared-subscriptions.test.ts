@@ -6,6 +6,7 @@ import type { ExecutionResult } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { useSharedSubscriptions } from '../../src/api/shared-subscriptions.ts';
+import { useSseFrames } from '../../src/api/sse.ts';
 
 interface State {
   status: string;
@@ -70,14 +71,16 @@ function setup() {
         },
       },
     }),
-    plugins: [plugin],
+    // Over HTTP the viewer comes from a header; getEnveloped({ viewer }) passes it directly.
+    context: ({ request, viewer }) => ({ viewer: viewer ?? request?.headers.get('x-viewer') ?? undefined }),
+    plugins: [plugin, useSseFrames()],
   });
   async function subscribe(viewer: string | undefined, id = '1'): Promise<AsyncIterableIterator<ExecutionResult<{ state: State }>>> {
     const { subscribe, contextFactory, parse, schema } = yoga.getEnveloped({ viewer });
     const result = await subscribe({ schema, document: parse(QUERY), contextValue: await contextFactory(), variableValues: { id } });
     return result as AsyncIterableIterator<ExecutionResult<{ state: State }>>;
   }
-  return { channels, plugin, subscribe };
+  return { channels, plugin, subscribe, yoga };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
@@ -149,5 +152,46 @@ describe('shared subscriptions', () => {
     await subscribe(undefined);
     await subscribe(undefined);
     expect(channels).toHaveLength(5);
+  });
+
+  it('over SSE: the same frames as yoga writes, `complete` at the end, and a client that goes away stops the upstream', async () => {
+    const { channels, plugin, yoga } = setup();
+    const open = async () => {
+      const body = JSON.stringify({ query: QUERY, variables: { id: '1' } });
+      const response = await yoga.fetch('http://yoga/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-viewer': 'alice' },
+        body,
+      });
+      expect(response.headers.get('content-type')).toBe('text/event-stream');
+      const reader = (response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      let text = '';
+      const until = async (end: string) => {
+        while (!text.includes(end)) text += Buffer.from((await reader.next()).value!).toString();
+        return text;
+      };
+      // A client that stops reading cancels the body (over a socket: the socket closes).
+      return { until, close: () => void reader.return?.() };
+    };
+    const [a, b] = [await open(), await open()];
+    await settle();
+    channels[0]!.push({ status: 'RUNNING', progress: 10 });
+    const frame = 'event: next\ndata: {"data":{"state":{"status":"RUNNING","progress":10}}}\n\n';
+    expect(await a.until(frame)).toBe(`:\n\n${frame}`);
+    expect(await b.until(frame)).toBe(`:\n\n${frame}`);
+
+    a.close();
+    channels[0]!.push({ status: 'COMPLETED', progress: 100 });
+    channels[0]!.end();
+    expect(await b.until('event: complete')).toMatch(/"COMPLETED".*\n\nevent: complete\ndata:\n\n$/s);
+    expect(plugin.hubs()).toBe(0);
+
+    const c = await open();
+    await settle();
+    expect(channels).toHaveLength(2);
+    c.close();
+    await settle();
+    expect(channels[1]!.returned).toBe(true);
+    expect(plugin.hubs()).toBe(0);
   });
 });
