@@ -11,6 +11,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import { DirectoryLockedError, lockDirectory } from '../lib/dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
+import { defaultTemplateCache, openPGliteDir } from './template.ts';
 import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
@@ -41,10 +42,15 @@ export interface OpenLedgerOptions {
   migrate?: boolean;
   /** Postgres pool size (default 10). */
   poolMax?: number;
+  /**
+   * Where templates of new PGlite ledgers are kept (src/db/template.ts; default
+   * node_modules/.cache/jobgraph); `false` initialises every new one with initdb.
+   */
+  pgliteTemplateCache?: string | false;
 }
 
 export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts) : await openPGlite(opts.pgliteDir);
+  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts) : await openPGlite(opts.pgliteDir, opts);
   try {
     if (opts.migrate ?? true) await applyMigrations(db.pool ?? db.pglite!, opts.logger);
   } catch (error) {
@@ -87,7 +93,7 @@ async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<Ledge
   };
 }
 
-async function openPGlite(dir: string): Promise<LedgerDb> {
+async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
   const inMemory = dir.startsWith('memory://');
   const dataDir = inMemory ? dir : resolve(dir);
   let pglite: PGlite;
@@ -97,7 +103,10 @@ async function openPGlite(dir: string): Promise<LedgerDb> {
       await mkdir(dataDir, { recursive: true });
       unlock = await lockDirectory(dataDir);
     }
-    pglite = await PGlite.create(dataDir);
+    // A new directory is copied from a migrated template, so a caller that migrates by itself
+    // (npm run db:migrate) gets initdb as before.
+    const cacheDir = opts.migrate === false ? false : (opts.pgliteTemplateCache ?? defaultTemplateCache);
+    pglite = inMemory ? await PGlite.create(dataDir) : await openPGliteDir(dataDir, { cacheDir, logger: opts.logger });
   } catch (error) {
     await unlock();
     if (error instanceof DirectoryLockedError) {
