@@ -11,6 +11,7 @@
 // and the SQL statements and Redis commands each process sent per job.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { counters, installCounters } from './counters.ts';
@@ -110,7 +111,11 @@ async function lanes(n: number, size: number, send: (count: number) => Promise<u
 
 const noopJobs = (count: number) => Array.from({ length: count }, () => ({ type: 'bench.noop', input: {} }));
 
-async function jobgraph(backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single', db: BenchDatabase): Promise<Subject> {
+/**
+ * jobgraph's API and worker processes; from another checkout of jobgraph when `tree` is given
+ * (BENCH_LAYOUT_AB: a change measured against the code before it, in the same run).
+ */
+async function jobgraph(backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single', db: BenchDatabase, tree?: string): Promise<Subject> {
   const queueName = randomName('bench_layout');
   const env = {
     DATABASE_URL: db.url,
@@ -125,14 +130,15 @@ async function jobgraph(backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single', d
   };
   // BENCH_PROFILE_DIR: both processes write a CPU profile there when they exit.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-  const worker = spawnTs('./worker.ts', env, profile);
-  const api = spawnTs('./api.ts', { ...env, WORKER_IN_PROCESS: 'false', PORT: '0' }, profile);
+  const script = (name: string) => (tree ? pathToFileURL(`${tree}/bench/${name}`).href : `./${name}`);
+  const worker = spawnTs(script('worker.ts'), env, profile);
+  const api = spawnTs(script('api.ts'), { ...env, WORKER_IN_PROCESS: 'false', PORT: '0' }, profile);
   const port = Number((await api.waitFor(/^listening (\d+)$/, 60_000, 'API start'))[1]);
   await worker.waitFor(/^ready /, 60_000, 'worker start');
   const url = `http://127.0.0.1:${port}`;
   const agent = keepAliveAgent(CLIENTS);
   return {
-    name: `jobgraph on ${backend}, HTTP ${mode === 'bulk' ? `enqueueJobs ×${BATCH}` : 'enqueueJob'}`,
+    name: `jobgraph${tree ? ` (${tree})` : ''} on ${backend}, HTTP ${mode === 'bulk' ? `enqueueJobs ×${BATCH}` : 'enqueueJob'}`,
     members: [
       { role: 'API', child: api },
       { role: 'worker', child: worker },
@@ -341,12 +347,21 @@ async function main(): Promise<void> {
   try {
     const only = process.env.BENCH_LAYOUT_ONLY?.split(',');
     const wanted = (key: string) => !only || only.includes(key);
-    if (wanted('bullmq')) rows.push(await row('bulk enqueue → COMPLETED, BullMQ', JOBS, rawBullmq, async () => jobgraph('bullmq', 'bulk', await db())));
+    // BENCH_LAYOUT_AB=<checkout>: each row's baseline is jobgraph from that checkout instead.
+    const before = process.env.BENCH_LAYOUT_AB;
+    const jobgraphBefore = (backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single') => async () => jobgraph(backend, mode, await db(), before);
+    if (wanted('bullmq')) {
+      rows.push(await row('bulk enqueue → COMPLETED, BullMQ', JOBS, before ? jobgraphBefore('bullmq', 'bulk') : rawBullmq, async () => jobgraph('bullmq', 'bulk', await db())));
+    }
     if (wanted('pgboss')) {
       const shared = await db();
-      rows.push(await row('bulk enqueue → COMPLETED, pg-boss', JOBS, () => rawPgboss(shared), async () => jobgraph('pgboss', 'bulk', await db())));
+      rows.push(
+        await row('bulk enqueue → COMPLETED, pg-boss', JOBS, before ? jobgraphBefore('pgboss', 'bulk') : () => rawPgboss(shared), async () => jobgraph('pgboss', 'bulk', await db())),
+      );
     }
-    if (wanted('single')) rows.push(await row('one job a request → COMPLETED, BullMQ', SINGLE_JOBS, bareYoga, async () => jobgraph('bullmq', 'single', await db())));
+    if (wanted('single')) {
+      rows.push(await row('one job a request → COMPLETED, BullMQ', SINGLE_JOBS, before ? jobgraphBefore('bullmq', 'single') : bareYoga, async () => jobgraph('bullmq', 'single', await db())));
+    }
   } finally {
     await Promise.all(dbs.map((d) => d.drop().catch(() => {})));
   }

@@ -48,6 +48,14 @@ export class Executor {
   readonly #opts: ExecutorOptions;
   readonly #log: Logger;
   readonly #slots: Semaphore;
+  /**
+   * Outcomes being written. A finished handler frees its slot (and its delivery goes back to the
+   * queue) while its outcome is written, so the next job starts without waiting for that commit,
+   * and outcomes written together share a statement. Bounded: a job waits here, slot held, while
+   * `concurrency` outcomes are in flight.
+   */
+  readonly #outcomeSlots: Semaphore;
+  readonly #settling = new Set<Promise<void>>();
   readonly #taskSlots = new Map<string, Semaphore>();
   readonly #running = new Map<string, Running>();
   /** Each running job's coalesced progress, drained before its outcome is recorded. */
@@ -60,6 +68,7 @@ export class Executor {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'executor', workerId: opts.workerId });
     this.#slots = new Semaphore(opts.concurrency);
+    this.#outcomeSlots = new Semaphore(opts.concurrency);
     this.#unsubscribe = opts.bus.onControl((message) => {
       if (message.kind === 'cancel') this.abort(message.jobId, 'cancel');
     });
@@ -67,7 +76,11 @@ export class Executor {
     this.#heartbeat.unref();
   }
 
-  /** The QueueAdapter delivery handler. Never throws: every outcome is recorded in the ledger. */
+  /**
+   * The QueueAdapter delivery handler. Never throws. Resolves once the job's handler has finished,
+   * before its outcome is committed (see #outcomeSlots): from its claim on the job is held by this
+   * worker in the ledger, not by the queue entry, so the queue may let go of it.
+   */
   readonly deliver = async (jobId: string): Promise<void> => {
     const release = await this.#slots.acquire();
     try {
@@ -101,7 +114,12 @@ export class Executor {
     for (const jobId of this.#running.keys()) this.abort(jobId, reason);
   }
 
-  /** Stops heartbeats and bus listening; call after the adapters stopped delivering. */
+  /** Resolves once every outcome being written is written (or given up); call after the adapters stopped delivering. */
+  async settled(): Promise<void> {
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+  }
+
+  /** Stops heartbeats and bus listening; call after settled(). */
   close(): void {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
@@ -111,14 +129,14 @@ export class Executor {
   async #run(jobId: string): Promise<void> {
     const { ledger, registry, workerId, dispatcher } = this.#opts;
     // A claim is conditional (QUEUED → RUNNING): running it again after a lost connection is safe.
-    const outcome = await this.#whileReachable('claim', () => ledger.transitions.claim(jobId, workerId), CLAIM_RETRY_MS);
-    if (!outcome.claimed) {
-      if (outcome.reason === 'early') await dispatcher.redeliverLater(outcome.job);
-      else if (outcome.reason === 'gone') this.#log.warn({ jobId }, 'a queue delivered a job this ledger does not have; dropped');
-      else this.#log.debug({ jobId, reason: outcome.reason }, 'dropped a duplicate delivery');
+    const claim = await this.#whileReachable('claim', () => ledger.transitions.claim(jobId, workerId), CLAIM_RETRY_MS);
+    if (!claim.claimed) {
+      if (claim.reason === 'early') await dispatcher.redeliverLater(claim.job);
+      else if (claim.reason === 'gone') this.#log.warn({ jobId }, 'a queue delivered a job this ledger does not have; dropped');
+      else this.#log.debug({ jobId, reason: claim.reason }, 'dropped a duplicate delivery');
       return;
     }
-    const job = outcome.change.job;
+    const job = claim.change.job;
 
     if (!registry.has(job.type)) {
       await this.#settle(job, { kind: 'failed', error: new NonRetryableError(`No task named "${job.type}" is registered in this worker`, 'UNKNOWN_TASK') });
@@ -131,23 +149,44 @@ export class Executor {
     const timeout = task.timeoutMs
       ? setTimeout(() => controller.abort(new JobAbortedError('timeout')), task.timeoutMs)
       : undefined;
+    let outcome: Outcome;
     try {
       const parsed = task.input.safeParse(job.input);
-      if (!parsed.success) {
-        const message = describeIssues(fieldIssues(parsed.error));
-        await this.#settle(job, { kind: 'failed', error: new NonRetryableError(message, 'INVALID_INPUT') });
-        return;
+      if (parsed.success) {
+        const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal), controller.signal);
+        outcome = this.#outcomeOf(result, controller.signal, task);
+      } else {
+        outcome = { kind: 'failed', error: new NonRetryableError(describeIssues(fieldIssues(parsed.error)), 'INVALID_INPUT') };
       }
-      const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal), controller.signal);
-      // The last progress reported goes in before the outcome, so the history ends in order.
-      await this.#progress.get(job.id)?.drain().catch(() => {});
-      await this.#settle(job, this.#outcomeOf(result, controller.signal, task));
+    } catch (error) {
+      this.#forget(job.id);
+      throw error;
     } finally {
       clearTimeout(timeout);
-      this.#progress.delete(job.id);
-      this.#running.delete(job.id);
       releaseTaskSlot();
     }
+    // The job stays in #running (its heartbeat kept) until its outcome is written: a worker that
+    // dies before then leaves it RUNNING for the reaper, as one that dies mid-handler does.
+    const releaseOutcomeSlot = await this.#outcomeSlots.acquire();
+    const settling = (async () => {
+      // The last progress reported goes in before the outcome, so the history ends in order.
+      await this.#progress.get(job.id)?.drain().catch(() => {});
+      await this.#settle(job, outcome);
+    })()
+      .catch((error: unknown) => {
+        this.#log.error({ err: error, jobId: job.id }, 'could not write the outcome; the reaper will take the job again');
+      })
+      .finally(() => {
+        this.#forget(job.id);
+        releaseOutcomeSlot();
+        this.#settling.delete(settling);
+      });
+    this.#settling.add(settling);
+  }
+
+  #forget(jobId: string): void {
+    this.#progress.delete(jobId);
+    this.#running.delete(jobId);
   }
 
   /** Resolves with the handler's settlement, or when it ignores an abort for longer than the grace period. */

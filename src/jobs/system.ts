@@ -273,6 +273,7 @@ export class JobSystem implements JobService {
       const deadline = setTimeout(() => executor.abortAll('shutdown'), this.config.SHUTDOWN_TIMEOUT_MS);
       await Promise.all([selection.adapter.stopConsuming(), fallback?.stopConsuming()]);
       clearTimeout(deadline);
+      await executor.settled();
       executor.close();
       // Handed-back jobs go to the shared queue now, so another worker takes them at once.
       if (selection.adapter.capabilities.shared) {
