@@ -21,6 +21,7 @@ import {
   createBenchDatabase,
   envInt,
   fmt,
+  summarize,
   machineInfo,
   obliterateQueue,
   printMachine,
@@ -43,6 +44,8 @@ const PARALLEL = envInt('BENCH_ENQUEUE_PARALLEL', 50);
 const BULK = envInt('BENCH_BULK', 500);
 const WARMUP = Math.min(envInt('BENCH_WARMUP', 500), JOBS);
 const PHASE_TIMEOUT_MS = envInt('BENCH_PHASE_TIMEOUT_MS', 300_000);
+/** Each row is run this many times, the rows in turn. */
+const RUNS = envInt('BENCH_RUNS', 3);
 const ONLY = process.env.BENCH_THROUGHPUT_ONLY?.split(',').filter(Boolean);
 const BULL_PREFIX = 'jobgraph_bench';
 
@@ -189,7 +192,7 @@ function rawPgboss(localConcurrency: number, batchSize: number): Variant['start'
   };
 }
 
-function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 'pglite'): Variant['start'] {
+function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 'pglite', bulk = false): Variant['start'] {
   return async (db) => {
     const queueName = randomName('bench_jg');
     const config = loadConfig({
@@ -214,6 +217,13 @@ function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 
     };
     return {
       async enqueue(n) {
+        if (bulk) {
+          // As the raw rows enqueue: BULK jobs a call, one call at a time.
+          for (let i = 0; i < n; i += BULK) {
+            await system.enqueueMany(Array.from({ length: Math.min(BULK, n - i) }, () => ({ type: 'bench.noop', input: {} })));
+          }
+          return;
+        }
         let next = 0;
         const lane = async () => {
           while (next < n) {
@@ -250,6 +260,14 @@ const variants: Variant[] = [
     start: jobgraph('bullmq', 'postgres'),
   },
   {
+    name: 'jobgraph on BullMQ, enqueueMany',
+    backend: 'bullmq',
+    kind: 'jobgraph',
+    baseline: 'raw BullMQ',
+    note: `system.enqueueMany ×${BULK}, as the raw row; worker in process`,
+    start: jobgraph('bullmq', 'postgres', true),
+  },
+  {
     name: 'raw pg-boss',
     backend: 'pgboss',
     kind: 'raw',
@@ -270,6 +288,14 @@ const variants: Variant[] = [
     baseline: 'raw pg-boss',
     note: `system.enqueue ×${PARALLEL} in flight; worker in process`,
     start: jobgraph('pgboss', 'postgres'),
+  },
+  {
+    name: 'jobgraph on pg-boss, enqueueMany',
+    backend: 'pgboss',
+    kind: 'jobgraph',
+    baseline: 'raw pg-boss',
+    note: `system.enqueueMany ×${BULK}, as the raw row; worker in process`,
+    start: jobgraph('pgboss', 'postgres', true),
   },
   {
     name: 'jobgraph inline, PGlite',
@@ -365,43 +391,65 @@ async function main(): Promise<void> {
   console.log(`throughput: ${JOBS} no-op jobs per row (after a warm-up of ${WARMUP}), concurrency ${CONCURRENCY}\n`);
   installCounters();
   const db = await createBenchDatabase();
-  const rows: Row[] = [];
+  /** Each variant's runs, RUNS rounds of every variant in turn (so a row and its baseline alternate). */
+  const runs = new Map<string, Row[]>();
   try {
-    for (const variant of variants) {
-      if (ONLY && !ONLY.some((o) => variant.name.toLowerCase().includes(o.toLowerCase()))) continue;
-      process.stdout.write(`  ${variant.name} … `);
-      try {
-        const row = await measure(variant, db);
-        rows.push(row);
-        console.log(`${fmt(row.totalPerS)} jobs/s`);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        console.log(`FAILED: ${message}`);
-        rows.push({ name: variant.name, backend: variant.backend, kind: variant.kind, note: variant.note, error: message } as Row);
+    for (let round = 1; round <= RUNS; round++) {
+      console.log(`round ${round} of ${RUNS}`);
+      for (const variant of variants) {
+        if (ONLY && !ONLY.some((o) => variant.name.toLowerCase().includes(o.toLowerCase()))) continue;
+        process.stdout.write(`  ${variant.name} … `);
+        let row: Row;
+        try {
+          row = await measure(variant, db);
+          console.log(`${fmt(row.totalPerS)} jobs/s`);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          console.log(`FAILED: ${message}`);
+          row = { name: variant.name, backend: variant.backend, kind: variant.kind, note: variant.note, error: message } as Row;
+        }
+        runs.set(variant.name, [...(runs.get(variant.name) ?? []), row]);
       }
     }
   } finally {
     await db.drop();
   }
 
-  const byName = new Map(rows.map((r) => [r.name, r]));
-  const ratio = (row: Row, key: 'enqueuePerS' | 'runPerS' | 'totalPerS') => {
-    const base = row.kind === 'jobgraph' && variants.find((v) => v.name === row.name)?.baseline;
-    const raw = base ? byName.get(base) : undefined;
-    return raw && !row.error && !raw.error ? row[key] / raw[key] : undefined;
+  // The run of median total throughput stands for its variant in the per-job tables.
+  const rows = [...runs.values()].map((list) => {
+    const ok = list.filter((r) => !r.error).sort((a, b) => a.totalPerS - b.totalPerS);
+    return ok[Math.floor((ok.length - 1) / 2)] ?? list[0]!;
+  });
+  /** Per round, the row's figure over its baseline's in the same round: median and range. */
+  const ratios = (row: Row, key: 'enqueuePerS' | 'runPerS' | 'totalPerS'): number[] => {
+    const base = row.kind === 'jobgraph' ? variants.find((v) => v.name === row.name)?.baseline : undefined;
+    const mine = runs.get(row.name) ?? [];
+    const theirs = base ? (runs.get(base) ?? []) : [];
+    return mine.flatMap((r, i) => (r.error || !theirs[i] || theirs[i].error ? [] : [r[key] / theirs[i][key]]));
   };
-  console.log('\n' + table(
+  const ratio = (row: Row, key: 'enqueuePerS' | 'runPerS' | 'totalPerS') => {
+    const list = ratios(row, key);
+    return list.length ? summarize(list).p50 : undefined;
+  };
+  const spread = (values: number[], digits = 0) => {
+    if (values.length === 0) return '';
+    const s = summarize(values);
+    return values.length === 1 ? fmt(s.p50, digits) : `${fmt(s.p50, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+  };
+  console.log(`\nmedian of ${RUNS} runs, range in brackets; ratios are taken per round against the baseline's run of the same round\n`);
+  console.log(table(
     ['', 'enqueue jobs/s', 'run jobs/s', 'total jobs/s', 'ratio enqueue', 'ratio run', 'ratio total', 'target total ≥ 0.5'],
     rows.map((r) => {
+      const ok = (runs.get(r.name) ?? []).filter((x) => !x.error);
       const total = ratio(r, 'totalPerS');
       return [
         r.name,
-        r.error ? `failed: ${r.error}` : r.enqueuePerS,
-        r.runPerS,
-        r.totalPerS,
-        fmtRatio(ratio(r, 'enqueuePerS')),
-        fmtRatio(ratio(r, 'runPerS')),
-        fmtRatio(total),
+        r.error ? `failed: ${r.error}` : spread(ok.map((x) => x.enqueuePerS)),
+        spread(ok.map((x) => x.runPerS)),
+        spread(ok.map((x) => x.totalPerS)),
+        spread(ratios(r, 'enqueuePerS'), 2),
+        spread(ratios(r, 'runPerS'), 2),
+        spread(ratios(r, 'totalPerS'), 2),
         total === undefined ? '' : verdict(total >= 0.5),
       ];
     }),
@@ -436,11 +484,10 @@ async function main(): Promise<void> {
   }
   await writeResult('throughput', {
     machine,
-    params: { jobs: JOBS, concurrency: CONCURRENCY, enqueueParallel: PARALLEL, bulk: BULK, warmup: WARMUP },
-    rows: rows.map((r) => ({ ...r, ratioEnqueue: ratio(r, 'enqueuePerS'), ratioRun: ratio(r, 'runPerS'), ratioTotal: ratio(r, 'totalPerS') })),
+    params: { jobs: JOBS, concurrency: CONCURRENCY, enqueueParallel: PARALLEL, bulk: BULK, warmup: WARMUP, runs: RUNS },
+    rows: rows.map((r) => ({ ...r, ratioEnqueue: ratio(r, 'enqueuePerS'), ratioRun: ratio(r, 'runPerS'), ratioTotal: ratios(r, 'totalPerS') })),
+    runs: Object.fromEntries(runs),
   });
 }
-
-const fmtRatio = (v: number | undefined) => (v === undefined ? '' : v.toFixed(2));
 
 runMain(main);
