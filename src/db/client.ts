@@ -11,7 +11,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import { DirectoryLockedError, lockDirectory } from '../lib/dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
-import { defaultTemplateCache, openPGliteDir } from './template.ts';
+import { defaultTemplateCache, openPGliteDir, pgliteOptions } from './template.ts';
 import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
@@ -106,7 +106,7 @@ async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerD
     // A new directory is copied from a migrated template, so a caller that migrates by itself
     // (npm run db:migrate) gets initdb as before.
     const cacheDir = opts.migrate === false ? false : (opts.pgliteTemplateCache ?? defaultTemplateCache);
-    pglite = inMemory ? await PGlite.create(dataDir) : await openPGliteDir(dataDir, { cacheDir, logger: opts.logger });
+    pglite = inMemory ? await PGlite.create(dataDir, pgliteOptions) : await openPGliteDir(dataDir, { cacheDir, logger: opts.logger });
   } catch (error) {
     await unlock();
     if (error instanceof DirectoryLockedError) {
