@@ -2,17 +2,26 @@
 // fresh PGLITE_DIR, a free PORT) to /ready answering 200, and its idle RSS once ready; 3 runs on
 // fresh directories, each followed by a second start on the same (already migrated) directory,
 // and the same warm start without npm and the tsx CLI (`node --import tsx src/main.ts`) to show
-// what the wrappers cost. Log timestamps split each start into its steps.
+// what the wrappers cost. Log timestamps split each start into its steps. Then memory: the
+// server's RSS idle once the first start's demo load is done, and after 1,000 jobs enqueued over
+// HTTP (enqueueJobs) have completed, beside the RSS of an empty script on the same node binary,
+// with NODE_OPTIONS variants (BENCH_STARTUP_NODE_OPTIONS, `|`-separated). BENCH_STARTUP_COMPARE=<dir>
+// (another checkout, e.g. the commit before, with node_modules linked) runs its starts alternately
+// with this one's, side by side.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { envInt, freePort, machineInfo, median, printMachine, ROOT, runMain, sleep, spawnTs, table, track, verdict, writeResult } from './lib.ts';
+import { readlinkSync } from 'node:fs';
+import { envInt, freePort, graphql, keepAliveAgent, machineInfo, median, printMachine, ROOT, runMain, sleep, spawnTs, table, track, until, verdict, writeResult } from './lib.ts';
 
 const RUNS = envInt('BENCH_STARTUP_RUNS', 3);
 const READY_TIMEOUT_MS = envInt('BENCH_STARTUP_TIMEOUT_MS', 60_000);
+const JOBS = 1_000;
+const COMPARE = process.env.BENCH_STARTUP_COMPARE || undefined;
+const NODE_OPTION_VARIANTS = (process.env.BENCH_STARTUP_NODE_OPTIONS ?? '|--max-semi-space-size=1').split('|');
 
 interface Start {
   kind: string;
@@ -24,6 +33,16 @@ interface Start {
   serverRssMiB: number;
   /** RSS of every process of the start (npm, sh, the tsx CLI, the server), MiB. */
   treeRssMiB: number;
+  /** What `measure` found, when given. */
+  extra?: Record<string, number>;
+}
+
+/** RSS (and its anonymous and file-backed parts) of one process, MiB. */
+function rssOf(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  const mib = (value: number) => Math.round((value / 1024) * 10) / 10;
+  return { rss: mib(kib('VmRSS')), anon: mib(kib('RssAnon')), file: mib(kib('RssFile')) };
 }
 
 /** pid → ppid and RSS (KiB) of every process. */
@@ -78,7 +97,14 @@ const STEP_MESSAGES: [RegExp, string][] = [
   [/^jobgraph API ready/, 'listening'],
 ];
 
-async function startOnce(kind: 'npm start' | 'node --import tsx', dir: string, run: number): Promise<Start> {
+async function startOnce(
+  kind: 'npm start' | 'node --import tsx',
+  dir: string,
+  run: number,
+  opts: { root?: string; nodeOptions?: string; measure?: (port: number, serverPid: number) => Promise<Record<string, number>> } = {},
+): Promise<Start> {
+  const root = opts.root ?? ROOT;
+  const measure = opts.measure;
   const port = await freePort();
   const closed = await freePort(); // nothing listens there: Redis is "down"
   const env: Record<string, string> = {};
@@ -89,14 +115,15 @@ async function startOnce(kind: 'npm start' | 'node --import tsx', dir: string, r
     PGLITE_DIR: join(dir, 'pgdata'),
     PORT: String(port),
     LOG_LEVEL: 'info',
-    PATH: `${join(ROOT, 'node_modules', '.bin')}${delimiter}${env.PATH ?? ''}`,
+    PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${env.PATH ?? ''}`,
   });
+  if (opts.nodeOptions) env.NODE_OPTIONS = opts.nodeOptions;
   const spawnedAt = Date.now();
   const t0 = performance.now();
   const proc =
     kind === 'npm start'
-      ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+      ? spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
   const child = track(proc);
   const killGroup = (signal: NodeJS.Signals) => {
     try {
@@ -119,7 +146,9 @@ async function startOnce(kind: 'npm start' | 'node --import tsx', dir: string, r
     if (!Number.isFinite(readyMs)) throw new Error(`${kind}: /ready did not answer 200 within ${READY_TIMEOUT_MS} ms`);
     await sleep(2_000);
     const tree = treeOf(child.pid);
-    const server = [...tree].sort((a, b) => b.depth - a.depth)[0]!;
+    // The server is the biggest process of the tree (the deepest may be tsx's esbuild service).
+    const server = [...tree].sort((a, b) => b.rssKiB - a.rssKiB)[0]!;
+    const extra = measure ? await measure(port, server.pid) : undefined;
     const steps: Record<string, number> = {};
     for (const line of child.lines) {
       try {
@@ -138,6 +167,7 @@ async function startOnce(kind: 'npm start' | 'node --import tsx', dir: string, r
       steps,
       serverRssMiB: Math.round((server.rssKiB / 1024) * 10) / 10,
       treeRssMiB: Math.round((tree.reduce((a, p) => a + p.rssKiB, 0) / 1024) * 10) / 10,
+      ...(extra ? { extra } : {}),
     };
   } finally {
     killGroup('SIGTERM');
@@ -168,37 +198,131 @@ function groupMembers(pgid: number): number {
   return n;
 }
 
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+/**
+ * Once ready: waits for the jobs already there (the first start's demo load) to end, reads the
+ * server's RSS idle, enqueues 1,000 demo.countWords jobs in one enqueueJobs call, waits until all
+ * have ended, and reads it again.
+ */
+async function memoryAfterJobs(port: number, serverPid: number): Promise<Record<string, number>> {
+  const agent = keepAliveAgent(2);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const counts = async () =>
+    (await graphql<{ queueInfo: { jobCounts: { status: string; type: string; count: number }[] } }>(agent, baseUrl, '{ queueInfo { jobCounts { status type count } } }'))
+      .queueInfo.jobCounts;
+  try {
+    let t = performance.now();
+    await until(async () => (await counts()).every((c) => TERMINAL.has(c.status)), 300_000, 'the jobs already queued (demo load)', 250);
+    const waitMs = performance.now() - t;
+    await sleep(2_000);
+    const idle = rssOf(serverPid);
+    const jobs = Array.from({ length: JOBS }, (_, i) => ({ type: 'demo.countWords', input: { text: `job ${i}`, chunkSize: 2 } }));
+    t = performance.now();
+    await graphql(agent, baseUrl, 'mutation ($jobs: [EnqueueJobInput!]!) { enqueueJobs(jobs: $jobs) { job { id } } }', { jobs });
+    const ended = async () => (await counts()).filter((c) => c.type === 'demo.countWords' && TERMINAL.has(c.status)).reduce((a, c) => a + c.count, 0);
+    await until(async () => (await ended()) >= JOBS, 300_000, `${JOBS} jobs ended`, 100);
+    const jobsMs = performance.now() - t;
+    const completed = (await counts()).find((c) => c.type === 'demo.countWords' && c.status === 'COMPLETED')?.count ?? 0;
+    if (completed !== JOBS) throw new Error(`${JOBS - completed} of ${JOBS} jobs did not complete`);
+    await sleep(2_000);
+    const after = rssOf(serverPid);
+    const peak = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${serverPid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+    serverExe ??= readlinkSync(`/proc/${serverPid}/exe`);
+    return {
+      waitMs: Math.round(waitMs),
+      idleRss: idle.rss,
+      idleAnon: idle.anon,
+      idleFile: idle.file,
+      jobsMs: Math.round(jobsMs),
+      afterRss: after.rss,
+      afterAnon: after.anon,
+      afterFile: after.file,
+      peakRss: Math.round(peak * 10) / 10,
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+let serverExe: string | undefined;
+
+/** RSS of `node -e 'setInterval(() => {}, 1000)'` on the server's own node binary, MiB. */
+async function emptyNodeRss(exe: string): Promise<{ rss: number; anon: number; file: number }> {
+  const child = track(spawn(exe, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  try {
+    await sleep(2_000);
+    return rssOf(child.pid);
+  } finally {
+    await child.stop(1_000);
+  }
+}
+
+const range = (values: number[]) => `${median(values)} (${Math.min(...values)}–${Math.max(...values)})`;
+
 async function main(): Promise<void> {
   const machine = await machineInfo();
   printMachine(machine);
   console.log(`start-up: ${RUNS} runs of npm start embedded (PGlite, Redis port closed), fresh dir then the same dir again\n`);
   const starts: Start[] = [];
+  const checkouts: [string, string][] = [[ROOT, ''], ...(COMPARE ? [[COMPARE, ` [${COMPARE}]`] as [string, string]] : [])];
   for (let run = 1; run <= RUNS; run++) {
     const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-start-'));
     try {
-      for (const [kind, label] of [
-        ['npm start', 'npm start, fresh dir'],
-        ['npm start', 'npm start, migrated dir'],
-        ['node --import tsx', 'node --import tsx src/main.ts, migrated dir'],
-      ] as const) {
-        const start = { ...(await startOnce(kind, dir, run)), kind: label };
-        starts.push(start);
-        console.log(`  run ${run}, ${label}: ready in ${start.readyMs} ms, server RSS ${start.serverRssMiB} MiB`);
+      for (const [root, suffix] of checkouts) {
+        await rm(dir, { recursive: true, force: true });
+        for (const [kind, label] of [
+          ['npm start', 'npm start, fresh dir'],
+          ['npm start', 'npm start, migrated dir'],
+          ['node --import tsx', 'node --import tsx src/main.ts, migrated dir'],
+        ] as const) {
+          const start = { ...(await startOnce(kind, dir, run, { root })), kind: label + suffix };
+          starts.push(start);
+          console.log(`  run ${run}, ${label + suffix}: ready in ${start.readyMs} ms, server RSS ${start.serverRssMiB} MiB`);
+        }
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
+  // Memory: a fresh dir each, npm start, the demo load, then 1,000 jobs.
+  console.log(`\nmemory: ${RUNS} runs of npm start on a fresh dir, idle after the demo load, then ${JOBS} jobs; NODE_OPTIONS variants ${JSON.stringify(NODE_OPTION_VARIANTS)}\n`);
+  const memory: { label: string; run: number; figures: Record<string, number> }[] = [];
+  const empty: { rss: number; anon: number; file: number }[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    for (const [root, suffix] of checkouts) {
+      for (const nodeOptions of NODE_OPTION_VARIANTS) {
+        const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-memory-'));
+        try {
+          const label = `npm start${nodeOptions ? `, NODE_OPTIONS=${nodeOptions}` : ''}${suffix}`;
+          const start = await startOnce('npm start', dir, run, { root, nodeOptions, measure: memoryAfterJobs });
+          memory.push({ label, run, figures: start.extra! });
+          console.log(`  run ${run}, ${label}: ${JSON.stringify(start.extra)}`);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    if (serverExe) empty.push(await emptyNodeRss(serverExe));
+  }
   // The same steps timed one by one inside one process.
-  const stepRuns: { steps: Record<string, number>; rss: Record<string, number> }[] = [];
+  const stepRuns: {
+    steps: Record<string, number>;
+    rss: Record<string, number>;
+    memory: Record<string, Record<string, number>>;
+    parts: Record<string, number>;
+  }[] = [];
+  const readyRuns: typeof stepRuns = [];
   for (let run = 1; run <= RUNS; run++) {
     const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-steps-'));
     const closed = await freePort();
     try {
-      const child = spawnTs('./startup-steps.ts', { REDIS_URL: `redis://127.0.0.1:${closed}`, DATABASE_URL: undefined }, [], [dir]);
-      const line = await child.waitFor(/^steps (.*)$/, READY_TIMEOUT_MS, 'startup steps');
-      stepRuns.push(JSON.parse(line[1]!) as (typeof stepRuns)[number]);
-      await child.stop(5_000);
+      for (const mode of ['all', 'ready-only'] as const) {
+        const child = spawnTs('./startup-steps.ts', { REDIS_URL: `redis://127.0.0.1:${closed}`, DATABASE_URL: undefined }, ['--expose-gc'], [join(dir, mode), mode]);
+        const line = await child.waitFor(/^steps (.*)$/, READY_TIMEOUT_MS, 'startup steps');
+        (mode === 'all' ? stepRuns : readyRuns).push(JSON.parse(line[1]!) as (typeof stepRuns)[number]);
+        await child.stop(5_000);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -233,20 +357,58 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  console.log(`\nmemory, MiB, median (range) of ${RUNS} runs; server RSS = anonymous + file-backed; an empty script on the same node (${serverExe}) beside:\n`);
+  const labels = [...new Set(memory.map((m) => m.label))];
+  const col = (of: typeof memory, key: string) => range(of.map((m) => m.figures[key] ?? NaN));
+  console.log(
+    table(
+      ['process', 'RSS idle', 'anon / file idle', `RSS after ${JOBS} jobs`, 'anon / file after', 'peak (VmHWM)', `${JOBS} jobs ms`, 'target ≤ 250'],
+      [
+        ...labels.map((label) => {
+          const of = memory.filter((m) => m.label === label);
+          return [
+            label,
+            col(of, 'idleRss'),
+            `${median(of.map((m) => m.figures.idleAnon ?? NaN))} / ${median(of.map((m) => m.figures.idleFile ?? NaN))}`,
+            col(of, 'afterRss'),
+            `${median(of.map((m) => m.figures.afterAnon ?? NaN))} / ${median(of.map((m) => m.figures.afterFile ?? NaN))}`,
+            col(of, 'peakRss'),
+            col(of, 'jobsMs'),
+            verdict(median(of.map((m) => m.figures.idleRss ?? NaN)) <= 250),
+          ];
+        }),
+        [
+          "node -e 'setInterval(()=>{},1000)'",
+          range(empty.map((e) => e.rss)),
+          `${median(empty.map((e) => e.anon))} / ${median(empty.map((e) => e.file))}`,
+          '',
+          '',
+          '',
+          '',
+          '',
+        ],
+      ],
+    ),
+  );
   const stepKeys = Object.keys(stepRuns[0]?.steps ?? {});
   console.log('\nthe steps one by one, in one process (node --import tsx bench/startup-steps.ts; median of each):\n');
   console.log(
     table(
-      ['step', 'ms (each run)', 'median ms', 'RSS after, MiB (median)'],
+      ['step', 'ms (each run)', 'median ms', 'RSS after, MiB (median)', 'heapUsed', 'external', 'arrayBuffers'],
       stepKeys.map((key) => [
         key,
         stepRuns.map((r) => r.steps[key]).join(', '),
         median(stepRuns.map((r) => r.steps[key] ?? NaN)),
-        key in (stepRuns[0]?.rss ?? {}) ? median(stepRuns.map((r) => r.rss[key] ?? NaN)) : '',
+        ...(['rss', 'heapUsed', 'external', 'arrayBuffers'] as const).map((part) =>
+          key in (stepRuns[0]?.memory ?? {}) ? median(stepRuns.map((r) => r.memory[key]?.[part] ?? NaN)) : '',
+        ),
       ]),
     ),
   );
-  await writeResult('startup', { machine, params: { runs: RUNS }, starts, steps: stepRuns });
+  console.log('\nwhere the RSS of the ready server goes (startup-steps.ts ready-only: template, JobSystem.start, API; after a GC; MiB, median; external includes PGlite\'s WASM memory):\n');
+  const partKeys = Object.keys(readyRuns[0]?.parts ?? {});
+  console.log(table(partKeys, [partKeys.map((key) => range(readyRuns.map((r) => r.parts[key] ?? NaN)))]));
+  await writeResult('startup', { machine, params: { runs: RUNS, jobs: JOBS, compare: COMPARE, nodeOptions: NODE_OPTION_VARIANTS }, starts, memory, emptyNode: empty, steps: stepRuns, ready: readyRuns });
 }
 
 runMain(main);
