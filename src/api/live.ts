@@ -13,6 +13,7 @@ import type { JobService } from '../jobs/service.ts';
 export class LiveJobs {
   readonly #reads = new Map<string, Promise<Job | undefined>>();
   readonly #recheckMs: number;
+  readonly #router: Router;
 
   /**
    * `recheckMs`: a job stream quiet on the bus for this long reads the ledger again. The bus is
@@ -23,6 +24,7 @@ export class LiveJobs {
     opts: { recheckMs?: number } = {},
   ) {
     this.#recheckMs = opts.recheckMs ?? 3_000;
+    this.#router = new Router(system);
   }
 
   /** Events of a job after `afterSeq`, replayed from the ledger, then live; ends after a terminal status. */
@@ -86,7 +88,11 @@ export class LiveJobs {
   /** Every job change that passes `accept`, as the job after it. */
   jobUpdates(accept: (change: JobChange) => boolean): Repeater<Job> {
     return new Repeater<Job>(async (push, stop) => {
-      const feed = new Feed(this.system, accept);
+      const feed = new Feed((deliver) =>
+        this.#router.listen(undefined, (change) => {
+          if (accept(change)) deliver(change);
+        }),
+      );
       void stop.then(() => feed.close());
       try {
         for (let change = await feed.next(); change; change = await feed.next()) {
@@ -121,7 +127,7 @@ export class LiveJobs {
   #stream<T>(jobId: string, body: (feed: Feed, push: (value: T) => Promise<unknown>) => Promise<void>): Repeater<T> {
     return new Repeater<T>(async (push, stop) => {
       // Listen before reading the ledger, so nothing falls between the read and the first change.
-      const feed = new Feed(this.system, (change) => change.jobId === jobId);
+      const feed = new Feed((deliver) => this.#router.listen(jobId, deliver));
       void stop.then(() => feed.close());
       try {
         await body(feed, push);
@@ -178,6 +184,43 @@ function eventOf(change: JobChange): JobEvent {
 const QUIET = Symbol('quiet');
 
 /**
+ * The bus's job changes, routed: one listener on the bus for this process, and a change goes to
+ * the feeds of its job only (and to those that follow every job), not through a filter per feed.
+ */
+class Router {
+  readonly #byJob = new Map<string, Set<(change: JobChange) => void>>();
+  readonly #everyJob = new Set<(change: JobChange) => void>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly system: JobService) {}
+
+  /** Calls `deliver` with the changes of `jobId` (undefined: of every job); returns the stop function. */
+  listen(jobId: string | undefined, deliver: (change: JobChange) => void): () => void {
+    this.#unsubscribe ??= this.system.onJobChange((change) => this.#route(change));
+    let own = this.#everyJob;
+    if (jobId !== undefined) {
+      own = this.#byJob.get(jobId) ?? new Set();
+      this.#byJob.set(jobId, own);
+    }
+    own.add(deliver);
+    return () => {
+      own.delete(deliver);
+      if (jobId !== undefined && own.size === 0 && this.#byJob.get(jobId) === own) this.#byJob.delete(jobId);
+      if (this.#byJob.size === 0 && this.#everyJob.size === 0) {
+        this.#unsubscribe?.();
+        this.#unsubscribe = undefined;
+      }
+    };
+  }
+
+  #route(change: JobChange): void {
+    const listeners = this.#byJob.get(change.jobId);
+    if (listeners) for (const deliver of listeners) deliver(change);
+    for (const deliver of this.#everyJob) deliver(change);
+  }
+}
+
+/**
  * The bus changes one subscription wants, buffered. A subscriber that falls more than `limit`
  * behind loses the oldest; the seq gap sends it back to the ledger for them.
  */
@@ -187,9 +230,10 @@ class Feed {
   #closed = false;
   readonly #unsubscribe: () => void;
 
-  constructor(system: JobService, accept: (change: JobChange) => boolean, private readonly limit = 10_000) {
-    this.#unsubscribe = system.onJobChange((change) => {
-      if (this.#closed || !accept(change)) return;
+  /** `listen` starts the changes this feed wants and returns how to stop them. */
+  constructor(listen: (deliver: (change: JobChange) => void) => () => void, private readonly limit = 10_000) {
+    this.#unsubscribe = listen((change) => {
+      if (this.#closed) return;
       if (this.#waiting) {
         const resolve = this.#waiting;
         this.#waiting = undefined;

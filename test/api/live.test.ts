@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LiveJobs } from '../../src/api/live.ts';
 import type { Job, JobEvent } from '../../src/jobs/ledger/index.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
@@ -73,5 +73,23 @@ describe('live subscriptions when the bus loses a message', () => {
     const outcome = await Promise.race([next.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 1_000))]);
     expect(outcome).toBe('waiting');
     await iterator.return?.();
+  });
+
+  it('listens to the bus once for all its streams, and a change reaches only its own job\'s streams', async () => {
+    const [a, b] = await Promise.all([system.enqueue('test.echo', {}), system.enqueue('test.echo', {})]);
+    const listens = vi.spyOn(system, 'onJobChange');
+    try {
+      const live = new LiveJobs(system, { recheckMs: 60_000 });
+      const streams = [live.jobProgress(a.job.id), live.jobProgress(a.job.id), live.jobProgress(b.job.id)].map((s) => s[Symbol.asyncIterator]());
+      for (const stream of streams) expect((await stream.next()).value?.status).toBe('QUEUED');
+      expect(listens).toHaveBeenCalledTimes(1);
+      await system.cancel(b.job.id, 'test');
+      expect((await streams[2]!.next()).value?.status).toBe('CANCELLED');
+      const quiet = await Promise.race([streams[0]!.next().then(() => 'moved'), new Promise((resolve) => setTimeout(() => resolve('quiet'), 300))]);
+      expect(quiet).toBe('quiet');
+      for (const stream of streams) await stream.return?.();
+    } finally {
+      listens.mockRestore();
+    }
   });
 });
