@@ -3,7 +3,7 @@
 // template, on a migrated directory, the migrations, the job system, the API) and prints them as
 // one JSON line, with process.memoryUsage() after each step (MiB; PGlite's WASM memory counts
 // in `external`).
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2] ?? '';
@@ -11,6 +11,7 @@ if (dir === '') throw new Error('usage: startup-steps.ts <empty dir> [ready-only
 // ready-only: only what a server does (a new ledger from the template, the job system, the API),
 // so that the memory of the ready server is not mixed with the other steps'.
 const readyOnly = process.argv[3] === 'ready-only';
+mkdirSync(dir, { recursive: true });
 const steps: Record<string, number> = {};
 const rss: Record<string, number> = {};
 const memory: Record<string, Record<string, number>> = {};
