@@ -51,6 +51,11 @@ const PROBE_TIMEOUT_MS = 4_500;
  */
 const BATCH_SIZE = 2;
 /**
+ * How long a fetched job beyond the free slots waits for one before it is handed back. Long
+ * enough for a short job's slot; short, since a held job is one no other consumer can take.
+ */
+const HOLD_MS = 250;
+/**
  * Effectively unlimited pg-boss retries, with retryDelay 0 and no backoff. Our core does all
  * retrying; the handler resolves once the ledger has the outcome, so a pg-boss "retry" is only ever
  * a job taken back from a consumer: heartbeat lost (killed process), expired, failed back by a
@@ -89,6 +94,7 @@ export function createPgbossAdapter(opts: PgbossAdapterOptions): QueueAdapter {
 class Slots {
   #free: number;
   readonly #waiters = new Set<() => void>();
+  readonly #holders = new Set<() => void>();
 
   constructor(limit: number) {
     this.#free = limit;
@@ -106,9 +112,26 @@ class Slots {
    */
   give(wake: boolean): void {
     this.#free++;
+    // A job already fetched and held for a slot takes it first: it needs no fetch.
+    const [holder] = this.#holders;
+    if (holder) return holder();
     if (!wake) return;
     const [first] = this.#waiters;
     first?.();
+  }
+
+  /** Resolves once a slot is free for a job already fetched (served before workers waiting to fetch), or `until` is aborted. */
+  async hold(until: AbortSignal): Promise<void> {
+    if (this.#free > 0 || until.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.#holders.delete(done);
+        until.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#holders.add(done);
+      until.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** Resolves once a slot is free (without taking it) or `until` is aborted. */
@@ -290,11 +313,12 @@ class PgbossAdapter implements QueueAdapter {
   }
 
   /**
-   * Runs one fetched batch: starts as many jobs as there are free slots, in priority order, and
-   * hands the rest straight back to the queue, where any consumer (this one included) may take them.
-   * Holding them here instead would starve other processes and let later high-priority jobs wait
-   * behind them. Resolves when every started job is settled; pg-boss's own completion of the batch
-   * afterwards is a no-op, since each job was settled by its attempt.
+   * Runs one fetched batch: starts as many jobs as there are free slots, in priority order; the
+   * rest wait up to HOLD_MS for a slot, and what is still waiting then goes back to the queue, where
+   * any consumer (this one included) may take it. Holding them longer would starve other processes
+   * and let later high-priority jobs wait behind them. Resolves when every started job is settled;
+   * pg-boss's own completion of the batch afterwards is a no-op, since each job was settled by its
+   * attempt.
    */
   async #runBatch(boss: PgBoss, jobs: JobWithMetadata<JobData>[], handler: DeliveryHandler): Promise<void> {
     const slots = this.#slots!;
@@ -315,6 +339,14 @@ class PgbossAdapter implements QueueAdapter {
     for (const job of ordered) {
       if (!this.#stop.signal.aborted && slots.tryTake()) started.push(start(job));
       else excess.push(job);
+    }
+    // A job beyond the free slots waits a moment for one (a short job's slot frees within
+    // milliseconds) before it is handed back: a hand-back is a DELETE and a re-INSERT in pg-boss,
+    // and the dead rows it leaves slow every fetch after it (BENCHMARKS.md §1).
+    const held = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(HOLD_MS)]);
+    while (excess.length > 0 && !held.aborted) {
+      if (slots.tryTake()) started.push(start(excess.shift()!));
+      else await slots.hold(held);
     }
     if (excess.length > 0) {
       await boss

@@ -167,7 +167,34 @@ describe('pg-boss adapter', () => {
     }
   });
 
-  it('does not hold jobs it has no slot for: another consumer runs them', async () => {
+  it('a slot freed by a short job takes the job fetched beside it, not handing it back', async () => {
+    const queueName = uniqueQueue();
+    const a = adapter({ queueName });
+    const sent = Array.from({ length: 30 }, () => dispatch());
+    for (const d of sent) await a.enqueue(d);
+    const r = recorder();
+    // One slot and batches of 2: every fetch brings a job with no slot yet.
+    await a.consume(async (jobId) => {
+      await sleep(5);
+      await r.handler(jobId);
+    }, 1);
+    await r.until(sent.length);
+    expect(new Set(r.received)).toEqual(new Set(sent.map((d) => d.jobId)));
+    // pg-boss counts every fetch of a job (retry_count): a hand-back would show as a second one.
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ fetches: number; jobs: number }>(
+        `SELECT max(retry_count)::int - min(retry_count)::int AS fetches, count(*)::int AS jobs FROM ${schema}.job WHERE name = $1`,
+        [queueName],
+      );
+      expect(rows[0]).toEqual({ fetches: 0, jobs: sent.length });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('holds a job it has no slot for only a moment: another consumer runs it', async () => {
     const queueName = uniqueQueue();
     const starts = new Map<string, number>();
     const slow = async (jobId: string) => {
