@@ -10,13 +10,13 @@ import {
   createBenchDatabase,
   envInt,
   graphql,
+  jobgraphEnv,
   keepAliveAgent,
   machineInfo,
   obliterateQueue,
   ownStats,
   printMachine,
   randomName,
-  REDIS_URL,
   runMain,
   sleep,
   spawnTs,
@@ -211,15 +211,7 @@ async function main(): Promise<void> {
   console.log(`fan-out: ${SUBSCRIBERS} SSE subscribers (jobProgress) on one API process; one job emitting ${EVENTS} progress events, ${PAUSES.join(' / ')} ms apart\n`);
   const db = await createBenchDatabase();
   const queueName = randomName('bench_fan');
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    QUEUE_BACKEND: 'bullmq',
-    QUEUE_NAME: queueName,
-    WORKER_CONCURRENCY: '4',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  };
+  const env = jobgraphEnv(db, 'bullmq', 4, queueName);
   const worker = spawnTs('./worker.ts', env);
   // BENCH_PROFILE_DIR: the API process writes a V8 CPU profile there (see bench/profile-summary.ts).
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];

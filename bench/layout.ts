@@ -23,6 +23,7 @@ import {
   envInt,
   fmt,
   graphql,
+  jobgraphEnv,
   keepAliveAgent,
   machineInfo,
   machineTicks,
@@ -51,7 +52,6 @@ const WARMUP = envInt('BENCH_WARMUP', 500);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 20);
 const RUN_TIMEOUT_MS = envInt('BENCH_LAYOUT_TIMEOUT_MS', 180_000);
 const TARGET = 0.5;
-const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const BULL_PREFIX = 'bench';
 
 const ENQUEUE_JOBS = 'mutation ($jobs: [EnqueueJobInput!]!) { enqueueJobs(jobs: $jobs) { job { id } } }';
@@ -117,17 +117,7 @@ const noopJobs = (count: number) => Array.from({ length: count }, () => ({ type:
  */
 async function jobgraph(backend: 'bullmq' | 'pgboss', mode: 'bulk' | 'single', db: BenchDatabase, tree?: string): Promise<Subject> {
   const queueName = randomName('bench_layout');
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    QUEUE_BACKEND: backend,
-    QUEUE_NAME: queueName,
-    PGBOSS_SCHEMA: randomName('bench_pgboss'),
-    WORKER_CONCURRENCY: String(CONCURRENCY),
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    LOG_LEVEL,
-    BENCH_COUNT: '1',
-  };
+  const env = jobgraphEnv(db, backend, CONCURRENCY, queueName, { BENCH_COUNT: '1' });
   // BENCH_PROFILE_DIR: both processes write a CPU profile there when they exit.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const script = (name: string) => (tree ? pathToFileURL(`${tree}/bench/${name}`).href : `./${name}`);

@@ -250,6 +250,26 @@ export function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+// ── jobgraph's bench processes ───────────────────────────────────────────────
+
+/**
+ * The environment of jobgraph's bench processes (bench/api.ts, bench/worker.ts): `backend` with the
+ * ledger in `db`, a queue and a pg-boss schema of their own, and `extra` on top (BENCH_COUNT, …).
+ */
+export function jobgraphEnv(db: BenchDatabase, backend: string, concurrency: number, queueName: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    QUEUE_BACKEND: backend,
+    QUEUE_NAME: queueName,
+    PGBOSS_SCHEMA: randomName('bench_pgboss'),
+    WORKER_CONCURRENCY: String(concurrency),
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
 // ── child processes ──────────────────────────────────────────────────────────
 
 export interface Child {

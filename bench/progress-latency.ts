@@ -14,12 +14,12 @@ import {
   createBenchDatabase,
   envInt,
   graphql,
+  jobgraphEnv,
   keepAliveAgent,
   machineInfo,
   obliterateQueue,
   printMachine,
   randomName,
-  REDIS_URL,
   runMain,
   sleep,
   spawnTs,
@@ -62,16 +62,7 @@ const SUBSCRIPTION = 'subscription ($id: ID!) { jobEvents(id: $id) { seq kind me
 
 async function measure(backend: string, db: BenchDatabase): Promise<Row[]> {
   const queueName = randomName('bench_prog');
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    QUEUE_BACKEND: backend,
-    QUEUE_NAME: queueName,
-    PGBOSS_SCHEMA: randomName('bench_pgboss'),
-    WORKER_CONCURRENCY: '4',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  };
+  const env = jobgraphEnv(db, backend, 4, queueName);
   const worker = spawnTs('./worker.ts', env);
   const api = spawnTs('./api.ts', { ...env, WORKER_IN_PROCESS: 'false', PORT: '0' });
   const agent = keepAliveAgent(4);
