@@ -131,6 +131,21 @@ describe('BullMQ adapter', () => {
     expect(after.detail).toMatch(/worker consumes/);
   });
 
+  it('sends the dispatches of one tick to Redis as one addBulk, each key once', async () => {
+    const { adapter } = newAdapter('bulk');
+    await adapter.probe(); // connected, so the enqueues below all reach the queue in one tick
+    const addBulk = vi.spyOn(Queue.prototype, 'addBulk');
+    const add = vi.spyOn(Queue.prototype, 'add');
+    const dispatches = Array.from({ length: 100 }, (_, i) => ({ jobId: randomUUID(), key: `k${i}`, task: 'test' }));
+    // Ten keys twice in the same batch: BullMQ's add script sees the first and adds nothing.
+    const refs = await Promise.all([...dispatches, ...dispatches.slice(0, 10)].map((d) => adapter.enqueue(d)));
+    expect(new Set(refs).size).toBe(100);
+    expect(add).not.toHaveBeenCalled();
+    expect(addBulk.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(addBulk.mock.calls.length).toBeLessThanOrEqual(2);
+    expect(await adapter.counts()).toMatchObject({ waiting: 100, delayed: 0 });
+  });
+
   it('probe against a closed port answers ok:false quickly; enqueue rejects', async () => {
     const port = await freePort();
     const { adapter } = newAdapter('closed', { redisUrl: `redis://127.0.0.1:${port}` });

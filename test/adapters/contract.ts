@@ -300,6 +300,58 @@ export function defineContractSuite(backend: BackendName) {
       expect(concurrencyProbe.max.get(group)).toBe(3);
     });
 
+    /** Holds every completion write of `system` until `open()`; `called` resolves at the first one. */
+    function holdCompletions(target: JobSystem) {
+      let open!: () => void;
+      let calledFirst!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const called = new Promise<void>((resolve) => (calledFirst = resolve));
+      const transitions = target.ledger.transitions;
+      const complete = transitions.complete.bind(transitions);
+      transitions.complete = async (...args) => {
+        calledFirst();
+        await gate;
+        return complete(...args);
+      };
+      return { open, called };
+    }
+
+    it('starts the next job while the last one\'s outcome is still being written', async () => {
+      await setup({ WORKER_CONCURRENCY: '1' });
+      const held = holdCompletions(system);
+      try {
+        const first = await system.enqueue('test.sleep', { ms: 10 });
+        const second = await system.enqueue('test.sleep', { ms: 10 });
+        // One slot: the second job is claimed while the first's outcome waits.
+        await waitForJob(system, second.job.id, 'RUNNING');
+        expect((await system.getJob(first.job.id))!.status).toBe('RUNNING');
+        held.open();
+        for (const { job } of [first, second]) expect(await waitForJob(system, job.id, 'COMPLETED')).toMatchObject({ attempt: 1 });
+      } finally {
+        held.open();
+      }
+    });
+
+    it('stops only once the outcomes being written are written', async () => {
+      await setup({ WORKER_CONCURRENCY: '1' });
+      const held = holdCompletions(system);
+      try {
+        const { job } = await system.enqueue('test.sleep', { ms: 10 });
+        await held.called; // its handler returned, and so did its delivery
+        let stopped = false;
+        const stopping = system.stop().then(() => (stopped = true));
+        // Nothing else holds the stop back: it must wait for the outcome, not close the ledger under it.
+        await Promise.race([stopping, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+        expect(stopped).toBe(false);
+        held.open();
+        await stopping;
+        const reader = await harness.start({ WORKER_IN_PROCESS: 'false' }, { worker: false });
+        expect(await reader.getJob(job.id)).toMatchObject({ status: 'COMPLETED', attempt: 1 });
+      } finally {
+        held.open();
+      }
+    });
+
     it('recovers the job of a worker killed mid-job: it completes on another worker as attempt 2', async () => {
       await setup({ WORKER_IN_PROCESS: 'false' });
       await system.stop();

@@ -167,6 +167,34 @@ describe('pg-boss adapter', () => {
     }
   });
 
+  it('completes a job in pg-boss when its handler returns, not when its batch does', async () => {
+    const queueName = uniqueQueue();
+    const a = adapter({ queueName });
+    const quick = dispatch();
+    const slow = dispatch();
+    const quickRef = await a.enqueue(quick);
+    const slowRef = await a.enqueue(slow);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // Both are queued before it consumes, so one fetch (a batch of 2) takes both.
+    await a.consume(async (jobId) => {
+      if (jobId === slow.jobId) await held;
+    }, 2);
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      const stateOf = async (id: string) =>
+        (await client.query<{ state: string }>(`SELECT state FROM ${schema}.job WHERE name = $1 AND id = $2`, [queueName, id])).rows[0]?.state;
+      await expect.poll(() => stateOf(quickRef), { timeout: 5_000, interval: 20 }).toBe('completed');
+      expect(await stateOf(slowRef)).toBe('active');
+      release();
+      await expect.poll(() => stateOf(slowRef), { timeout: 5_000, interval: 20 }).toBe('completed');
+    } finally {
+      release();
+      await client.end();
+    }
+  });
+
   it('a slot freed by a short job takes the job fetched beside it, not handing it back', async () => {
     const queueName = uniqueQueue();
     const a = adapter({ queueName });
