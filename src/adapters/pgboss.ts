@@ -123,33 +123,28 @@ class Slots {
   /** Resolves once a slot is free for a job already fetched (served before workers waiting to fetch), or `until` is aborted. */
   async hold(until: AbortSignal): Promise<void> {
     if (this.#free > 0 || until.aborted) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.#holders.delete(done);
-        until.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#holders.add(done);
-      until.addEventListener('abort', done, { once: true });
-    });
+    await Slots.#waitIn(this.#holders, until);
   }
 
   /** Resolves once a slot is free (without taking it) or `until` is aborted. */
   async whenFree(until: AbortSignal): Promise<void> {
-    while (this.#free === 0 && !until.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#waiters.delete(done);
-          until.removeEventListener('abort', done);
-          clearTimeout(recheck);
-          resolve();
-        };
-        // A safety re-check only: a woken waiter whose slot was taken meanwhile waits again.
-        const recheck = setTimeout(done, 5_000);
-        this.#waiters.add(done);
-        until.addEventListener('abort', done, { once: true });
-      });
-    }
+    // The re-check is a safety only: a woken waiter whose slot was taken meanwhile waits again.
+    while (this.#free === 0 && !until.aborted) await Slots.#waitIn(this.#waiters, until, 5_000);
+  }
+
+  /** Waits in `queue` until give() calls it, `until` is aborted, or `recheckMs` passed. */
+  static #waitIn(queue: Set<() => void>, until: AbortSignal, recheckMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        queue.delete(done);
+        until.removeEventListener('abort', done);
+        clearTimeout(recheck);
+        resolve();
+      };
+      const recheck = recheckMs === undefined ? undefined : setTimeout(done, recheckMs);
+      queue.add(done);
+      until.addEventListener('abort', done, { once: true });
+    });
   }
 }
 
