@@ -338,10 +338,12 @@ class PgbossAdapter implements QueueAdapter {
     // A job beyond the free slots waits a moment for one (a short job's slot frees within
     // milliseconds) before it is handed back: a hand-back is a DELETE and a re-INSERT in pg-boss,
     // and the dead rows it leaves slow every fetch after it (BENCHMARKS.md §1).
-    const held = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(HOLD_MS)]);
-    while (excess.length > 0 && !held.aborted) {
-      if (slots.tryTake()) started.push(start(excess.shift()!));
-      else await slots.hold(held);
+    if (excess.length > 0) {
+      const held = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(HOLD_MS)]);
+      while (excess.length > 0 && !held.aborted) {
+        if (slots.tryTake()) started.push(start(excess.shift()!));
+        else await slots.hold(held);
+      }
     }
     if (excess.length > 0) {
       await boss
