@@ -19,10 +19,9 @@ export class LiveJobs {
    * `recheckMs`: a job stream quiet on the bus for this long reads the ledger again. The bus is
    * best effort; a lost final event would otherwise leave its subscriber waiting forever.
    */
-  constructor(
-    private readonly system: JobService,
-    opts: { recheckMs?: number } = {},
-  ) {
+  private readonly system: JobService;
+  constructor(system: JobService, opts: { recheckMs?: number } = {}) {
+    this.system = system;
     this.#recheckMs = opts.recheckMs ?? 3_000;
     this.#router = new Router(system);
   }
@@ -192,7 +191,10 @@ class Router {
   readonly #everyJob = new Set<(change: JobChange) => void>();
   #unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly system: JobService) {}
+  private readonly system: JobService;
+  constructor(system: JobService) {
+    this.system = system;
+  }
 
   /** Calls `deliver` with the changes of `jobId` (undefined: of every job); returns the stop function. */
   listen(jobId: string | undefined, deliver: (change: JobChange) => void): () => void {
@@ -231,7 +233,10 @@ class Feed {
   readonly #unsubscribe: () => void;
 
   /** `listen` starts the changes this feed wants and returns how to stop them. */
-  constructor(listen: (deliver: (change: JobChange) => void) => () => void, private readonly limit = 10_000) {
+  private readonly limit: number;
+
+  constructor(listen: (deliver: (change: JobChange) => void) => () => void, limit = 10_000) {
+    this.limit = limit;
     this.#unsubscribe = listen((change) => {
       if (this.#closed) return;
       if (this.#waiting) {

@@ -145,11 +145,12 @@ class Hub {
   #ended = false;
   #error: { error: unknown } | undefined;
 
-  constructor(
-    upstream: AsyncIterable<Result>,
-    private readonly root: Root,
-    private readonly onClose: () => void,
-  ) {
+  private readonly root: Root;
+  private readonly onClose: () => void;
+
+  constructor(upstream: AsyncIterable<Result>, root: Root, onClose: () => void) {
+    this.root = root;
+    this.onClose = onClose;
     this.#upstream = upstream[Symbol.asyncIterator]();
     void this.#pump();
   }
@@ -202,10 +203,13 @@ class Subscriber implements AsyncIterableIterator<Result> {
   #end: { error?: { error: unknown } } | undefined;
   #done = false;
 
-  constructor(
-    private readonly root: Root,
-    private readonly onLeave: () => void,
-  ) {}
+  private readonly root: Root;
+  private readonly onLeave: () => void;
+
+  constructor(root: Root, onLeave: () => void) {
+    this.root = root;
+    this.onLeave = onLeave;
+  }
 
   offer(result: Result): void {
     if (this.#done) return;

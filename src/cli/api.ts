@@ -30,10 +30,12 @@ interface GraphQLResponse<T> {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export class ApiClient {
-  constructor(
-    readonly url: string,
-    readonly token: string | undefined,
-  ) {}
+  readonly url: string;
+  readonly token: string | undefined;
+  constructor(url: string, token: string | undefined) {
+    this.url = url;
+    this.token = token;
+  }
 
   #headers(): Record<string, string> {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};

@@ -62,7 +62,10 @@ function retryText(job: JobView): string {
 
 class LineView implements ProgressView {
   #last = '';
-  constructor(private readonly stream: NodeJS.WriteStream) {}
+  private readonly stream: NodeJS.WriteStream;
+  constructor(stream: NodeJS.WriteStream) {
+    this.stream = stream;
+  }
 
   update(job: JobView): void {
     const line = `${percent(job.progress).padStart(4)} ${stateText(job)}`.trimEnd();
@@ -80,7 +83,10 @@ class LineView implements ProgressView {
 
 class BarView implements ProgressView {
   #bar: cliProgress.SingleBar | undefined;
-  constructor(private readonly stream: NodeJS.WriteStream) {}
+  private readonly stream: NodeJS.WriteStream;
+  constructor(stream: NodeJS.WriteStream) {
+    this.stream = stream;
+  }
 
   update(job: JobView): void {
     const payload = { state: stateText(job) };

@@ -21,12 +21,11 @@ export abstract class CliError extends Error {
 /** A mistake on the command line; the message says what to type instead. */
 export class UsageError extends CliError {
   readonly exitCode = EXIT.usage;
-  constructor(
-    message: string,
-    /** The command whose `--help` the hint points to. */
-    readonly command?: string,
-  ) {
+  /** The command whose `--help` the hint points to. */
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
     super(message);
+    this.command = command;
   }
 }
 
@@ -41,12 +40,12 @@ export type ApiErrorKind = 'unreachable' | 'auth' | 'graphql' | 'protocol';
 
 export class ApiError extends CliError {
   readonly exitCode = EXIT.api;
-  constructor(
-    readonly kind: ApiErrorKind,
-    message: string,
-    /** The first GraphQL error code, when the API gave one. */
-    readonly code?: string,
-  ) {
+  readonly kind: ApiErrorKind;
+  /** The first GraphQL error code, when the API gave one. */
+  readonly code: string | undefined;
+  constructor(kind: ApiErrorKind, message: string, code?: string) {
     super(message);
+    this.kind = kind;
+    this.code = code;
   }
 }

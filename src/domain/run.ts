@@ -19,11 +19,12 @@ export interface ResumableRun<S> extends Run {
 /** An id that names nothing: a clear error, never retried. */
 export class NotFoundError extends Error {
   readonly code = 'NOT_FOUND';
-  constructor(
-    readonly what: string,
-    readonly id: string,
-  ) {
+  readonly what: string;
+  readonly id: string;
+  constructor(what: string, id: string) {
     super(`${what} ${id} does not exist`);
+    this.what = what;
+    this.id = id;
     this.name = 'NotFoundError';
   }
 }

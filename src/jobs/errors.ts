@@ -15,11 +15,10 @@ export class NonRetryableError extends CodedError {
 
 /** Input that does not match the task's schema. Never retried. */
 export class InvalidInputError extends CodedError {
-  constructor(
-    message: string,
-    readonly issues: FieldIssue[],
-  ) {
+  readonly issues: FieldIssue[];
+  constructor(message: string, issues: FieldIssue[]) {
     super('INVALID_INPUT', message);
+    this.issues = issues;
   }
 }
 
@@ -28,25 +27,26 @@ export class InvalidInputError extends CodedError {
  * attempt counts, and the next one is due at `at` instead of after the backoff.
  */
 export class RetryAtError extends CodedError {
-  constructor(
-    readonly at: Date,
-    message: string,
-    code = 'RETRY_AT',
-    options?: { cause?: unknown },
-  ) {
+  readonly at: Date;
+  constructor(at: Date, message: string, code = 'RETRY_AT', options?: { cause?: unknown }) {
     super(code, message, options);
+    this.at = at;
   }
 }
 
 export class UnknownTaskError extends CodedError {
-  constructor(readonly task: string) {
+  readonly task: string;
+  constructor(task: string) {
     super('UNKNOWN_TASK', `No task named "${task}" is registered`);
+    this.task = task;
   }
 }
 
 export class JobNotFoundError extends CodedError {
-  constructor(readonly jobId: string) {
+  readonly jobId: string;
+  constructor(jobId: string) {
     super('JOB_NOT_FOUND', `Job ${jobId} does not exist`);
+    this.jobId = jobId;
   }
 }
 
@@ -67,8 +67,10 @@ export class JobTimeoutError extends CodedError {
 export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
 
 export class JobAbortedError extends CodedError {
-  constructor(readonly reason: AbortReason) {
+  readonly reason: AbortReason;
+  constructor(reason: AbortReason) {
     super(ABORT_CODES[reason], `Job aborted: ${reason}`);
+    this.reason = reason;
   }
 }
 

@@ -7,6 +7,15 @@ import type { Ledger } from './ledger/index.ts';
  * Whatever the backend: BullMQ's stalled check or pg-boss's heartbeat may redeliver first, and
  * the claim makes that harmless.
  */
+export interface ReaperOptions {
+  ledger: Ledger;
+  logger: Logger;
+  staleAfterMs: number;
+  intervalMs: number;
+  /** Whether this process is running the job: its own jobs are alive whatever their heartbeat says. */
+  runsHere?: (jobId: string) => boolean;
+}
+
 export class Reaper {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<unknown> | undefined;
@@ -14,16 +23,10 @@ export class Reaper {
   #graceUntil = 0;
   readonly #log: Logger;
 
-  constructor(
-    private readonly opts: {
-      ledger: Ledger;
-      logger: Logger;
-      staleAfterMs: number;
-      intervalMs: number;
-      /** Whether this process is running the job: its own jobs are alive whatever their heartbeat says. */
-      runsHere?: (jobId: string) => boolean;
-    },
-  ) {
+  private readonly opts: ReaperOptions;
+
+  constructor(opts: ReaperOptions) {
+    this.opts = opts;
     this.#log = opts.logger.child({ component: 'reaper' });
   }
 

@@ -9,10 +9,13 @@ export class Batcher<T, R = void> {
   #pending: { item: T; resolve: (result: R) => void; reject: (error: unknown) => void }[] = [];
   #writers = 0;
 
-  constructor(
-    private readonly write: (items: T[]) => Promise<R[] | void>,
-    private readonly opts: { maxBatch?: number; inFlight?: number } = {},
-  ) {}
+  private readonly write: (items: T[]) => Promise<R[] | void>;
+  private readonly opts: { maxBatch?: number; inFlight?: number };
+
+  constructor(write: (items: T[]) => Promise<R[] | void>, opts: { maxBatch?: number; inFlight?: number } = {}) {
+    this.write = write;
+    this.opts = opts;
+  }
 
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {

@@ -9,11 +9,12 @@ import { hostname } from 'node:os';
  */
 export class DirectoryLockedError extends Error {
   readonly code = 'LEDGER_LOCKED';
-  constructor(
-    readonly lockPath: string,
-    readonly holder: { pid?: number; hostname?: string },
-  ) {
+  readonly lockPath: string;
+  readonly holder: { pid?: number; hostname?: string };
+  constructor(lockPath: string, holder: { pid?: number; hostname?: string }) {
     super(`held by process ${holder.pid ?? '?'} on ${holder.hostname ?? '?'} (lock file ${lockPath})`);
+    this.lockPath = lockPath;
+    this.holder = holder;
     this.name = 'DirectoryLockedError';
   }
 }

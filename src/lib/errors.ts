@@ -4,12 +4,10 @@
  * job's error code.
  */
 export class CodedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = code;
     this.name = new.target.name;
   }
 }

@@ -24,7 +24,10 @@ export async function freePort(): Promise<number> {
 export class OwnRedis {
   #child: ChildProcess | undefined;
   #dir: string | undefined;
-  private constructor(readonly port: number) {}
+  readonly port: number;
+  private constructor(port: number) {
+    this.port = port;
+  }
 
   static async start(): Promise<OwnRedis> {
     const redis = new OwnRedis(await freePort());

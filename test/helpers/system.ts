@@ -35,7 +35,10 @@ export class Harness {
   readonly #systems: JobSystem[] = [];
   readonly #children = new Set<ChildProcess>();
 
-  constructor(readonly env: Record<string, string | undefined>) {}
+  readonly env: Record<string, string | undefined>;
+  constructor(env: Record<string, string | undefined>) {
+    this.env = env;
+  }
 
   config(overrides: Record<string, string | undefined> = {}): Config {
     return loadConfig({ ...this.env, ...overrides });

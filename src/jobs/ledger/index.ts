@@ -28,7 +28,9 @@ export class Ledger {
   readonly liveness: Liveness;
   #afterWrite: AfterWrite = async () => {};
 
-  constructor(readonly db: LedgerDb) {
+  readonly db: LedgerDb;
+  constructor(db: LedgerDb) {
+    this.db = db;
     const ctx: LedgerContext = {
       db,
       after: async (change: Change | undefined) => {

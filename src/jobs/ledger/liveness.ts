@@ -16,7 +16,10 @@ export interface WorkerRegistration {
 }
 
 export class Liveness {
-  constructor(private readonly ctx: LedgerContext) {}
+  private readonly ctx: LedgerContext;
+  constructor(ctx: LedgerContext) {
+    this.ctx = ctx;
+  }
 
   async registerWorker(worker: WorkerRegistration): Promise<void> {
     await this.ctx.db.query(

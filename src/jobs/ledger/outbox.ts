@@ -20,7 +20,10 @@ const WAITING = statusIn(WAITING_STATUSES);
 const WAITING_JOB = statusIn(WAITING_STATUSES, '"Job"."status"');
 
 export class Outbox {
-  constructor(private readonly ctx: LedgerContext) {}
+  private readonly ctx: LedgerContext;
+  constructor(ctx: LedgerContext) {
+    this.ctx = ctx;
+  }
 
   /**
    * Confirms a dispatch: the queue accepted the job under `queueRef`. Only for the lease taken at

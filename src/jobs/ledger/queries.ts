@@ -28,7 +28,10 @@ export interface WorkerRow {
 }
 
 export class LedgerQueries {
-  constructor(private readonly db: LedgerDb) {}
+  private readonly db: LedgerDb;
+  constructor(db: LedgerDb) {
+    this.db = db;
+  }
 
   /**
    * This ledger's identity, made the first time it is asked for. Queue names and bus channels

@@ -51,10 +51,12 @@ export type ClaimOutcome =
 const HELD = statusIn(HELD_STATUSES);
 
 export class JobTransitions {
-  constructor(
-    private readonly ctx: LedgerContext,
-    private readonly queries: LedgerQueries,
-  ) {}
+  private readonly ctx: LedgerContext;
+  private readonly queries: LedgerQueries;
+  constructor(ctx: LedgerContext, queries: LedgerQueries) {
+    this.ctx = ctx;
+    this.queries = queries;
+  }
 
   /**
    * Records a new job and its first event in one statement. With an idempotency key already used

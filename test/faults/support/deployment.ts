@@ -48,10 +48,12 @@ export class Deployment {
   #apis = 0;
   #workers = 0;
 
-  constructor(
-    readonly env: Record<string, string | undefined>,
-    readonly logDir: string,
-  ) {}
+  readonly env: Record<string, string | undefined>;
+  readonly logDir: string;
+  constructor(env: Record<string, string | undefined>, logDir: string) {
+    this.env = env;
+    this.logDir = logDir;
+  }
 
   static create(env: Record<string, string | undefined>, logDir: string): Deployment {
     return new Deployment(env, logDir);

@@ -25,10 +25,14 @@ export class OwnPostgres {
   #running = false;
   #destroyed: Promise<void> | undefined;
 
+  readonly port: number;
+  readonly dir: string;
   private constructor(
-    readonly port: number,
-    readonly dir: string,
-  ) {}
+    port: number,
+    dir: string) {
+    this.port = port;
+    this.dir = dir;
+  }
 
   static async start(): Promise<OwnPostgres> {
     const dir = await mkdtemp(join(tmpdir(), 'jobgraph-pg-'));

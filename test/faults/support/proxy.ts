@@ -21,11 +21,16 @@ export class TcpProxy {
   readonly #pairs = new Set<Pair>();
   #closed: Promise<void> | undefined;
 
+  readonly port: number;
+  readonly targetPort: number;
+  private readonly server: Server;
   private constructor(
-    readonly port: number,
-    readonly targetPort: number,
-    private readonly server: Server,
-  ) {
+    port: number,
+    targetPort: number,
+    server: Server) {
+    this.port = port;
+    this.targetPort = targetPort;
+    this.server = server;
     server.on('connection', (client) => this.#accept(client));
     server.on('error', () => {});
   }

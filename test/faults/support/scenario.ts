@@ -42,16 +42,31 @@ export class Scenario {
   readonly workers: WorkerProcess[] = [];
   readonly startedAt = Date.now();
 
+  readonly name: string;
+  readonly opts: ScenarioOptions;
+  readonly pg: OwnPostgres;
+  readonly redis: OwnRedis;
+  readonly logDir: string;
+  readonly redisProxy?: TcpProxy;
+  readonly pgProxy?: TcpProxy;
+  readonly amqpProxy?: TcpProxy;
   private constructor(
-    readonly name: string,
-    readonly opts: ScenarioOptions,
-    readonly pg: OwnPostgres,
-    readonly redis: OwnRedis,
-    readonly logDir: string,
-    readonly redisProxy?: TcpProxy,
-    readonly pgProxy?: TcpProxy,
-    readonly amqpProxy?: TcpProxy,
-  ) {
+    name: string,
+    opts: ScenarioOptions,
+    pg: OwnPostgres,
+    redis: OwnRedis,
+    logDir: string,
+    redisProxy?: TcpProxy,
+    pgProxy?: TcpProxy,
+    amqpProxy?: TcpProxy) {
+    this.name = name;
+    this.opts = opts;
+    this.pg = pg;
+    this.redis = redis;
+    this.logDir = logDir;
+    this.redisProxy = redisProxy;
+    this.pgProxy = pgProxy;
+    this.amqpProxy = amqpProxy;
     const amqpPort = opts.proxyBroker && amqpProxy ? amqpProxy.port : SHARED_AMQP_PORT;
     this.deployment = Deployment.create(
       {
