@@ -16,6 +16,14 @@ const configSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  /**
+   * Set by `npm start` for its own API and worker processes, not by hand: the loopback URL of its
+   * ledger process, which serves the embedded PGlite ledger (DATABASE_URL unset).
+   */
+  EMBEDDED_LEDGER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   /** Where embedded PGlite keeps its data when DATABASE_URL is unset; `memory://` keeps nothing. */
   PGLITE_DIR: z.string().min(1).default('./.jobgraph/pgdata'),
   REDIS_URL: z
@@ -86,8 +94,10 @@ export type Config = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
-  constructor(readonly issues: string[]) {
+  readonly issues: string[];
+  constructor(issues: string[]) {
     super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.issues = issues;
     this.name = 'ConfigError';
   }
 }

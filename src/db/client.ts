@@ -15,7 +15,11 @@ import { defaultTemplateCache, openPGliteDir, pgliteOptions } from './template.t
 import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
-  readonly kind: 'postgres' | 'pglite';
+  /**
+   * postgres: a PostgreSQL server; pglite: PGlite in this process (its only user); embedded:
+   * the PGlite ledger of an `npm start`, reached through its ledger process (src/ledger-host.ts).
+   */
+  readonly kind: 'postgres' | 'pglite' | 'embedded';
   readonly prisma: PrismaClient;
   /** Postgres only: the pool Prisma uses (for raw hot-path SQL). */
   readonly pool?: pg.Pool;
@@ -35,6 +39,8 @@ export interface LedgerDb {
 export interface OpenLedgerOptions {
   /** postgres:// URL; without it the ledger is PGlite at `pgliteDir`. */
   databaseUrl?: string;
+  /** Without databaseUrl: the loopback URL of `npm start`'s ledger process, which serves the PGlite at `pgliteDir`. */
+  embeddedLedgerUrl?: string;
   /** PGlite data directory, created if missing; `memory://` keeps everything in memory. */
   pgliteDir: string;
   logger?: Logger;
@@ -42,6 +48,8 @@ export interface OpenLedgerOptions {
   migrate?: boolean;
   /** Postgres pool size (default 10). */
   poolMax?: number;
+  /** How its connections name themselves to the server (pg_stat_activity): API_APPLICATION_NAME or WORKER_APPLICATION_NAME. */
+  applicationName?: string;
   /**
    * Where templates of new PGlite ledgers are kept (src/db/template.ts; default
    * node_modules/.cache/jobgraph); `false` initialises every new one with initdb.
@@ -50,7 +58,11 @@ export interface OpenLedgerOptions {
 }
 
 export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts) : await openPGlite(opts.pgliteDir, opts);
+  const db = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts, 'postgres')
+    : opts.embeddedLedgerUrl
+      ? await openPostgres(opts.embeddedLedgerUrl, opts, 'embedded')
+      : await openPGlite(opts.pgliteDir, opts);
   try {
     if (opts.migrate ?? true) await applyMigrations(db.pool ?? db.pglite!, opts.logger);
   } catch (error) {
@@ -61,9 +73,14 @@ export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
   return db;
 }
 
-async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
+async function openPostgres(url: string, opts: OpenLedgerOptions, kind: 'postgres' | 'embedded'): Promise<LedgerDb> {
   // A bounded connect: while PostgreSQL restarts, callers get an error, not a hang.
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolMax ?? 10,
+    connectionTimeoutMillis: 5_000,
+    ...(opts.applicationName ? { application_name: opts.applicationName } : {}),
+  });
   // Without a listener an idle connection dropped by the server would crash the process.
   pool.on('error', (error) => opts.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   try {
@@ -75,7 +92,7 @@ async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<Ledge
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
-    kind: 'postgres',
+    kind,
     prisma,
     pool,
     // A `name` makes it a prepared statement on each connection: planned once, not per call. Every
@@ -94,6 +111,29 @@ async function openPostgres(url: string, opts: OpenLedgerOptions): Promise<Ledge
 }
 
 async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
+  const { pglite, close } = await openEmbeddedPGlite(dir, opts);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: 'pglite',
+    prisma,
+    pglite,
+    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params, rawQueryOptions)).rows,
+    close: once(async () => {
+      await prisma.$disconnect();
+      await close();
+    }),
+  };
+}
+
+/**
+ * Opens the embedded PGlite at `dir` for this process alone (a lock file beside it), a new
+ * directory copied from the migrated template; `close` shuts PGlite down and lets the lock go.
+ * `npm start` serves it to its API and worker processes (src/ledger-host.ts).
+ */
+export async function openEmbeddedPGlite(
+  dir: string,
+  opts: Pick<OpenLedgerOptions, 'logger' | 'migrate' | 'pgliteTemplateCache'> = {},
+): Promise<{ pglite: PGlite; dataDir: string; close: () => Promise<void> }> {
   const inMemory = dir.startsWith('memory://');
   const dataDir = inMemory ? dir : resolve(dir);
   let pglite: PGlite;
@@ -112,26 +152,26 @@ async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerD
     if (error instanceof DirectoryLockedError) {
       throw new EmbeddedLedgerInUseError(
         `The embedded ledger at ${dataDir} is in use by another process (${error.message}). ` +
-          'An embedded (PGlite) ledger belongs to one process: run a single `npm start`, or set DATABASE_URL ' +
-          'to a PostgreSQL database to run an API and separate workers against one ledger.',
+          'An embedded (PGlite) ledger belongs to one `npm start`: run a single one, or set DATABASE_URL ' +
+          'to a PostgreSQL database to run several APIs and separate workers against one ledger.',
       );
     }
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot open the PGlite database at ${dataDir}: ${reason}`, { cause: error });
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
-    kind: 'pglite',
-    prisma,
     pglite,
-    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params, rawQueryOptions)).rows,
+    dataDir,
     close: once(async () => {
-      await prisma.$disconnect();
       await pglite.close();
       await unlock();
     }),
   };
 }
+
+/** The application_name of a process that runs no worker (an API), and of one that does. */
+export const API_APPLICATION_NAME = 'jobgraph-api';
+export const WORKER_APPLICATION_NAME = 'jobgraph-worker';
 
 /** A second process opened an embedded ledger directory that a live process holds. */
 export class EmbeddedLedgerInUseError extends Error {

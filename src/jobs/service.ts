@@ -31,7 +31,7 @@ export interface QueueInfo {
   probes: ({ backend: BackendName } & ProbeResult)[];
   dispatcher: DispatcherStatus;
   eventBus: BusTransport;
-  ledger: 'postgres' | 'pglite';
+  ledger: 'postgres' | 'pglite' | 'embedded';
   queue: QueueCounts | { error: string };
   jobs: { status: JobStatus; type: string; count: number }[];
   workers: WorkerRow[];

@@ -10,6 +10,7 @@ import { SchemaEngine, type MigrationList } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLedger, type LedgerDb } from '../../src/db/client.ts';
+import { PGliteServer } from '../../src/db/pglite-server.ts';
 import { applyMigrations, defaultMigrationsDir, readMigrations, type SqlExecutor } from '../../src/db/migrate.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
@@ -205,6 +206,17 @@ const ledgers: Record<LedgerDb['kind'], () => Promise<LedgerDb>> = {
     return openLedger({ databaseUrl: db.url, pgliteDir: 'unused' });
   },
   pglite: () => openLedger({ pgliteDir: 'memory://' }),
+  // The embedded ledger as `npm start` runs it: PGlite served over the wire to its processes.
+  embedded: async () => {
+    const pglite = await PGlite.create('memory://');
+    const server = new PGliteServer({ db: pglite });
+    const port = await server.listen();
+    cleanups.push(async () => {
+      await server.close();
+      await pglite.close();
+    });
+    return openLedger({ embeddedLedgerUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, pgliteDir: 'unused' });
+  },
 };
 
 describe.each(Object.entries(ledgers))('openLedger on %s', (kind, open) => {
@@ -212,7 +224,7 @@ describe.each(Object.entries(ledgers))('openLedger on %s', (kind, open) => {
     const ledger = await open();
     cleanups.push(() => ledger.close());
     expect(ledger.kind).toBe(kind);
-    expect(kind === 'postgres' ? ledger.pool : ledger.pglite).toBeDefined();
+    expect(kind === 'pglite' ? ledger.pglite : ledger.pool).toBeDefined();
 
     const id = randomUUID();
     const input = { scope: { ids: [1, 2, 3], note: 'naïve ✓' }, flag: true, none: null };

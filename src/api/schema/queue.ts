@@ -56,7 +56,7 @@ const QueueInfoRef = builder.objectRef<QueueInfo>('QueueInfo').implement({
       resolve: (i) => i.dispatcher.usingFallback,
     }),
     eventBus: t.string({ description: 'redis, postgres or memory.', resolve: (i) => i.eventBus }),
-    ledger: t.string({ description: 'postgres or pglite.', resolve: (i) => i.ledger }),
+    ledger: t.string({ description: 'postgres; pglite (in the API process, tests); embedded (PGlite in the ledger process of `npm start`).', resolve: (i) => i.ledger }),
     queue: t.field({ type: QueueCountsRef, nullable: true, resolve: (i) => ('error' in i.queue ? null : i.queue) }),
     jobCounts: t.field({ type: [JobCountRef], description: 'Jobs in the ledger per status and task.', resolve: (i) => i.jobs }),
     workers: t.field({ type: [WorkerRef], description: 'Workers with a recent heartbeat.', resolve: (i) => i.workers }),
