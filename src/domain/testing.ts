@@ -12,6 +12,13 @@ import { checkValue, type RuleKind } from './rule-checks.ts';
 import { UnfitRequestError, type ResumableRun } from './run.ts';
 
 const BATCH = 500;
+/**
+ * Results go in statements of this many rows, each its own: one createMany of a whole batch
+ * (14,500 rows) is split by Prisma into several INSERTs in one transaction, which on the embedded
+ * ledger (one session, shared) holds every other reader for as long as the worker takes to
+ * build them (near a second). 1,000 rows is one INSERT of 7,000 parameters.
+ */
+const RESULT_ROWS_PER_STATEMENT = 500;
 
 export interface TestState {
   afterRow: number;
@@ -43,8 +50,10 @@ export async function executeTests(db: PrismaClient, runId: string, reportId: st
         return { runId, ruleId: rule.id, row, passed: verdict.passed, actual: value === null ? undefined : (value as object), message: verdict.message };
       }),
     );
-    // skipDuplicates: a resumed batch may have been written before the checkpoint was.
-    await db.testResult.createMany({ data: results, skipDuplicates: true });
+    // skipDuplicates: a resumed batch may have been written, whole or in part, before the checkpoint was.
+    for (let at = 0; at < results.length; at += RESULT_ROWS_PER_STATEMENT) {
+      await db.testResult.createMany({ data: results.slice(at, at + RESULT_ROWS_PER_STATEMENT), skipDuplicates: true });
+    }
     state.afterRow = rows.at(-1)!;
     await run.checkpoint(state);
     const tested = done + i + rows.length;
