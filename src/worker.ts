@@ -1,5 +1,7 @@
 // `npm run worker`: a worker process, no API. Start as many as you like against the same
 // DATABASE_URL (and REDIS_URL): they share the queue and the ledger. It needs DATABASE_URL.
+// `npm start` runs one as a child it supervises (WORKER_IN_PROCESS=true), on the embedded ledger
+// too (EMBEDDED_LEDGER_URL, set by `npm start`).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
@@ -9,10 +11,11 @@ import { createTaskRegistry } from './tasks/registry.ts';
 import { createTaskDeps } from './tasks/deps.ts';
 import { createLogger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
+import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
-if (!config.DATABASE_URL) {
+if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
   // The embedded ledger belongs to the one process that opened it (`npm start`): a worker beside
   // it would see no jobs, or a ledger of its own.
   logger.fatal(
@@ -22,16 +25,26 @@ if (!config.DATABASE_URL) {
   process.exit(1);
 }
 try {
-  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), deps: createTaskDeps(config), worker: true });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), deps: createTaskDeps(config), worker: true, killWhenStuck: true });
   // Outcomes, retries and durations are counted where jobs run: a worker serves them itself.
   const metricsServer = config.METRICS_PORT === undefined ? undefined : await serveMetrics(createMetrics(system, config, logger), config.METRICS_PORT);
   if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'worker metrics on /metrics');
-  stopOnSignals(async () => {
+  const stop = async () => {
     metricsServer?.close();
     await system.stop();
-  }, logger);
+  };
+  // Under `npm start` the parent orders the stop (SIGTERM), after its listener closed and before
+  // the ledger does: the terminal's Ctrl-C, sent to the whole process group, is left to it.
+  stopOnSignals(stop, logger, supervised() ? ['SIGTERM'] : undefined);
+  if (supervised()) {
+    process.on('SIGINT', () => {});
+    exitWithParent(() => system.stop(), 5_000);
+  }
+  tellParent({ type: 'ready', workerId: system.workerId });
 } catch (error) {
-  logger.fatal({ err: error }, error instanceof Error ? error.message : 'worker failed to start');
+  const message = error instanceof Error ? error.message : 'worker failed to start';
+  logger.fatal({ err: error }, message);
+  tellParent({ type: 'failed', message });
   process.exit(1);
 }
 

@@ -17,7 +17,11 @@ export interface JobChange {
   createdBy: string | null;
 }
 
-/** Orders from one process to the process that holds a job. */
-export type ControlMessage = { kind: 'cancel'; jobId: string } | { kind: 'ping'; nonce: string };
+/**
+ * Orders between processes: cancel to the process that holds a job; dispatch to worker
+ * processes, from one that left new jobs in the outbox for want of a queue of its own (an API
+ * beside workers with in-process queues), so they are sent out now rather than at the next sweep.
+ */
+export type ControlMessage = { kind: 'cancel'; jobId: string } | { kind: 'ping'; nonce: string } | { kind: 'dispatch' };
 
 export const MAX_BUS_MESSAGE = 1_000;

@@ -17,6 +17,8 @@ export interface DispatcherOptions {
    * again whatever queue was said to hold it (see states.ts, the invariant).
    */
   redispatchAfterMs: number;
+  /** A job stayed in the outbox because this process has no queue to send it to (see ControlMessage 'dispatch'). */
+  onHeld?: () => void;
 }
 
 export interface DispatcherStatus {
@@ -44,6 +46,8 @@ export class Dispatcher {
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
   #stopped = false;
+  #waking: Promise<void> | undefined;
+  #wakeAgain = false;
 
   constructor(opts: DispatcherOptions) {
     this.#opts = opts;
@@ -80,9 +84,13 @@ export class Dispatcher {
     const delayMs = Math.max(0, job.runAt.getTime() - lease.getTime());
     const key = opts.resend ? resendKey(job) : dispatchKey(job);
     const dispatch = { jobId: job.id, key, task: job.type, delayMs, priority: job.priority };
+    let held = false;
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();
-      if (!adapter) break;
+      if (!adapter) {
+        held = !this.#stopped;
+        break;
+      }
       // Due later than this queue can hold: it waits in the outbox, and the sweep leases it once
       // it is due within the queue's reach (see flush).
       if (delayMs > adapter.capabilities.maxDelayMs) break;
@@ -100,9 +108,36 @@ export class Dispatcher {
         await this.#markPrimary(false, { ok: false, detail: `enqueue failed: ${errorText(error)}`, latencyMs: 0 });
       }
     }
-    await ledger.outbox.release(job.id, lease).catch((error: unknown) => {
-      this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; the sweep takes it again');
-    });
+    const released = await ledger.outbox.release(job.id, lease).then(
+      () => true,
+      (error: unknown) => {
+        this.#log.warn({ err: error, jobId: job.id }, 'could not give a dispatch lease back; the sweep takes it again');
+        return false;
+      },
+    );
+    // Once the lease is back, a worker process's flush can take it.
+    if (held && released) this.#opts.onHeld?.();
+  }
+
+  /**
+   * Sends out what waits in the outbox soon, without waiting for the loop's next round: another
+   * process left new jobs there (ControlMessage 'dispatch'). Wakes during a flush make one more.
+   */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#waking) {
+      this.#wakeAgain = true;
+      return;
+    }
+    this.#waking = this.flush()
+      .then(() => {}, (error: unknown) => this.#log.warn({ err: error }, 'dispatch on wake failed; the sweep sends the jobs'))
+      .finally(() => {
+        this.#waking = undefined;
+        if (this.#wakeAgain) {
+          this.#wakeAgain = false;
+          this.wake();
+        }
+      });
   }
 
   /**
@@ -129,6 +164,7 @@ export class Dispatcher {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#tick;
+    await this.#waking;
   }
 
   /** One round: probe the primary, then sweep. */

@@ -11,6 +11,8 @@ import { JobAbortedError, JobTimeoutError, NonRetryableError, RetryAtError, type
 import type { Change, Job, Ledger } from './ledger/index.ts';
 import { retryDelayMs } from './retry.ts';
 import { Semaphore } from '../lib/semaphore.ts';
+import type { JobStatus } from '../generated/prisma/enums.ts';
+import { HeartbeatThread } from './heartbeat-thread.ts';
 
 export interface ExecutorOptions {
   workerId: string;
@@ -31,11 +33,19 @@ export interface ExecutorOptions {
   staleAfterMs: number;
   /** How long a handler may take to return after its signal is aborted before the job is settled anyway. */
   abortGraceMs?: number;
+  /**
+   * Heartbeats from a thread of their own (HeartbeatThread), over a connection to this ledger URL,
+   * so a handler that blocks the event loop does not starve them. Without it (PGlite in this
+   * process) they are written from the event loop.
+   */
+  heartbeatThread?: { url: string; applicationName: string; killWhenStuck: boolean };
 }
 
 interface Running {
   job: Job;
   controller: AbortController;
+  /** When a loop still blocked by this job's handler means it is stuck (its timeout and grace passed); null: never. */
+  stuckAfter: number | null;
 }
 
 /**
@@ -61,6 +71,7 @@ export class Executor {
   /** Each running job's coalesced progress, drained before its outcome is recorded. */
   readonly #progress = new Map<string, Coalesced<{ percent: number; message: string | null }>>();
   readonly #unsubscribe: () => void;
+  readonly #thread: HeartbeatThread | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
 
@@ -72,8 +83,23 @@ export class Executor {
     this.#unsubscribe = opts.bus.onControl((message) => {
       if (message.kind === 'cancel') this.abort(message.jobId, 'cancel');
     });
-    this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatMs);
-    this.#heartbeat.unref();
+    if (opts.heartbeatThread) {
+      const setup = {
+        ...opts.heartbeatThread,
+        workerId: opts.workerId,
+        intervalMs: opts.heartbeatMs,
+        blockedAfterMs: Math.max(1_000, opts.heartbeatMs),
+        graceMs: this.#graceMs,
+      };
+      this.#thread = new HeartbeatThread(setup, (asked, held) => this.#judge(asked, held), this.#log);
+    } else {
+      this.#heartbeat = setInterval(() => void this.#beat(), opts.heartbeatMs);
+      this.#heartbeat.unref();
+    }
+  }
+
+  get #graceMs(): number {
+    return this.#opts.abortGraceMs ?? 2_000;
   }
 
   /**
@@ -120,10 +146,11 @@ export class Executor {
   }
 
   /** Stops heartbeats and bus listening; call after settled(). */
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     this.#unsubscribe();
+    await this.#thread?.close();
   }
 
   async #run(jobId: string): Promise<void> {
@@ -145,7 +172,8 @@ export class Executor {
     const task = registry.get(job.type);
     const releaseTaskSlot = task.concurrency ? await this.#taskSlot(task).acquire() : () => {};
     const controller = new AbortController();
-    this.#running.set(job.id, { job, controller });
+    this.#running.set(job.id, { job, controller, stuckAfter: task.timeoutMs ? Date.now() + task.timeoutMs + this.#graceMs : null });
+    this.#syncThread();
     const timeout = task.timeoutMs
       ? setTimeout(() => controller.abort(new JobAbortedError('timeout')), task.timeoutMs)
       : undefined;
@@ -187,6 +215,12 @@ export class Executor {
   #forget(jobId: string): void {
     this.#progress.delete(jobId);
     this.#running.delete(jobId);
+    this.#syncThread();
+  }
+
+  /** Tells the heartbeat thread which jobs run here now. */
+  #syncThread(): void {
+    this.#thread?.setJobs([...this.#running].map(([id, running]) => [id, running.stuckAfter]));
   }
 
   /** Resolves with the handler's settlement, or when it ignores an abort for longer than the grace period. */
@@ -195,7 +229,7 @@ export class Executor {
       (value): HandlerResult => ({ ok: true, value }),
       (error: unknown): HandlerResult => ({ ok: false, error }),
     );
-    const grace = this.#opts.abortGraceMs ?? 2_000;
+    const grace = this.#graceMs;
     const abandoned = new Promise<HandlerResult>((resolve) => {
       const onAbort = () => {
         const timer = setTimeout(() => resolve({ ok: false, error: signal.reason, abandoned: true }), grace);
@@ -327,21 +361,26 @@ export class Executor {
     return slot;
   }
 
-  /** Keeps the running jobs' heartbeats fresh; aborts those cancelled or taken away meanwhile. */
+  /**
+   * Acts on a heartbeat's answer: aborts the jobs cancelled or taken away meanwhile. Only the jobs
+   * that beat asked about: one that started while it was in flight is not in its answer, and is not lost.
+   */
+  #judge(asked: string[], held: Map<string, JobStatus>): void {
+    for (const jobId of asked) {
+      if (!this.#running.has(jobId)) continue; // finished meanwhile
+      const status = held.get(jobId);
+      if (status === undefined) this.abort(jobId, 'lost');
+      else if (status === 'CANCELLING') this.abort(jobId, 'cancel');
+    }
+  }
+
+  /** Keeps the running jobs' heartbeats fresh from the event loop (no heartbeat thread). */
   async #beat(): Promise<void> {
     if (this.#beating) return; // the last one is still waiting for the database
     this.#beating = true;
     try {
-      // Judge only the jobs this heartbeat asked about: one that started while it was in flight
-      // is not in its answer, and is not lost.
       const asked = this.runningJobIds;
-      const held = await this.#opts.ledger.liveness.heartbeat(this.#opts.workerId, asked);
-      for (const jobId of asked) {
-        if (!this.#running.has(jobId)) continue; // finished meanwhile
-        const status = held.get(jobId);
-        if (status === undefined) this.abort(jobId, 'lost');
-        else if (status === 'CANCELLING') this.abort(jobId, 'cancel');
-      }
+      this.#judge(asked, await this.#opts.ledger.liveness.heartbeat(this.#opts.workerId, asked));
     } catch (error) {
       this.#log.warn({ err: error }, 'heartbeat failed');
     } finally {
@@ -365,11 +404,14 @@ class Coalesced<T> {
   #timer: NodeJS.Timeout | undefined;
   #lastWrite = 0;
 
-  constructor(
-    private readonly intervalMs: number,
-    private readonly write: (value: T) => Promise<unknown>,
-    private readonly onTrailingError: (error: unknown) => void,
-  ) {}
+  private readonly intervalMs: number;
+  private readonly write: (value: T) => Promise<unknown>;
+  private readonly onTrailingError: (error: unknown) => void;
+  constructor(intervalMs: number, write: (value: T) => Promise<unknown>, onTrailingError: (error: unknown) => void) {
+    this.intervalMs = intervalMs;
+    this.write = write;
+    this.onTrailingError = onTrailingError;
+  }
 
   set(value: T): Promise<void> {
     this.#latest = { value };

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type Config } from '../config.ts';
-import { openLedger, type LedgerDb } from '../db/client.ts';
+import { API_APPLICATION_NAME, openLedger, WORKER_APPLICATION_NAME, type LedgerDb } from '../db/client.ts';
 import { createEventBus, type BusTransport } from '../events/bus.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { backendRow } from '../adapters/backends.ts';
@@ -31,6 +31,12 @@ export interface JobSystemOptions {
   deps?: TaskDeps;
   /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
   worker?: boolean;
+  /**
+   * A worker process of its own (`npm run worker`, the worker `npm start` supervises): when a
+   * handler blocks its event loop past its job's timeout or cancellation, the heartbeat thread
+   * kills the process (see heartbeat-worker.ts). Never in a process that serves, or a test's.
+   */
+  killWhenStuck?: boolean;
   tuning?: AdapterTuning;
 }
 
@@ -40,14 +46,21 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
   const { registry } = opts;
   const worker = opts.worker ?? config.WORKER_IN_PROCESS;
   const deps = opts.deps ?? ({} as TaskDeps);
-  if (!config.DATABASE_URL && !worker) {
+  const ledgerUrl = config.DATABASE_URL ?? config.EMBEDDED_LEDGER_URL;
+  if (!ledgerUrl && !worker) {
     throw new ConfigError([
       'WORKER_IN_PROCESS=false needs DATABASE_URL: without it the ledger is embedded (PGlite), which belongs to ' +
         'one process, so no worker process could ever run these jobs. Set DATABASE_URL to a PostgreSQL database, ' +
         'or keep WORKER_IN_PROCESS=true.',
     ]);
   }
-  const db = await openLedger({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, logger });
+  const db = await openLedger({
+    ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+    ...(config.EMBEDDED_LEDGER_URL ? { embeddedLedgerUrl: config.EMBEDDED_LEDGER_URL } : {}),
+    pgliteDir: config.PGLITE_DIR,
+    applicationName: worker ? WORKER_APPLICATION_NAME : API_APPLICATION_NAME,
+    logger,
+  });
   const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
   try {
     const ledger = new Ledger(db);
@@ -60,7 +73,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
       namespace: queueName,
       logger,
       redisUrl: config.REDIS_URL,
-      ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+      ...(ledgerUrl ? { databaseUrl: ledgerUrl } : {}),
       ...(db.pool ? { pool: db.pool } : {}),
     });
     cleanup.unshift(() => bus.close());
@@ -75,6 +88,8 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
       logger,
       intervalMs: config.DISPATCH_INTERVAL_MS,
       redispatchAfterMs: config.REDISPATCH_AFTER_MS,
+      // One order per tick, however many jobs the tick left in the outbox.
+      onHeld: onceATick(() => bus.publishControl({ kind: 'dispatch' })),
     });
     // The one place that follows every ledger write: this process's listeners hear of it (metrics),
     // its events go on the bus, and a job it left waiting and leased (created, retrying, retried,
@@ -105,6 +120,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
         concurrency: config.WORKER_CONCURRENCY,
         retryBaseMs: config.RETRY_BASE_MS,
         heartbeatMs: config.HEARTBEAT_MS,
+        ...(ledgerUrl ? { heartbeatThread: { url: ledgerUrl, applicationName: WORKER_APPLICATION_NAME, killWhenStuck: opts.killWhenStuck ?? false } } : {}),
       });
       executor = running;
       cleanup.unshift(async () => running.close());
@@ -127,8 +143,13 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
       if (!local.capabilities.shared) {
         await ledger.outbox.forget(backendOf(local), 'the in-process queue that held it ended with its process; sent again');
       }
-      // The embedded ledger has one process: whatever is RUNNING was left by a previous run.
-      if (db.kind === 'pglite') await reaper.reap(0);
+      // The embedded ledger has one worker (the one in this process, or the one `npm start`
+      // supervises): whatever is RUNNING at its start was left by a process now gone.
+      if (db.kind !== 'postgres') await reaper.reap(0);
+      const unsubscribeWake = bus.onControl((message) => {
+        if (message.kind === 'dispatch') dispatcher.wake();
+      });
+      cleanup.unshift(async () => unsubscribeWake());
       await primary.consume(executor.deliver, config.WORKER_CONCURRENCY);
       await fallback?.consume(executor.deliver, config.WORKER_CONCURRENCY);
       reaper.start();
@@ -156,9 +177,22 @@ export function scopedQueueName(queueName: string, ledgerId: string): string {
   return `${queueName}.${ledgerId.replaceAll('-', '').slice(0, 12)}`;
 }
 
+/** `fn`, run at most once per event-loop tick however often it is called. */
+function onceATick(fn: () => void): () => void {
+  let due = false;
+  return () => {
+    if (due) return;
+    due = true;
+    setImmediate(() => {
+      due = false;
+      fn();
+    });
+  };
+}
+
 /** EVENT_BUS=auto: in-process on PGlite (one process), else the bus the backend's row pairs with (Redis beside BullMQ). */
 function busTransport(config: Config, db: LedgerDb, primary: QueueAdapter): BusTransport {
   if (config.EVENT_BUS !== 'auto') return config.EVENT_BUS;
-  if (db.kind === 'pglite') return 'memory';
+  if (db.kind === 'pglite') return 'memory'; // one process
   return backendRow(primary.name).bus;
 }

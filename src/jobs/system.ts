@@ -48,7 +48,10 @@ export interface JobSystemParts {
 export class LocalChanges {
   readonly #listeners = new Set<(change: Change) => void>();
 
-  constructor(private readonly logger: Logger) {}
+  private readonly logger: Logger;
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
 
   add(listener: (change: Change) => void): () => void {
     const entry = (change: Change) => listener(change); // its own entry: adding one listener twice counts twice
@@ -235,8 +238,8 @@ export class JobSystem implements JobService {
     const queue = await this.selection.adapter.counts().catch((error: unknown) => ({
       error: error instanceof Error ? error.message : String(error),
     }));
-    const jobs = await this.ledger.queries.counts();
-    const workers = await this.ledger.queries.liveWorkers(this.config.STALE_AFTER_MS);
+    // Together: on the embedded ledger each read waits for the session, and they wait once, not twice.
+    const [jobs, workers] = await Promise.all([this.ledger.queries.counts(), this.ledger.queries.liveWorkers(this.config.STALE_AFTER_MS)]);
     return {
       backend: this.selection.adapter.name,
       queueName: this.queueName,
@@ -274,7 +277,7 @@ export class JobSystem implements JobService {
       await Promise.all([selection.adapter.stopConsuming(), fallback?.stopConsuming()]);
       clearTimeout(deadline);
       await executor.settled();
-      executor.close();
+      await executor.close();
       // Handed-back jobs go to the shared queue now, so another worker takes them at once.
       if (selection.adapter.capabilities.shared) {
         await dispatcher.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'could not hand back jobs'));

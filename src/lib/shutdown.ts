@@ -4,9 +4,9 @@ import type { Logger } from './logger.ts';
  * Stops gracefully on SIGTERM/SIGINT (exit 0 once `stop` resolves); a second signal exits at once.
  * `stop` bounds itself: the job system hands back unfinished jobs after SHUTDOWN_TIMEOUT_MS.
  */
-export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
+export function stopOnSignals(stop: () => Promise<void>, logger: Logger, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
   let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of signals) {
     process.on(signal, () => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');

@@ -1,0 +1,131 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
+import type { Logger } from './logger.ts';
+
+/**
+ * What a supervised child says over its IPC channel: `ready` once it serves (with what its
+ * parent needs to know), `failed` when it cannot start (then it exits).
+ */
+export type ChildMessage = { type: 'ready'; [key: string]: unknown } | { type: 'failed'; message: string };
+
+export interface SupervisedOptions {
+  /** For logs and errors: "worker", "ledger". */
+  name: string;
+  /** The module to run (a path), with the same Node flags as this process (tsx's loader too). */
+  module: string;
+  args?: string[];
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Start it again when it exits on its own, after a pause that doubles from 1 s up to 30 s. */
+  restart: boolean;
+  /** Its scheduling priority (nice, -20…19), where the OS lets it be set: higher yields the CPU to this process. */
+  nice?: number;
+  /** Called with every `ready` message, the first and those of restarts. */
+  onReady?: (message: ChildMessage & { type: 'ready' }) => void | Promise<void>;
+  /** Called when it exited on its own (before any restart). */
+  onExit?: (exit: { code: number | null; signal: NodeJS.Signals | null; pid: number }) => void | Promise<void>;
+}
+
+/**
+ * One child process that `npm start` keeps running, as BullMQ's sandboxed processors keep theirs:
+ * its crash or endless loop costs its own process, and it comes back. The child ends when its
+ * parent does (its IPC channel closes; see exitWithParent).
+ */
+export class SupervisedProcess {
+  readonly #opts: SupervisedOptions;
+  #child: ChildProcess | undefined;
+  #stopping = false;
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: SupervisedOptions) {
+    this.#opts = opts;
+  }
+
+  get name(): string {
+    return this.#opts.name;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts the child; resolves with its first `ready`, rejects if it fails or exits first. */
+  start(): Promise<ChildMessage & { type: 'ready' }> {
+    return new Promise((resolve, reject) => this.#spawn(resolve, reject));
+  }
+
+  /** Sends `signal` and waits for the exit; SIGKILL after `timeoutMs`. Idempotent. */
+  async stop(timeoutMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => {
+      this.#opts.logger.warn({ child: this.#opts.name, pid: child.pid, timeoutMs }, 'child did not stop in time; killing it');
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #spawn(resolve?: (message: ChildMessage & { type: 'ready' }) => void, reject?: (error: Error) => void): void {
+    const { name, module, args, env, logger } = this.#opts;
+    const child = fork(module, args ?? [], { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = child;
+    if (this.#opts.nice !== undefined && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.#opts.nice);
+      } catch (error) {
+        logger.debug({ err: error, child: name }, 'could not set the priority');
+      }
+    }
+    let ready = false;
+    let failure: string | undefined;
+    child.on('message', (message: ChildMessage) => {
+      if (message?.type === 'failed') failure = message.message;
+      if (message?.type !== 'ready') return;
+      ready = true;
+      this.#restarts = 0;
+      logger.info({ child: name, pid: child.pid }, `${name} process ready`);
+      void Promise.resolve(this.#opts.onReady?.(message)).catch((error: unknown) => logger.error({ err: error, child: name }, 'onReady failed'));
+      resolve?.(message);
+    });
+    child.once('exit', (code, signal) => {
+      if (!ready) {
+        reject?.(new Error(failure ?? `the ${name} process exited before it was ready (code ${code}, signal ${signal})`));
+        if (reject) return;
+      }
+      if (this.#stopping) return;
+      logger.error({ child: name, pid: child.pid, code, signal }, `${name} process exited`);
+      void Promise.resolve(this.#opts.onExit?.({ code, signal, pid: child.pid ?? 0 })).catch((error: unknown) =>
+        logger.error({ err: error, child: name }, 'onExit failed'),
+      );
+      if (!this.#opts.restart) return;
+      const pauseMs = Math.min(30_000, 1_000 * 2 ** this.#restarts++);
+      logger.warn({ child: name, pauseMs }, `starting the ${name} process again`);
+      this.#restartTimer = setTimeout(() => this.#spawn(), pauseMs);
+    });
+  }
+}
+
+/** In a supervised child: tell the parent it is ready. */
+export function tellParent(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+/** Whether this process was started by a SupervisedProcess (it has an IPC channel). */
+export const supervised = (): boolean => typeof process.send === 'function';
+
+/**
+ * In a supervised child: when the parent is gone (killed, crashed) the IPC channel closes, and
+ * this process ends too, through `stop` and at most `graceMs` later.
+ */
+export function exitWithParent(stop: () => Promise<void>, graceMs: number): void {
+  process.once('disconnect', () => {
+    setTimeout(() => process.exit(1), graceMs).unref();
+    stop().finally(() => process.exit(1));
+  });
+}
