@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// `jobgraph`: the command line client of the jobgraph API (src/cli/main.ts). tsx compiles the
-// TypeScript sources as they load, so it runs from a checkout without a build step.
-import { fileURLToPath, URL } from 'node:url';
-import { register } from 'tsx/esm/api';
+// `jobgraph`: the command line client of the jobgraph API (src/cli/main.ts). The sources keep to
+// TypeScript that Node strips by itself (Node ≥ 22.18: process.features.typescript), so it runs
+// from a checkout without a build step and without a compiler at start; an older Node compiles
+// them with tsx as they load.
+import process from 'node:process';
 
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+if (!process.features.typescript) {
+  const { fileURLToPath, URL } = await import('node:url');
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+}
 await import('../src/cli/main.ts');
