@@ -30,6 +30,9 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
   });
 
   const quote = (channel: string) => `"${channel.replaceAll('"', '""')}"`;
+  // One statement at a time on the LISTEN connection: pg deprecates queries sent while one runs.
+  let commands: Promise<unknown> = Promise.resolve();
+  const command = (c: pg.Client, sql: string) => (commands = commands.then(() => c.query(sql)).catch(() => {}));
 
   function deliver(msg: pg.Notification) {
     const callbacks = listeners.get(msg.channel);
@@ -89,7 +92,7 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
         callbacks = new Set();
         listeners.set(type, callbacks);
         void connect()
-          .then((c) => c.query(`LISTEN ${quote(type)}`))
+          .then((c) => command(c, `LISTEN ${quote(type)}`))
           .catch(() => {}); // connect() logs and retries; a reconnect LISTENs every channel
       }
       callbacks.add(callback);
@@ -100,7 +103,7 @@ export function createPgEventTarget(opts: { connectionString: string; publishPoo
       callbacks.delete(callback);
       if (callbacks.size > 0) return;
       listeners.delete(type);
-      client?.query(`UNLISTEN ${quote(type)}`).catch(() => {});
+      if (client) void command(client, `UNLISTEN ${quote(type)}`);
     },
     dispatchEvent(event: Event) {
       void notifications.add({ channel: event.type, payload: JSON.stringify((event as CustomEvent).detail ?? null) }).catch(
