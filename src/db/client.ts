@@ -1,17 +1,16 @@
 // Opens the job ledger: a real PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise.
+export { API_APPLICATION_NAME, EmbeddedLedgerInUseError, WORKER_APPLICATION_NAME } from './embedded.ts';
 // Both are handed to Prisma through a driver adapter, and both get a raw `query` on the same
 // database for hot paths.
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { PGlite, types } from '@electric-sql/pglite';
+import { types, type PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../lib/logger.ts';
-import { DirectoryLockedError, lockDirectory } from '../lib/dir-lock.ts';
+import { once } from '../lib/once.ts';
 import { applyMigrations } from './migrate.ts';
-import { defaultTemplateCache, openPGliteDir, pgliteOptions } from './template.ts';
+import { openEmbeddedPGlite } from './embedded.ts';
 import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
@@ -125,60 +124,6 @@ async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerD
   };
 }
 
-/**
- * Opens the embedded PGlite at `dir` for this process alone (a lock file beside it), a new
- * directory copied from the migrated template; `close` shuts PGlite down and lets the lock go.
- * `npm start` serves it to its API and worker processes (src/ledger-host.ts).
- */
-export async function openEmbeddedPGlite(
-  dir: string,
-  opts: Pick<OpenLedgerOptions, 'logger' | 'migrate' | 'pgliteTemplateCache'> = {},
-): Promise<{ pglite: PGlite; dataDir: string; close: () => Promise<void> }> {
-  const inMemory = dir.startsWith('memory://');
-  const dataDir = inMemory ? dir : resolve(dir);
-  let pglite: PGlite;
-  let unlock = async () => {};
-  try {
-    if (!inMemory) {
-      await mkdir(dataDir, { recursive: true });
-      unlock = await lockDirectory(dataDir);
-    }
-    // A new directory is copied from a migrated template, so a caller that migrates by itself
-    // (npm run db:migrate) gets initdb as before.
-    const cacheDir = opts.migrate === false ? false : (opts.pgliteTemplateCache ?? defaultTemplateCache);
-    pglite = inMemory ? await PGlite.create(dataDir, pgliteOptions) : await openPGliteDir(dataDir, { cacheDir, logger: opts.logger });
-  } catch (error) {
-    await unlock();
-    if (error instanceof DirectoryLockedError) {
-      throw new EmbeddedLedgerInUseError(
-        `The embedded ledger at ${dataDir} is in use by another process (${error.message}). ` +
-          'An embedded (PGlite) ledger belongs to one `npm start`: run a single one, or set DATABASE_URL ' +
-          'to a PostgreSQL database to run several APIs and separate workers against one ledger.',
-      );
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Cannot open the PGlite database at ${dataDir}: ${reason}`, { cause: error });
-  }
-  return {
-    pglite,
-    dataDir,
-    close: once(async () => {
-      await pglite.close();
-      await unlock();
-    }),
-  };
-}
-
-/** The application_name of a process that runs no worker (an API), and of one that does. */
-export const API_APPLICATION_NAME = 'jobgraph-api';
-export const WORKER_APPLICATION_NAME = 'jobgraph-worker';
-
-/** A second process opened an embedded ledger directory that a live process holds. */
-export class EmbeddedLedgerInUseError extends Error {
-  readonly code = 'LEDGER_IN_USE';
-  override name = 'EmbeddedLedgerInUseError';
-}
-
 // node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`
 // follows node-postgres on both so that callers see one behaviour. Per query, so that the Prisma
 // adapter keeps PGlite's defaults.
@@ -192,9 +137,4 @@ export function describeUrl(url: string): string {
   } catch {
     return '(an unparseable URL)';
   }
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let done: Promise<void> | undefined;
-  return () => (done ??= fn());
 }
