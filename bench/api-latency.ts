@@ -118,7 +118,9 @@ async function measure(layout: Layout, code: string, root: string): Promise<Samp
 function start(root: string, script: string, env: Record<string, string>): ChildProcess {
   const merged: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined, ...env };
   const defined = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  return spawn(process.execPath, ['--import', 'tsx', join(root, script)], { cwd: root, env: defined, stdio: ['ignore', 'ignore', 'inherit'] });
+  // This code as npm start runs it (Node strips the types); the code before through tsx.
+  const loader = root === ROOT ? [] : ['--import', 'tsx'];
+  return spawn(process.execPath, [...loader, join(root, script)], { cwd: root, env: defined, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function untilAnswers(url: string): Promise<{ reportId: string; datasetId: string } | undefined> {

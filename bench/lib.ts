@@ -293,9 +293,14 @@ const children = new Set<Child>();
  * process dies.
  */
 export function spawnTs(relativeToBench: string, env: Record<string, string | undefined>, nodeArgs: string[] = [], scriptArgs: string[] = []): Child {
+  return spawnNode(relativeToBench, env, ['--import', 'tsx', ...nodeArgs], scriptArgs);
+}
+
+/** The same without tsx, as `npm start` and `npm run worker` run the sources: Node strips the types itself. */
+export function spawnNode(relativeToBench: string, env: Record<string, string | undefined>, nodeArgs: string[] = [], scriptArgs: string[] = []): Child {
   const script = fileURLToPath(new URL(relativeToBench, import.meta.url));
   const childEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, script, ...scriptArgs], { cwd: ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { cwd: ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'inherit'] });
   return track(proc);
 }
 

@@ -11,7 +11,7 @@ import { recordPages } from '../src/domain/datasets.ts';
 import { JobSystem } from '../src/jobs/system.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { createTaskRegistry } from '../src/tasks/registry.ts';
-import { createBenchDatabase, envInt, fmt, randomName, runMain, spawnTs, summarize, table, writeResult } from './lib.ts';
+import { createBenchDatabase, envInt, fmt, randomName, runMain, spawnNode, summarize, table, writeResult } from './lib.ts';
 
 const RECORDS = envInt('BENCH_PROFILE_RECORDS', 100_000);
 const RUNS = envInt('BENCH_PROFILE_RUNS', 3);
@@ -49,7 +49,8 @@ runMain(async () => {
       for await (const page of recordPages((text, params) => producer.db.query(text, params), seeded.datasetId)) scanned += page.length;
       const scanRowsPerSecond = scanned / ((performance.now() - scanStarted) / 1000);
 
-      const worker = spawnTs('../src/worker.ts', env, WORKER_NODE_ARGS);
+      // As `npm run worker` runs it: node src/worker.ts, no loader.
+      const worker = spawnNode('../src/worker.ts', env, WORKER_NODE_ARGS);
       await worker.waitFor(/"msg":"jobgraph started"/, 60_000, 'the worker to start');
       const idle = await memoryOf(worker.pid);
       const { job } = await producer.enqueue('profiling.profileDataset', { datasetId: seeded.datasetId });

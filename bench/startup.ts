@@ -108,7 +108,9 @@ function rolesOf(root: number): Record<'api' | 'worker' | 'ledger', number | und
     } catch {
       continue;
     }
-    if (cmdline.includes('src/main.ts')) roles.api ??= pid;
+    if (!cmdline.startsWith(process.execPath) && !/^(\S*\/)?node\0/.test(cmdline)) continue; // npm's sh -c
+    // The code before ran under the tsx CLI, whose node child is the server: the larger one wins.
+    if (cmdline.includes('src/main.ts')) roles.api = roles.api !== undefined && rssOf(roles.api).rss > rssOf(pid).rss ? roles.api : pid;
     else if (cmdline.includes('worker.ts')) roles.worker ??= pid;
     else if (cmdline.includes('ledger-host.ts')) roles.ledger ??= pid;
   }
@@ -141,7 +143,8 @@ async function startOnce(
   const proc =
     kind === 'npm start'
       ? spawn('npm', ['start', '--silent'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, ['src/main.ts'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+      : // The code before this one ran its sources through tsx, not Node's type stripping.
+        spawn(process.execPath, [...(root === ROOT ? [] : ['--import', 'tsx']), 'src/main.ts'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
   const child = track(proc);
   const killGroup = (signal: NodeJS.Signals) => {
     try {

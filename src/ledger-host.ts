@@ -2,7 +2,8 @@
 // worker processes reach the PGlite ledger through it as a PostgreSQL server on loopback. The
 // PGlite engine (WASM, one thread) runs here, never on the API's event loop.
 import { loadConfig } from './config.ts';
-import { API_APPLICATION_NAME, openEmbeddedPGlite } from './db/embedded.ts';
+import { API_APPLICATION_NAME } from './db/application-names.ts';
+import { openEmbeddedPGlite } from './db/embedded.ts';
 import { PGliteServer } from './db/pglite-server.ts';
 import { createLogger } from './lib/logger.ts';
 import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';

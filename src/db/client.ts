@@ -1,16 +1,13 @@
 // Opens the job ledger: a real PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise.
-export { API_APPLICATION_NAME, EmbeddedLedgerInUseError, WORKER_APPLICATION_NAME } from './embedded.ts';
 // Both are handed to Prisma through a driver adapter, and both get a raw `query` on the same
 // database for hot paths.
-import { types, type PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import { once } from '../lib/once.ts';
 import { applyMigrations } from './migrate.ts';
-import { openEmbeddedPGlite } from './embedded.ts';
 import { retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
@@ -47,7 +44,7 @@ export interface OpenLedgerOptions {
   migrate?: boolean;
   /** Postgres pool size (default 10). */
   poolMax?: number;
-  /** How its connections name themselves to the server (pg_stat_activity): API_APPLICATION_NAME or WORKER_APPLICATION_NAME. */
+  /** How its connections name themselves to the server (pg_stat_activity): see application-names.ts. */
   applicationName?: string;
   /**
    * Where templates of new PGlite ledgers are kept (src/db/template.ts; default
@@ -109,7 +106,20 @@ async function openPostgres(url: string, opts: OpenLedgerOptions, kind: 'postgre
   };
 }
 
+/**
+ * PGlite in this process. Its modules load only here: a process on PostgreSQL (every API and
+ * worker of a deployment, embedded ones included) never holds PGlite's JavaScript.
+ */
 async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
+  const [{ openEmbeddedPGlite }, { PrismaPGlite }, { types }] = await Promise.all([
+    import('./embedded.ts'),
+    import('pglite-prisma-adapter'),
+    import('@electric-sql/pglite'),
+  ]);
+  // node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`
+  // follows node-postgres on both so that callers see one behaviour. Per query, so that the Prisma
+  // adapter keeps PGlite's defaults.
+  const rawQueryOptions = { parsers: { [types.INT8]: (value: string) => value } };
   const { pglite, close } = await openEmbeddedPGlite(dir, opts);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
@@ -124,10 +134,6 @@ async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerD
   };
 }
 
-// node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`
-// follows node-postgres on both so that callers see one behaviour. Per query, so that the Prisma
-// adapter keeps PGlite's defaults.
-const rawQueryOptions = { parsers: { [types.INT8]: (value: string) => value } };
 
 /** host:port/database of a connection URL, never its credentials. */
 export function describeUrl(url: string): string {

@@ -61,10 +61,6 @@ export async function openEmbeddedPGlite(
   };
 }
 
-/** The application_name of a process that runs no worker (an API), and of one that does. */
-export const API_APPLICATION_NAME = 'jobgraph-api';
-export const WORKER_APPLICATION_NAME = 'jobgraph-worker';
-
 /** A second process opened an embedded ledger directory that a live process holds. */
 export class EmbeddedLedgerInUseError extends Error {
   readonly code = 'LEDGER_IN_USE';

@@ -3,7 +3,7 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 import { findDataset } from './lookups.ts';
 import { NotFoundError, type Sql } from './run.ts';
 
-export const PAGE_ROWS = 500;
+export const PAGE_ROWS = 1_000;
 
 /** Dataset.columns, in order (an array: jsonb does not keep the order of an object's keys). */
 export interface DatasetColumn {

@@ -6,7 +6,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type Config } from '../config.ts';
-import { API_APPLICATION_NAME, openLedger, WORKER_APPLICATION_NAME, type LedgerDb } from '../db/client.ts';
+import { openLedger, type LedgerDb } from '../db/client.ts';
+import { API_APPLICATION_NAME, WORKER_APPLICATION_NAME } from '../db/application-names.ts';
 import { createEventBus, type BusTransport } from '../events/bus.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { backendRow } from '../adapters/backends.ts';
