@@ -41,16 +41,21 @@ export async function runPhase(baseUrl: string, mutation: string, input: Record<
 
 export async function waitForCompletion(baseUrl: string, id: string, timeoutMs = 300_000): Promise<PhaseRun> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { job } = await gql<{ job: { status: string; result: Record<string, unknown>; startedAt: string | null; finishedAt: string | null; error: { message: string } | null } }>(
+  for (;; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    // A poll that fails (a socket reset by a server whose loop was blocked) is asked again.
+    const answer = await gql<{ job: { status: string; result: Record<string, unknown>; startedAt: string | null; finishedAt: string | null; error: { message: string } | null } }>(
       baseUrl,
       'query($id: ID!) { job(id: $id) { status result startedAt finishedAt error { message } } }',
       { id },
-    );
+    ).catch((error: unknown) => {
+      if (Date.now() > deadline) throw error;
+      return undefined;
+    });
+    if (!answer) continue;
+    const { job } = answer;
     if (job.status === 'COMPLETED') return { id, result: job.result, runMs: Date.parse(job.finishedAt!) - Date.parse(job.startedAt!) };
     if (['FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ${id} ended ${job.status}: ${job.error?.message ?? ''}`);
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
