@@ -50,6 +50,13 @@ const configSchema = z.object({
   EVENT_BUS: z.enum(['auto', 'redis', 'postgres', 'memory']).default('auto'),
   WORKER_CONCURRENCY: intFrom(1).max(1000).default(10),
   WORKER_IN_PROCESS: booleanString.default(true),
+  /**
+   * A worker process whose RSS is above this many MiB when one of its jobs has ended takes no new
+   * job, lets the running ones finish and exits (0) to be replaced (Celery's
+   * worker_max_memory_per_child): `npm start` starts it again at once; elsewhere, your process
+   * manager. Unset: never, except under `npm start`, where it is 384.
+   */
+  WORKER_MAX_MEMORY_MB: intFrom(64).optional(),
   RETRY_BASE_MS: intFrom(0).default(60_000),
   MAX_ATTEMPTS: intFrom(1).max(100).default(4),
   SHUTDOWN_TIMEOUT_MS: intFrom(0).default(25_000),

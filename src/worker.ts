@@ -13,6 +13,9 @@ import { createLogger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
 import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 
+/** Under `npm start`, a worker that a job grew past this is replaced (see WORKER_MAX_MEMORY_MB). */
+const SUPERVISED_MAX_MEMORY_MB = 384;
+
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
@@ -40,12 +43,37 @@ try {
     process.on('SIGINT', () => {});
     exitWithParent(() => system.stop(), 5_000);
   }
+  replaceWhenGrown(system, stop, config.WORKER_MAX_MEMORY_MB ?? (supervised() ? SUPERVISED_MAX_MEMORY_MB : undefined));
   tellParent({ type: 'ready', workerId: system.workerId });
 } catch (error) {
   const message = error instanceof Error ? error.message : 'worker failed to start';
   logger.fatal({ err: error }, message);
   tellParent({ type: 'failed', message });
   process.exit(1);
+}
+
+/**
+ * Heaps grown by a big job are not given back to the OS: a worker whose RSS is over `limitMb`
+ * when a job of its own has ended stops (running jobs finish, within SHUTDOWN_TIMEOUT_MS) and
+ * exits 0, to be replaced by a fresh process.
+ */
+function replaceWhenGrown(system: JobSystem, stop: () => Promise<void>, limitMb: number | undefined): void {
+  if (limitMb === undefined) return;
+  let replacing = false;
+  system.onLocalChange((change) => {
+    if (replacing || change.job.status === 'RUNNING' || change.job.status === 'CANCELLING') return;
+    const rssMb = process.memoryUsage.rss() / 1_048_576;
+    if (rssMb <= limitMb) return;
+    replacing = true;
+    logger.info({ rssMb: Math.round(rssMb), limitMb }, 'worker memory over WORKER_MAX_MEMORY_MB after a job: finishing the running jobs, then exiting to be replaced');
+    void stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'stop before replacement failed');
+        process.exit(1);
+      },
+    );
+  });
 }
 
 function serveMetrics(metrics: Metrics, port: number): Promise<Server> {

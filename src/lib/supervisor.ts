@@ -99,12 +99,15 @@ export class SupervisedProcess {
         if (reject) return;
       }
       if (this.#stopping) return;
-      logger.error({ child: name, pid: child.pid, code, signal }, `${name} process exited`);
+      // Exit 0 on its own is a planned end (a worker replaced after a job grew it): no pause.
+      const planned = code === 0;
+      if (planned) logger.info({ child: name, pid: child.pid }, `${name} process ended to be replaced`);
+      else logger.error({ child: name, pid: child.pid, code, signal }, `${name} process exited`);
       void Promise.resolve(this.#opts.onExit?.({ code, signal, pid: child.pid ?? 0 })).catch((error: unknown) =>
         logger.error({ err: error, child: name }, 'onExit failed'),
       );
       if (!this.#opts.restart) return;
-      const pauseMs = Math.min(30_000, 1_000 * 2 ** this.#restarts++);
+      const pauseMs = planned ? 0 : Math.min(30_000, 1_000 * 2 ** this.#restarts++);
       logger.warn({ child: name, pauseMs }, `starting the ${name} process again`);
       this.#restartTimer = setTimeout(() => this.#spawn(), pauseMs);
     });

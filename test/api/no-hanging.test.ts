@@ -116,6 +116,27 @@ describe('npm start with PostgreSQL and Redis', () => {
   });
 });
 
+describe('npm start, when a job left its worker over WORKER_MAX_MEMORY_MB', () => {
+  it('replaces the worker process once the job has ended, and runs nothing twice', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    // Every worker holds more than 64 MiB: each one is replaced after its first job.
+    const { api, url } = await npmStart({ DATABASE_URL: database.url, REDIS_URL, QUEUE_NAME: uniqueName('recycle'), WORKER_MAX_MEMORY_MB: '64' });
+    const countWords = async () =>
+      (await gql<{ countWords: { job: { id: string } } }>(url, 'mutation { countWords(input: { text: "a b c", chunkSize: 1, pauseMs: 300 }) { job { id } } }')).countWords.job.id;
+    const first = await waitForCompletion(url, await countWords(), 30_000);
+    const replaced = await runnerPid(url, first.id);
+    await waitFor(async () => alive(replaced), (up) => !up, 30_000, 'the grown worker to exit');
+    const second = await waitForCompletion(url, await countWords(), 30_000);
+    const replacement = await runnerPid(url, second.id);
+    expect([replaced, api.pid]).not.toContain(replacement);
+    const { job } = await gql<{ job: { attempt: number; events: { status: string }[] } }>(url, 'query($id: ID!) { job(id: $id) { attempt events { status } } }', { id: first.id });
+    expect(job.attempt).toBe(1);
+    expect(job.events.filter((e) => e.status === 'RUNNING').length).toBeGreaterThan(0);
+    expect(first.result).toMatchObject({ words: 3 });
+  });
+});
+
 describe('npm start, embedded, when its worker dies mid-job', () => {
   it('takes the job up again at once in the new worker (the only one on its ledger)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
