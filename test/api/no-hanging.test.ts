@@ -81,11 +81,9 @@ describe('npm start, embedded (no DATABASE_URL, no Redis)', () => {
     expect(bare!.max).toBeLessThan(1_000);
     expect(info!.max).toBeLessThan(1_500);
 
-    for (const job of [profile, tests]) {
-      const pid = await runnerPid(url, job.id);
-      expect(pid).not.toBe(api.pid);
-      expect(alive(pid)).toBe(true);
-    }
+    // Run by the worker process, never by the API's (the worker may since have been replaced:
+    // profiling grows it past WORKER_MAX_MEMORY_MB).
+    for (const job of [profile, tests]) expect(await runnerPid(url, job.id)).not.toBe(api.pid);
   });
 });
 
