@@ -26,18 +26,15 @@ try {
       await close();
       logger.info('embedded ledger closed');
     })());
-  // The parent stops it last, once its API and worker have let go: it ignores the terminal's
-  // Ctrl-C (sent to the whole process group) and waits for the parent's order or its end.
+  // The parent stops it last (SIGTERM), once its API and worker have let go: it ignores the
+  // terminal's Ctrl-C (sent to the whole process group) and ends with its parent.
   if (supervised()) {
     process.on('SIGINT', () => {});
-    process.on('message', (message: { type?: string }) => {
-      if (message?.type === 'stop') void stop().then(() => process.exit(0));
-    });
     exitWithParent(stop, 10_000);
   }
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
   logger.info({ dataDir, port }, 'embedded ledger served on loopback');
-  tellParent({ type: 'ready', url: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir });
+  tellParent({ type: 'ready', url: `postgres://postgres@127.0.0.1:${port}/postgres` });
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   logger.fatal({ err: error }, message);

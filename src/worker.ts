@@ -44,7 +44,7 @@ try {
     exitWithParent(() => system.stop(), 5_000);
   }
   replaceWhenGrown(system, stop, config.WORKER_MAX_MEMORY_MB ?? (supervised() ? SUPERVISED_MAX_MEMORY_MB : undefined));
-  tellParent({ type: 'ready', workerId: system.workerId });
+  tellParent({ type: 'ready' });
 } catch (error) {
   const message = error instanceof Error ? error.message : 'worker failed to start';
   logger.fatal({ err: error }, message);

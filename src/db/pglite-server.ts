@@ -61,10 +61,6 @@ export class PGliteServer {
     });
   }
 
-  get clientCount(): number {
-    return this.#clients.size;
-  }
-
   /** Stops accepting, drops every client (rolling back what they left open). Idempotent. */
   close(): Promise<void> {
     return (this.#closed ??= (async () => {

@@ -13,15 +13,12 @@ export interface SupervisedOptions {
   name: string;
   /** The module to run (a path), with the same Node flags as this process (tsx's loader too). */
   module: string;
-  args?: string[];
   env: NodeJS.ProcessEnv;
   logger: Logger;
   /** Start it again when it exits on its own, after a pause that doubles from 1 s up to 30 s. */
   restart: boolean;
   /** Its scheduling priority (nice, -20…19), where the OS lets it be set: higher yields the CPU to this process. */
   nice?: number;
-  /** Called with every `ready` message, the first and those of restarts. */
-  onReady?: (message: ChildMessage & { type: 'ready' }) => void | Promise<void>;
   /** Called when it exited on its own (before any restart). */
   onExit?: (exit: { code: number | null; signal: NodeJS.Signals | null; pid: number }) => void | Promise<void>;
 }
@@ -46,23 +43,19 @@ export class SupervisedProcess {
     return this.#opts.name;
   }
 
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
   /** Starts the child; resolves with its first `ready`, rejects if it fails or exits first. */
   start(): Promise<ChildMessage & { type: 'ready' }> {
     return new Promise((resolve, reject) => this.#spawn(resolve, reject));
   }
 
-  /** Sends `signal` and waits for the exit; SIGKILL after `timeoutMs`. Idempotent. */
-  async stop(timeoutMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Sends SIGTERM and waits for the exit; SIGKILL after `timeoutMs`. Idempotent. */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
+    child.kill('SIGTERM');
     const timer = setTimeout(() => {
       this.#opts.logger.warn({ child: this.#opts.name, pid: child.pid, timeoutMs }, 'child did not stop in time; killing it');
       child.kill('SIGKILL');
@@ -72,8 +65,8 @@ export class SupervisedProcess {
   }
 
   #spawn(resolve?: (message: ChildMessage & { type: 'ready' }) => void, reject?: (error: Error) => void): void {
-    const { name, module, args, env, logger } = this.#opts;
-    const child = fork(module, args ?? [], { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const { name, module, env, logger } = this.#opts;
+    const child = fork(module, [], { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child = child;
     if (this.#opts.nice !== undefined && child.pid !== undefined) {
       try {
@@ -90,7 +83,6 @@ export class SupervisedProcess {
       ready = true;
       this.#restarts = 0;
       logger.info({ child: name, pid: child.pid }, `${name} process ready`);
-      void Promise.resolve(this.#opts.onReady?.(message)).catch((error: unknown) => logger.error({ err: error, child: name }, 'onReady failed'));
       resolve?.(message);
     });
     child.once('exit', (code, signal) => {
