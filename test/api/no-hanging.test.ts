@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { demoIds, gql, preparePhases, probeDuringLongTasks, PROBE_QUERY, waitForCompletion } from '../helpers/api-probe.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/ports.ts';
-import { REDIS_URL, uniqueName, waitFor } from '../helpers/system.ts';
+import { REDIS_URL, uniqueName, waitFor, withTimeout } from '../helpers/system.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -52,6 +53,21 @@ async function runnerPid(url: string, id: string): Promise<number> {
   const { job } = await gql<{ job: { events: { status: string; message: string | null }[] } }>(url, 'query($id: ID!) { job(id: $id) { events { status message } } }', { id });
   const running = job.events.filter((e) => e.status === 'RUNNING' && e.message?.startsWith('running on '));
   return Number(running.at(-1)!.message!.split(':').at(-2));
+}
+
+/** The pids of `pid`'s children (from /proc: Linux). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 const alive = (pid: number) => {
@@ -150,5 +166,35 @@ describe('npm start, embedded, when its worker dies mid-job', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     const { job } = await gql<{ job: { attempt: number } }>(url, 'query($id: ID!) { job(id: $id) { attempt } }', { id });
     expect(job.attempt).toBe(2);
+  });
+});
+
+describe('npm start, embedded, killed', () => {
+  it('takes its worker and ledger processes with it, and the next npm start opens the same ledger', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const env = { PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+    const first = await npmStart(env);
+    const { countWords } = await gql<{ countWords: { job: { id: string } } }>(first.url, 'mutation { countWords(input: { text: "a b c", chunkSize: 1 }) { job { id } } }');
+    await waitForCompletion(first.url, countWords.job.id, 60_000);
+    const children = childrenOf(first.api.pid!);
+    expect(children).toHaveLength(2); // the worker and the ledger
+    first.api.kill('SIGKILL');
+    await waitFor(async () => children.filter(alive), (left) => left.length === 0, 15_000, 'the children to end with their parent');
+    const second = await npmStart(env);
+    const { job } = await gql<{ job: { status: string } }>(second.url, 'query($id: ID!) { job(id: $id) { status } }', { id: countWords.job.id });
+    expect(job.status).toBe('COMPLETED');
+  });
+
+  it('stops, saying so, when its ledger process ends', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { api } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const exited = once(api, 'exit');
+    const ledger = childrenOf(api.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ledger-host.ts'));
+    expect(ledger).toBeDefined();
+    process.kill(ledger!, 'SIGKILL');
+    const [code] = (await withTimeout(exited, 30_000, 'npm start to stop')) as [number | null];
+    expect(code).toBe(1);
   });
 });
