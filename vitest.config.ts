@@ -9,7 +9,9 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
-    // The fault suite has its own command (npm run test:faults) and configuration.
+    // The fault suite has its own command (npm run test:faults) and configuration. test/process
+    // (npm start's processes under the long tasks, handlers that spin a core for seconds) runs
+    // after the rest, one file at a time: beside other files it starves their timing.
     exclude: ['test/faults/**', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

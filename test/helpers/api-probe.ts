@@ -1,7 +1,7 @@
 /**
  * What a user waiting on a long task feels: a client asks the API something small every 50 ms
  * while profileDataset and executeTests run, and each answer's latency is kept. Shared by the
- * test that checks the API never hangs (test/api/no-hanging.test.ts) and its bench row
+ * test that checks the API never hangs (test/process/no-hanging.test.ts) and its bench row
  * (bench/api-latency.ts). Everything goes over HTTP, as a browser's requests do.
  */
 
