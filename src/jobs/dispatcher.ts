@@ -94,10 +94,9 @@ export class Dispatcher {
       // Due later than this queue can hold: it waits in the outbox, and the sweep leases it once
       // it is due within the queue's reach (see flush).
       if (delayMs > adapter.capabilities.maxDelayMs) break;
+      let ref: string;
       try {
-        const ref = await adapter.enqueue(dispatch);
-        await ledger.outbox.confirm(job.id, lease, backendOf(adapter), ref);
-        return;
+        ref = await adapter.enqueue(dispatch);
       } catch (error) {
         if (error instanceof QueueRefusedError) {
           this.#log.error({ err: error, jobId: job.id, backend: adapter.name }, 'the queue refused the job; it stays in the outbox');
@@ -106,7 +105,15 @@ export class Dispatcher {
         this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'dispatch failed; job stays in the outbox');
         if (adapter !== this.#opts.primary) break;
         await this.#markPrimary(false, { ok: false, detail: `enqueue failed: ${errorText(error)}`, latencyMs: 0 });
+        continue;
       }
+      // The queue holds it. A confirmation the ledger cannot write says nothing of the queue: the
+      // job keeps its lease without a queueRef, and the sweep sends it again once overdue
+      // (idempotent by its key while the queue still holds it; the claim drops a second delivery).
+      await ledger.outbox.confirm(job.id, lease, backendOf(adapter), ref).catch((error: unknown) => {
+        this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'the queue took the job but the ledger could not record it; the sweep checks it again');
+      });
+      return;
     }
     const released = await ledger.outbox.release(job.id, lease).then(
       () => true,
@@ -196,6 +203,7 @@ export class Dispatcher {
     return sent;
   }
 
+  /** Never throws: a ledger that cannot take the down queue's jobs back leaves them to the sweep (see Outbox.lease). */
   async #markPrimary(healthy: boolean, probe: ProbeResult): Promise<void> {
     this.#lastProbe = { ...probe, at: new Date() };
     if (healthy === this.#primaryHealthy) return;
@@ -213,11 +221,15 @@ export class Dispatcher {
     if (fallback && !primary.capabilities.durable) {
       // The down queue may have lost what it held (Redis without persistence): run those here. A
       // durable one delivers them when it is back, or the sweep re-sends them once overdue.
-      const forgotten = await ledger.outbox.forget(
-        backendOf(primary),
-        `${primary.name} went down before delivering it (${probe.detail}); sent again through ${fallback.name}`,
-      );
-      if (forgotten > 0) this.#log.warn({ jobs: forgotten }, 'taking back queued jobs from the down backend');
+      try {
+        const forgotten = await ledger.outbox.forget(
+          backendOf(primary),
+          `${primary.name} went down before delivering it (${probe.detail}); sent again through ${fallback.name}`,
+        );
+        if (forgotten > 0) this.#log.warn({ jobs: forgotten }, 'taking back queued jobs from the down backend');
+      } catch (error) {
+        this.#log.warn({ err: error, backend: primary.name }, 'could not take back the down backend\'s jobs; the sweep re-sends them once overdue');
+      }
     }
   }
 }

@@ -94,12 +94,18 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
     });
     // The one place that follows every ledger write: this process's listeners hear of it (metrics),
     // its events go on the bus, and a job it left waiting and leased (created, retrying, retried,
-    // recovered) is sent to a queue.
+    // recovered) is sent to a queue. It runs after the write committed, so it never throws into
+    // the write's caller: a client told "failed" about a job that exists would enqueue it twice.
+    // What it could not do, the sweep does (a leased job is re-sent once overdue).
     const localChanges = new LocalChanges(logger);
     ledger.setAfterWrite(async (change) => {
-      localChanges.emit(change);
-      for (const message of toJobChanges(change)) bus.publishJobChange(message);
-      if (isWaiting(change.job.status) && change.job.dispatchedAt) await dispatcher.dispatch(change.job);
+      try {
+        localChanges.emit(change);
+        for (const message of toJobChanges(change)) bus.publishJobChange(message);
+        if (isWaiting(change.job.status) && change.job.dispatchedAt) await dispatcher.dispatch(change.job);
+      } catch (error) {
+        logger.error({ err: error, jobId: change.job.id }, 'after a ledger write: publishing or dispatching failed; the sweep sends the job');
+      }
     });
 
     let executor: Executor | undefined;
