@@ -91,13 +91,14 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             ...(error.path ? { path: error.path } : {}),
-            extensions: { code: original.code },
+            extensions: { ...original.details, code: original.code },
           });
         }
         if (isConnectionError(original) && error instanceof GraphQLError) {
-          // PostgreSQL down or restarting: say so, and that nothing was recorded; a retry is safe.
+          // PostgreSQL down or restarting. Not "nothing was recorded": a cut statement may have
+          // committed. Enqueues say which (LedgerUnavailableError); cancel and retry are conditional.
           log.warn({ err: original }, 'the ledger is unreachable');
-          return new GraphQLError('The job ledger (PostgreSQL) cannot be reached right now: nothing was recorded. Try again shortly.', {
+          return new GraphQLError('The job ledger (PostgreSQL) cannot be reached right now. Try again shortly.', {
             nodes: error.nodes,
             ...(error.path ? { path: error.path } : {}),
             extensions: { code: 'LEDGER_UNAVAILABLE' },

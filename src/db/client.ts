@@ -8,7 +8,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import { once } from '../lib/once.ts';
 import { applyMigrations } from './migrate.ts';
-import { retryOnConflict } from './conflicts.ts';
+import { markNotSent, retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
   /**
@@ -96,7 +96,26 @@ async function openPostgres(url: string, opts: OpenLedgerOptions, kind: 'postgre
     // simply run again.
     query: <T>(sql: string, params?: unknown[], name?: string) =>
       retryOnConflict(
-        async () => (await pool.query(name ? { name, text: sql, values: params ?? [] } : { text: sql, values: params ?? [] })).rows as T[],
+        async () => {
+          // As pool.query does, but a failure to connect is marked: that statement never ran.
+          const client = await pool.connect().catch((error: unknown) => {
+            throw markNotSent(error);
+          });
+          // A connection that fails while checked out emits 'error' (the query rejects too);
+          // unheard, it would be an uncaught exception.
+          const onError = () => {};
+          client.on('error', onError);
+          try {
+            const result = await client.query(name ? { name, text: sql, values: params ?? [] } : { text: sql, values: params ?? [] });
+            client.release();
+            return result.rows as T[];
+          } catch (error) {
+            client.release(error instanceof Error ? error : true);
+            throw error;
+          } finally {
+            client.off('error', onError);
+          }
+        },
         (error, attempt) => opts.logger?.warn({ err: error, attempt, statement: name }, 'statement lost a deadlock or serialization conflict; running it again'),
       ),
     close: once(async () => {

@@ -27,7 +27,11 @@ export async function retryOnConflict<T>(statement: () => Promise<T>, onRetry?: 
 }
 
 /** Connection-level answers: the server went away or is starting; the statement may not have run. */
-const CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+const CONNECTION_CODES = new Set([
+  ...['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006'], // PostgreSQL
+  ...['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'], // the socket
+  ...['P1001', 'P1002', 'P1017'], // Prisma: cannot reach the server, timed out, server closed the connection
+]);
 const CONNECTION_MESSAGES = /Connection terminated|connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i;
 
 /**
@@ -39,4 +43,51 @@ export function isConnectionError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
   return CONNECTION_CODES.has(String(code)) || CONNECTION_MESSAGES.test(String(message ?? ''));
+}
+
+const NOT_SENT = Symbol('jobgraph.notSent');
+
+/** Marks an error of connecting (see LedgerDb.query): the statement it was for never ran. */
+export function markNotSent(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, NOT_SENT, { value: true });
+  return error;
+}
+
+/** Whether a connection error happened before the statement was sent (so it certainly did not run). */
+export function isNotSent(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && NOT_SENT in error;
+}
+
+/** A write PostgreSQL did not answer within the window; `mayHaveRun`: one attempt reached the server. */
+export class UnansweredError extends Error {
+  readonly mayHaveRun: boolean;
+  constructor(mayHaveRun: boolean, cause: unknown) {
+    super(`the database did not answer: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.mayHaveRun = mayHaveRun;
+    this.name = 'UnansweredError';
+  }
+}
+
+/**
+ * Runs `statement`, again while PostgreSQL cannot be reached (down, restarting, connection cut),
+ * for up to `windowMs`; then throws UnansweredError. Only for statements whose second run is
+ * harmless (conditional, or keyed by an id chosen before the first). `attempts`: how many ran.
+ */
+export async function whileUnreachable<T>(
+  statement: () => Promise<T>,
+  opts: { windowMs: number; onRetry?: (error: unknown) => void },
+): Promise<{ value: T; attempts: number }> {
+  const deadline = Date.now() + opts.windowMs;
+  let mayHaveRun = false;
+  for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return { value: await statement(), attempts: attempt };
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      mayHaveRun ||= !isNotSent(error);
+      if (Date.now() + pause > deadline) throw new UnansweredError(mayHaveRun, error);
+      opts.onRetry?.(error);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }

@@ -80,3 +80,28 @@ const ABORT_CODES: Record<AbortReason, string> = {
   shutdown: 'SHUTDOWN',
   lost: 'WORKER_LOST',
 };
+
+/**
+ * An enqueue PostgreSQL did not answer, however often it was tried (see JobTransitions.createJob).
+ * `jobIds` empty: nothing reached the ledger, so nothing was recorded. Otherwise each job may exist
+ * under its id: the client reads `job(id)` once the ledger is back, or retries with an idempotency key.
+ */
+export class LedgerUnavailableError extends CodedError {
+  readonly jobIds: string[];
+  constructor(jobIds: string[], options?: { cause?: unknown }) {
+    super(
+      'LEDGER_UNAVAILABLE',
+      jobIds.length === 0
+        ? 'The job ledger (PostgreSQL) cannot be reached right now: nothing was recorded. Try again shortly.'
+        : `The job ledger (PostgreSQL) stopped answering while the job was being recorded: it may exist as ${jobIds.join(', ')}. ` +
+            'Read it with job(id) once the ledger is back, or retry with an idempotencyKey (a retry without one may create it twice).',
+      options,
+    );
+    this.jobIds = jobIds;
+  }
+
+  /** What the GraphQL edge adds to extensions. */
+  override get details(): Record<string, unknown> {
+    return { recorded: this.jobIds.length === 0 ? 'NO' : 'UNKNOWN', jobIds: this.jobIds };
+  }
+}

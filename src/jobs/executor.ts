@@ -3,7 +3,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { AnyTask, TaskContext, TaskDeps } from './task.ts';
-import { isConnectionError } from '../db/conflicts.ts';
+import { UnansweredError, whileUnreachable } from '../db/conflicts.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { CodedError } from '../lib/errors.ts';
 import { describeIssues, fieldIssues } from '../lib/issues.ts';
@@ -309,15 +309,11 @@ export class Executor {
    * `windowMs`; then throws. Only for conditional writes, whose second run is harmless.
    */
   async #whileReachable<T>(what: string, write: () => Promise<T>, windowMs: number): Promise<T> {
-    const deadline = Date.now() + windowMs;
-    for (let pause = 100; ; pause = Math.min(pause * 2, 1_000)) {
-      try {
-        return await write();
-      } catch (error) {
-        if (!isConnectionError(error) || Date.now() + pause > deadline) throw error;
-        this.#log.warn({ err: error, what }, 'ledger unreachable; trying again');
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
+    const onRetry = (error: unknown) => this.#log.warn({ err: error, what }, 'ledger unreachable; trying again');
+    try {
+      return (await whileUnreachable(write, { windowMs, onRetry })).value;
+    } catch (error) {
+      throw error instanceof UnansweredError ? error.cause : error;
     }
   }
 

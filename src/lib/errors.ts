@@ -10,6 +10,11 @@ export class CodedError extends Error {
     this.code = code;
     this.name = new.target.name;
   }
+
+  /** More for a client than the code, as GraphQL extensions (none by default). */
+  get details(): Record<string, unknown> {
+    return {};
+  }
 }
 
 /** The message of anything thrown, for logs and probe details. */

@@ -127,7 +127,4 @@ export function clampPercent(percent: number): number {
   return Math.min(100, Math.max(0, percent));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+export { isUuid } from '../../lib/uuid.ts';

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from '../../generated/prisma/client.ts';
 import type { Phase } from '../../generated/prisma/enums.ts';
 import { Batcher } from '../../lib/batcher.ts';
-import { IllegalTransitionError } from '../errors.ts';
+import { UnansweredError, whileUnreachable } from '../../db/conflicts.ts';
+import { IllegalTransitionError, LedgerUnavailableError } from '../errors.ts';
 import { HELD_STATUSES, isWaiting } from '../states.ts';
 import type { LedgerQueries } from './queries.ts';
 import {
@@ -50,6 +51,12 @@ export type ClaimOutcome =
 
 const HELD = statusIn(HELD_STATUSES);
 
+/**
+ * How long an enqueue keeps writing while PostgreSQL does not answer (a restart, a cut connection)
+ * before it tells the client: long enough for a blip, short enough for a request.
+ */
+const UNANSWERED_WRITE_WINDOW_MS = 3_000;
+
 export class JobTransitions {
   private readonly ctx: LedgerContext;
   private readonly queries: LedgerQueries;
@@ -62,6 +69,12 @@ export class JobTransitions {
    * Records a new job and its first event in one statement. With an idempotency key already used
    * for this task, returns the existing job instead (`deduplicated`). The row is leased for
    * dispatch (dispatchedAt = now), and the after-write step sends it to a queue.
+   *
+   * A write whose answer is lost (the connection cut, PostgreSQL restarting) may have committed.
+   * It is written again under the same job ids, which makes the second run harmless: a job the
+   * first run recorded is found by its id and answered as created. Past the window, the caller
+   * hears whether the job may exist (LedgerUnavailableError: recorded UNKNOWN, with its id) or
+   * certainly does not (recorded false: no statement reached PostgreSQL).
    */
   async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
     const change = await this.#creations.add(job);
@@ -78,42 +91,73 @@ export class JobTransitions {
   readonly #creations = new Batcher<NewJob, Change | undefined>(async (jobs) => {
     const ids = jobs.map(() => randomUUID());
     const delays = jobs.map((job) => Math.max(0, Math.round(job.delayMs ?? 0)));
-    const rows = await this.ctx.db.query<JobWithEvents>(
-      `WITH i AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
-                              $9::int[], $10::text[], $11::text[]) WITH ORDINALITY
-           AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, n)),
-       j AS (
-         INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
-                            "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
-         SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
-                i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
-         FROM i ORDER BY i.type, i.key NULLS LAST, i.n
-         ON CONFLICT ("type", "idempotencyKey") DO NOTHING
-         RETURNING *),
-       e AS (
-         INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
-         SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
-         RETURNING *)
-       ${JOBS_WITH_EVENTS}`,
-      [
-        ids,
-        jobs.map((job) => job.type),
-        jobs.map((job) => job.phase),
-        jobs.map((job) => JSON.stringify(job.input ?? null)),
-        jobs.map((job) => job.maxAttempts),
-        jobs.map((job) => job.backend),
-        jobs.map((job) => job.idempotencyKey ?? null),
-        jobs.map((job) => job.priority ?? 0),
-        delays,
-        jobs.map((job) => job.createdBy ?? null),
-        delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
-      ],
-      'jobgraph.createJob',
-    );
-    const created = new Map(rows.map((row) => [row.id, splitChange(row)]));
+    const insert = () =>
+      this.ctx.db.query<JobWithEvents>(
+        `WITH i AS (
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
+                                $9::int[], $10::text[], $11::text[]) WITH ORDINALITY
+             AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, n)),
+         j AS (
+           INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
+                              "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
+           SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
+                  i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
+           FROM i ORDER BY i.type, i.key NULLS LAST, i.n
+           ON CONFLICT DO NOTHING
+           RETURNING *),
+         e AS (
+           INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
+           SELECT j.id, 1, 'STATUS'::"JobEventKind", 'QUEUED'::"JobStatus", 0, i.message, NULL FROM j JOIN i ON i.id = j.id
+           RETURNING *)
+         ${JOBS_WITH_EVENTS}`,
+        [
+          ids,
+          jobs.map((job) => job.type),
+          jobs.map((job) => job.phase),
+          jobs.map((job) => JSON.stringify(job.input ?? null)),
+          jobs.map((job) => job.maxAttempts),
+          jobs.map((job) => job.backend),
+          jobs.map((job) => job.idempotencyKey ?? null),
+          jobs.map((job) => job.priority ?? 0),
+          delays,
+          jobs.map((job) => job.createdBy ?? null),
+          delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
+        ],
+        'jobgraph.createJob',
+      );
+    const created = new Map<string, Change>();
+    await this.#answered(ids, async () => {
+      const { value: rows, attempts } = await whileUnreachable(insert, { windowMs: UNANSWERED_WRITE_WINDOW_MS });
+      for (const row of rows) created.set(row.id, splitChange(row));
+      // An earlier run may have committed what this one found already there: those jobs are this
+      // request's, found by the ids chosen for it.
+      const missing = ids.filter((id) => !created.has(id));
+      if (attempts > 1 && missing.length > 0) {
+        const { value: found } = await whileUnreachable(() => this.#withFirstEvent(missing), { windowMs: UNANSWERED_WRITE_WINDOW_MS });
+        for (const row of found) created.set(row.id, splitChange(row));
+      }
+    });
     return ids.map((id) => created.get(id));
   }, OVERLAPPING);
+
+  /** Runs the creation of `ids`; an unanswered write becomes LedgerUnavailableError saying whether they may exist. */
+  async #answered(ids: string[], write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (!(error instanceof UnansweredError)) throw error;
+      throw new LedgerUnavailableError(error.mayHaveRun ? ids : [], { cause: error.cause });
+    }
+  }
+
+  /** Jobs by id with their first event, as the creation returned them. */
+  #withFirstEvent(ids: string[]): Promise<JobWithEvents[]> {
+    return this.ctx.db.query<JobWithEvents>(
+      `SELECT j.*, (SELECT json_agg(e ORDER BY e.seq) FROM "JobEvent" e WHERE e."jobId" = j.id AND e.seq = 1) AS "__events"
+       FROM "Job" j WHERE j.id = ANY($1::uuid[])`,
+      [ids],
+    );
+  }
 
   /**
    * Takes a delivered job for `workerId`: QUEUED or RETRYING → RUNNING, attempt + 1. Anything else

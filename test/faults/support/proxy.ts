@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+/** PostgreSQL's ReadyForQuery, transaction status idle: what the server sends after a commit. */
+const READY_IDLE = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+
 /** One proxied connection: the client's socket and ours to the service. */
 interface Pair {
   client: Socket;
@@ -64,6 +67,18 @@ export class TcpProxy {
     this.#delayMs = ms;
   }
 
+  /**
+   * PostgreSQL only: the next connection that sends `marker` (e.g. a value bound into a write) is
+   * reset when the server answers that its transaction ended (ReadyForQuery, idle), before that
+   * answer is forwarded: the write committed and the client sees a connection cut. Resolves once cut.
+   */
+  cutAfterCommit(marker: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.#cutAfterCommit = { marker: Buffer.from(marker), cut: resolve };
+    });
+  }
+  #cutAfterCommit: { marker: Buffer; cut: () => void } | undefined;
+
   /** Connections forwarded, and connections reset or refused by `drop()`. */
   stats(): { accepted: number; dropped: number } {
     return { accepted: this.#accepted, dropped: this.#dropped };
@@ -91,8 +106,19 @@ export class TcpProxy {
     upstream.on('error', () => {});
     const pair = { client, upstream };
     this.#pairs.add(pair);
-    this.#forward(client, upstream);
-    this.#forward(upstream, client);
+    let marked = false;
+    this.#forward(client, upstream, (chunk) => {
+      if (this.#cutAfterCommit && chunk.includes(this.#cutAfterCommit.marker)) marked = true;
+      return true;
+    });
+    this.#forward(upstream, client, (chunk) => {
+      const cut = this.#cutAfterCommit;
+      if (!marked || !cut || !chunk.includes(READY_IDLE)) return true;
+      this.#cutAfterCommit = undefined;
+      this.#destroy(pair);
+      cut.cut();
+      return false;
+    });
     // An orderly end travels through #forward; a side that fails (or a refused upstream) resets
     // the other, as the failure of a direct connection would.
     let open = 2;
@@ -108,10 +134,11 @@ export class TcpProxy {
    * Copies `from` to `to`. A chunk is due `delayMs` after it arrived; chunks wait in one promise
    * chain per direction, so a later, shorter delay never overtakes an earlier one.
    */
-  #forward(from: Socket, to: Socket): void {
+  #forward(from: Socket, to: Socket, pass: (chunk: Buffer) => boolean = () => true): void {
     let chain = Promise.resolve();
     let queued = 0;
     from.on('data', (chunk: Buffer) => {
+      if (!pass(chunk)) return;
       const delayMs = this.#delayMs;
       if (delayMs === 0 && queued === 0) {
         if (!to.write(chunk)) {
