@@ -1,4 +1,5 @@
 import { CodedError } from '../lib/errors.ts';
+import { PRIORITY_RANGE } from './types.ts';
 
 /** A queue backend cannot be reached: an operation failed fast, or the chosen backend's probe failed at startup. */
 export class QueueUnavailableError extends CodedError {
@@ -19,13 +20,14 @@ export class QueueRefusedError extends CodedError {
 }
 
 /**
- * What every adapter refuses before it touches its backend: a priority outside -1000..1000 (or
+ * What every adapter refuses before it touches its backend: a priority outside PRIORITY_RANGE (or
  * not an integer), a delay longer than the backend holds. Returns the priority (0 when absent).
+ * The job service refuses such a priority first (see jobs/enqueue-options.ts): this is the last guard.
  */
 export function refuseUnfit(dispatch: { priority?: number | undefined; delayMs?: number | undefined }, maxDelayMs: number): number {
   const priority = dispatch.priority ?? 0;
-  if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
-    throw new QueueRefusedError(`priority must be an integer in -1000..1000, got ${priority}`);
+  if (!Number.isInteger(priority) || priority < PRIORITY_RANGE.min || priority > PRIORITY_RANGE.max) {
+    throw new QueueRefusedError(`priority must be an integer in ${PRIORITY_RANGE.min}..${PRIORITY_RANGE.max}, got ${priority}`);
   }
   const delayMs = dispatch.delayMs ?? 0;
   if (!(delayMs <= maxDelayMs)) {

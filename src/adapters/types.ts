@@ -50,9 +50,12 @@ export interface Dispatch {
   task: string;
   /** Milliseconds from now before the job may be delivered; 0 or absent = now. Never above capabilities.maxDelayMs. */
   delayMs?: number;
-  /** Higher runs first; 0 is the default. Range -1000..1000. */
+  /** Higher runs first; 0 is the default. An integer in PRIORITY_RANGE. */
   priority?: number;
 }
+
+/** The priorities a dispatch may carry, higher first: the one rule the service, the API, the CLI and every adapter use. */
+export const PRIORITY_RANGE = { min: -1_000, max: 1_000 } as const;
 
 /** Called once per delivery. Resolves when the job is done with (whatever its outcome). */
 export type DeliveryHandler = (jobId: string) => Promise<void>;

@@ -5,6 +5,7 @@ import type { ApiClient } from './api.ts';
 import { intOption, positionals, stringOption, type CommandSpec, type Parsed } from './args.ts';
 import { createProgressView, JOB_STATUSES, outcomeLines, percent, table, timestamp, type JobStatus, type JobView } from './display.ts';
 import { EXIT, UsageError } from './errors.ts';
+import { MAX_DELAY_MS, PRIORITY_RANGE } from '../jobs/enqueue-options.ts';
 import { followJob, JOB_FIELDS } from './watch.ts';
 
 /** What a command works with: the API, the output mode, and where to write. */
@@ -40,7 +41,7 @@ const enqueue: Command = {
     input: { type: 'string', value: "'{…}'", help: "the task's input as JSON; @file reads a file, - reads stdin (default: {})" },
     'idempotency-key': { type: 'string', value: 'K', help: 'a second enqueue with the same key returns the first job' },
     'delay-ms': { type: 'string', value: 'N', help: 'run it no sooner than N ms from now' },
-    priority: { type: 'string', value: 'P', help: 'from -1000 to 1000, higher first (a negative one as --priority=-5)' },
+    priority: { type: 'string', value: 'P', help: `from ${PRIORITY_RANGE.min} to ${PRIORITY_RANGE.max}, higher first (a negative one as --priority=-5)` },
     watch: { type: 'boolean', help: 'follow it with a progress bar until it ends; exit 1 unless it COMPLETED' },
   },
   details: [
@@ -55,8 +56,8 @@ const enqueue: Command = {
       type,
       input,
       idempotencyKey: stringOption(parsed, 'idempotency-key'),
-      delayMs: intOption(parsed, 'delay-ms', 0, 365 * 24 * 3_600_000, 'enqueue'),
-      priority: intOption(parsed, 'priority', -1_000, 1_000, 'enqueue'),
+      delayMs: intOption(parsed, 'delay-ms', 0, MAX_DELAY_MS, 'enqueue'),
+      priority: intOption(parsed, 'priority', PRIORITY_RANGE.min, PRIORITY_RANGE.max, 'enqueue'),
     };
     const { enqueueJob } = await ctx.api.request<{ enqueueJob: { deduplicated: boolean; job: JobView } }>(ENQUEUE_JOB, variables);
     const { job, deduplicated } = enqueueJob;

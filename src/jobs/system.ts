@@ -9,6 +9,7 @@ import { errorText } from '../lib/errors.ts';
 import type { QueueAdapter } from '../adapters/types.ts';
 import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
+import { optionIssues } from './enqueue-options.ts';
 import { InvalidInputError, UnknownTaskError } from './errors.ts';
 import type { Executor } from './executor.ts';
 import type { Change, Job, JobEvent, JobListFilter, Ledger, NewJob } from './ledger/index.ts';
@@ -131,8 +132,8 @@ export class JobSystem implements JobService {
   /** Validates the input against the task, records the job and hands it to a queue. */
   async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
     const prepared = await this.#prepare(type, input, opts);
-    if ('issues' in prepared && !prepared.inInput) throw new UnknownTaskError(type);
-    if ('issues' in prepared) throw new InvalidInputError(`Invalid input for ${type}: ${describeIssues(prepared.issues)}`, prepared.issues);
+    if ('issues' in prepared && prepared.in === 'type') throw new UnknownTaskError(type);
+    if ('issues' in prepared) throw new InvalidInputError(`Invalid ${prepared.in} for ${type}: ${describeIssues(prepared.issues)}`, prepared.issues);
     return this.ledger.transitions.createJob(prepared.job);
   }
 
@@ -144,20 +145,30 @@ export class JobSystem implements JobService {
   async enqueueMany(items: EnqueueItem[]): Promise<{ job: Job; deduplicated: boolean }[]> {
     const prepared = await Promise.all(items.map((item) => this.#prepare(item.type, item.input, item.opts ?? {})));
     const issues = prepared.flatMap((p, i) =>
-      'issues' in p ? p.issues.map((issue) => ({ ...issue, path: [String(i), ...(p.inInput ? ['input'] : []), ...issue.path] })) : [],
+      'issues' in p ? p.issues.map((issue) => ({ ...issue, path: [String(i), ...(p.in === 'input' ? ['input'] : []), ...issue.path] })) : [],
     );
     if (issues.length > 0) throw new InvalidInputError(`Invalid jobs: ${describeIssues(issues)}`, issues);
     return Promise.all(prepared.map((p) => this.ledger.transitions.createJob((p as { job: NewJob }).job)));
   }
 
-  /** The job to record for an enqueue, or why it does not fit: its input (paths within it) or its type. */
-  async #prepare(type: string, input: unknown, opts: EnqueueOptions): Promise<{ job: NewJob } | { issues: FieldIssue[]; inInput: boolean }> {
-    if (!this.registry.has(type)) return { issues: [{ path: ['type'], message: `no task named "${type}"` }], inInput: false };
+  /**
+   * The job to record for an enqueue, or why it does not fit: its type, its options (paths: the
+   * option's name) or its input (paths within it). Every caller's options meet the one rule here
+   * (enqueue-options.ts): a priority no queue takes would never leave the outbox.
+   */
+  async #prepare(
+    type: string,
+    input: unknown,
+    opts: EnqueueOptions,
+  ): Promise<{ job: NewJob } | { issues: FieldIssue[]; in: 'type' | 'options' | 'input' }> {
+    if (!this.registry.has(type)) return { issues: [{ path: ['type'], message: `no task named "${type}"` }], in: 'type' };
+    const unfitOptions = optionIssues(opts);
+    if (unfitOptions.length > 0) return { issues: unfitOptions, in: 'options' };
     const task = this.registry.get(type);
     const parsed = task.input.safeParse(input);
-    if (!parsed.success) return { issues: fieldIssues(parsed.error), inInput: true };
+    if (!parsed.success) return { issues: fieldIssues(parsed.error), in: 'input' };
     const unfit = task.check ? await task.check(parsed.data, { db: this.db.prisma, deps: this.deps }) : [];
-    if (unfit.length > 0) return { issues: unfit, inInput: true };
+    if (unfit.length > 0) return { issues: unfit, in: 'input' };
     return {
       job: {
         type,

@@ -3,6 +3,7 @@ import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '..
 import { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import { BACKEND_NAMES } from '../../adapters/backends.ts';
 import { InvalidInputError, JobNotFoundError } from '../../jobs/errors.ts';
+import { optionIssues } from '../../jobs/enqueue-options.ts';
 import { describeIssues } from '../../lib/issues.ts';
 import { isUuid, type Job, type JobEvent } from '../../jobs/ledger/index.ts';
 import type { JobService } from '../../jobs/service.ts';
@@ -163,15 +164,8 @@ builder.queryFields((t) => ({
 
 /** Checks the enqueue options every enqueue mutation shares; errors name the argument. */
 function enqueueOptions(args: { idempotencyKey?: string | null; delayMs?: number | null; priority?: number | null }, viewer: Viewer) {
-  if (args.delayMs != null && (args.delayMs < 0 || args.delayMs > 365 * 24 * 3_600_000)) {
-    throw badInput('delayMs must be between 0 and one year', ['delayMs']);
-  }
-  if (args.priority != null && (args.priority < -1_000 || args.priority > 1_000)) {
-    throw badInput('priority must be between -1000 and 1000', ['priority']);
-  }
-  if (args.idempotencyKey != null && (args.idempotencyKey.length < 1 || args.idempotencyKey.length > 200)) {
-    throw badInput('idempotencyKey must be 1 to 200 characters', ['idempotencyKey']);
-  }
+  const [issue] = optionIssues(args);
+  if (issue) throw badInput(issue.message, [issue.path.join('.')]);
   return {
     idempotencyKey: args.idempotencyKey ?? null,
     delayMs: args.delayMs ?? 0,
