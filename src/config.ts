@@ -117,11 +117,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(([, value]) => value !== undefined && value !== ''),
   );
   const parsed = configSchema.safeParse(present);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const contradictions = contradictionsIn(parsed.data);
+    if (contradictions.length > 0) throw new ConfigError(contradictions);
+    return parsed.data;
+  }
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
       return `${key}=${JSON.stringify(present[key])}: ${issue.message}`;
     }),
   );
+}
+
+/** Settings each valid alone that contradict each other; each message names both. */
+function contradictionsIn(config: Config): string[] {
+  const found: string[] = [];
+  // A worker beats every HEARTBEAT_MS; one that missed a single beat is late, not lost (BullMQ
+  // renews its lock at half its duration for the same reason). Below that, reapers take live jobs.
+  if (config.STALE_AFTER_MS < 2 * config.HEARTBEAT_MS) {
+    found.push(
+      `STALE_AFTER_MS=${config.STALE_AFTER_MS} with HEARTBEAT_MS=${config.HEARTBEAT_MS}: STALE_AFTER_MS must be at least twice HEARTBEAT_MS, ` +
+        'or every reaper would take jobs whose worker is alive and beating',
+    );
+  }
+  return found;
 }

@@ -107,7 +107,7 @@ describe('npm start with PostgreSQL and Redis', () => {
   it('runs jobs in a worker process it supervises, and starts that process again when it dies', async () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
-    const { api, url } = await npmStart({ DATABASE_URL: database.url, REDIS_URL, QUEUE_NAME: uniqueName('nohang'), SHUTDOWN_TIMEOUT_MS: '2000', STALE_AFTER_MS: '5000' });
+    const { api, url } = await npmStart({ DATABASE_URL: database.url, REDIS_URL, QUEUE_NAME: uniqueName('nohang'), SHUTDOWN_TIMEOUT_MS: '2000', STALE_AFTER_MS: '5000', HEARTBEAT_MS: '1000' });
     const countWords = (pauseMs: number) =>
       gql<{ countWords: { job: { id: string } } }>(url, 'mutation($pauseMs: Int) { countWords(input: { text: "a b c d", chunkSize: 1, pauseMs: $pauseMs }) { job { id } } }', { pauseMs });
 
