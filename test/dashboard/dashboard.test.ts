@@ -265,6 +265,36 @@ describe('dashboard', () => {
     await row.waitFor();
   });
 
+  it('a page of older jobs that arrives after the filter changed is not shown under the new filter', async () => {
+    const echoes = await graphql('mutation($jobs: [EnqueueJobInput!]!) { enqueueJobs(jobs: $jobs) { job { id } } }', {
+      jobs: Array.from({ length: 60 }, (_, i) => ({ type: 'test.echo', input: { value: i } })),
+    });
+    await Promise.all(echoes.enqueueJobs.map(({ job }: { job: { id: string } }) => waitForJob(system, job.id)));
+    const refused = await enqueue('test.refuses', {});
+    await waitForJob(system, refused);
+
+    const page = await open('/dashboard/jobs?type=test.echo', OPERATOR);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(50);
+    // Hold the request for the next page until the filter has changed.
+    let release: (() => Promise<void>) | undefined;
+    const held = new Promise<void>((resolve) => {
+      void page.route('**/graphql', async (route) => {
+        if (!route.request().postDataJSON()?.variables?.after) return route.continue();
+        release = () => route.continue();
+        resolve();
+      });
+    });
+    await page.getByRole('button', { name: 'Load older jobs' }).click();
+    await held;
+    await page.getByLabel('Task').selectOption('test.refuses');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    const late = page.waitForResponse((response) => Boolean(response.request().postDataJSON()?.variables?.after));
+    await release!();
+    await late;
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))); // rendered
+    expect(await page.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job-id')))).toEqual([refused]);
+  });
+
   it('cancels a running job from its detail page', async () => {
     const id = await enqueue('test.sleep', { ms: 120_000 });
     await waitForJob(system, id, 'RUNNING');

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, type ApiError } from '../api/client.ts';
 import { JOBS, TERMINAL, type JobsData, type JobStatus, type JobSummary, type Phase } from '../api/operations.ts';
 import { useApiState } from './useApiState.ts';
@@ -59,9 +59,14 @@ export function useJobs(filter: JobFilter): JobsState {
   });
   const { status, phase, type } = filter;
 
+  // The live filter's signal: a page requested under a filter that has since changed is dropped,
+  // whether it was the first page or an older one (loadMore).
+  const live = useRef<{ current: boolean }>({ current: false });
+
   const load = useCallback(
     (after: string | null, signal: { current: boolean }) => {
-      setPage((before) => ({ ...before, loading: true }));
+      // A first page starts over: no cursor of the previous filter is followed meanwhile.
+      setPage((before) => (after ? { ...before, loading: true } : { loading: true, error: null, endCursor: null, hasMore: false }));
       const variables = { first: PAGE, after, status: statuses(status), type: type || undefined, phase: phase || undefined };
       api.request<JobsData>(JOBS, variables).then(
         (data) => {
@@ -77,6 +82,7 @@ export function useJobs(filter: JobFilter): JobsState {
 
   useEffect(() => {
     const signal = { current: true };
+    live.current = signal;
     load(null, signal);
     return () => {
       signal.current = false;
@@ -93,7 +99,7 @@ export function useJobs(filter: JobFilter): JobsState {
   );
 
   const loadMore = useCallback(() => {
-    if (page.endCursor) load(page.endCursor, { current: true });
+    if (page.endCursor) load(page.endCursor, live.current);
   }, [load, page.endCursor]);
 
   return { rows, loading: page.loading, error: page.error, hasMore: page.hasMore, loadMore };
