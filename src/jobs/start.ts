@@ -19,7 +19,8 @@ import { Executor } from './executor.ts';
 import { Ledger } from './ledger/index.ts';
 import { Reaper } from './reaper.ts';
 import { isWaiting } from './states.ts';
-import { JobSystem, LocalChanges } from './system.ts';
+import { LocalChanges } from './local-changes.ts';
+import type { JobSystemParts } from './system.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
 
@@ -41,7 +42,8 @@ export interface JobSystemOptions {
   tuning?: AdapterTuning;
 }
 
-export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem> {
+/** Opens the ledger, chooses the backend and starts this process's parts; JobSystem.start makes the service of them. */
+export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemParts> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const { registry } = opts;
@@ -163,12 +165,11 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystem>
     }
     await bus.ready();
     dispatcher.start();
-    const system = new JobSystem({ config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps, localChanges });
     logger.info(
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',
     );
-    return system;
+    return { config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps, localChanges };
   } catch (error) {
     for (const step of cleanup) await step().catch(() => {});
     throw error;

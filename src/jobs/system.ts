@@ -18,6 +18,7 @@ import type { EnqueueItem, EnqueueOptions, JobService, QueueInfo, Readiness } fr
 import { startJobSystem, type JobSystemOptions } from './start.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
+import type { LocalChanges } from './local-changes.ts';
 
 export type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 export type { JobSystemOptions } from './start.ts';
@@ -41,35 +42,6 @@ export interface JobSystemParts {
   localChanges: LocalChanges;
 }
 
-/**
- * The listeners of JobService.onLocalChange, which the ledger's after-write step (start.ts) calls
- * for every write of this process. Synchronous and guarded: a listener can neither slow a write
- * down by awaiting nor fail it.
- */
-export class LocalChanges {
-  readonly #listeners = new Set<(change: Change) => void>();
-
-  private readonly logger: Logger;
-  constructor(logger: Logger) {
-    this.logger = logger;
-  }
-
-  add(listener: (change: Change) => void): () => void {
-    const entry = (change: Change) => listener(change); // its own entry: adding one listener twice counts twice
-    this.#listeners.add(entry);
-    return () => void this.#listeners.delete(entry);
-  }
-
-  emit(change: Change): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(change);
-      } catch (error) {
-        this.logger.warn({ err: error, jobId: change.job.id }, 'a local-change listener failed; the write stands');
-      }
-    }
-  }
-}
 
 /**
  * The job system as a service (JobService, what the API may ask), over the parts startJobSystem
@@ -99,7 +71,7 @@ export class JobSystem implements JobService {
   readonly #reaper: Reaper | undefined;
   readonly #localChanges: LocalChanges;
 
-  /** Made by startJobSystem (start.ts), which wires the parts. */
+  /** Made of the parts startJobSystem (start.ts) wires. */
   constructor(parts: JobSystemParts) {
     this.config = parts.config;
     this.logger = parts.logger;
@@ -119,8 +91,8 @@ export class JobSystem implements JobService {
   }
 
   /** Starts a job system (see start.ts). */
-  static start(opts: JobSystemOptions): Promise<JobSystem> {
-    return startJobSystem(opts);
+  static async start(opts: JobSystemOptions): Promise<JobSystem> {
+    return new JobSystem(await startJobSystem(opts));
   }
 
   get tasks(): JobService['tasks'] {
