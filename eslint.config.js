@@ -1,5 +1,7 @@
-// `npm run lint` (part of `npm test`): ESLint's and typescript-eslint's recommended rules, no
-// type information (fast). A rule switched off says why.
+// `npm run lint` (part of `npm test`): ESLint's and typescript-eslint's recommended rules, and the
+// rules that need type information for what they catch: a promise nobody awaits or handles (its
+// rejection is an unhandled rejection: a crash), a promise where a callback's result is ignored,
+// a switch that misses a case of a union. A rule switched off, or a line allowed, says why.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -11,6 +13,15 @@ export default tseslint.config(
     rules: {
       // `_`-prefixed names mark a parameter a signature needs but the body does not use.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
     },
   },
   {

@@ -25,18 +25,26 @@ export interface HttpServer {
 export function createHttpServer(api: Api, system: JobService, logger: Logger): HttpServer {
   const log = logger.child({ component: 'http' });
   const dashboard = createDashboardHandler();
-  const server = createServer((req, res) => {
+  // A handler that fails answers 500 and is logged: a rejection left unhandled would end the process.
+  const failed = (what: string, response: ServerResponse) => (error: unknown) => {
+    log.error({ err: error, what }, 'request handler failed');
+    if (!response.headersSent) json(response, 500, { error: 'internal error' });
+    else response.destroy();
+  };
+  const server = createServer((req, response) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/health') return json(res, 200, { status: 'ok' });
-    if (path === '/ready') return void system.readiness().then(({ ready, ...body }) => json(res, ready ? 200 : 503, { ready, ...body }));
-    if (path === METRICS_PATH && api.metrics) return void api.metrics.handle(req, res);
-    if (path === '/') return void res.writeHead(302, { location: `${DASHBOARD_PATH}/` }).end();
-    if (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) {
-      return void dashboard(req, res).then((handled) => {
-        if (!handled) api.yoga(req, res);
-      });
+    if (path === '/health') return json(response, 200, { status: 'ok' });
+    if (path === '/ready') {
+      return void system.readiness().then(({ ready, ...body }) => json(response, ready ? 200 : 503, { ready, ...body }), failed('/ready', response));
     }
-    return api.yoga(req, res);
+    if (path === METRICS_PATH && api.metrics) return void Promise.resolve(api.metrics.handle(req, response)).catch(failed('/metrics', response));
+    if (path === '/') return void response.writeHead(302, { location: `${DASHBOARD_PATH}/` }).end();
+    if (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) {
+      return void dashboard(req, response)
+        .then((handled) => (handled ? undefined : api.yoga(req, response)))
+        .catch(failed('dashboard', response));
+    }
+    return void Promise.resolve(api.yoga(req, response)).catch(failed('graphql', response));
   });
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });

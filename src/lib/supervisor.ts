@@ -121,6 +121,10 @@ export const supervised = (): boolean => typeof process.send === 'function';
 export function exitWithParent(stop: () => Promise<void>, graceMs: number): void {
   process.once('disconnect', () => {
     setTimeout(() => process.exit(1), graceMs).unref();
-    stop().finally(() => process.exit(1));
+    // However stop ends: the parent is gone, so this process goes too.
+    stop().then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
   });
 }

@@ -60,7 +60,7 @@ export function EnqueueForm() {
   return (
     <section class="panel" aria-labelledby="enqueue-title">
       <h2 id="enqueue-title">Enqueue a job</h2>
-      <form class={styles.form} onSubmit={submit}>
+      <form class={styles.form} onSubmit={(event) => void submit(event)}>
         <label>
           Task
           <select

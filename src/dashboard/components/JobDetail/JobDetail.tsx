@@ -112,12 +112,12 @@ function Actions({ job, onJob }: { job: Job; onJob: (job: Job) => void }) {
   return (
     <div class={styles.actions}>
       {cancellable && (
-        <button type="button" class="danger" disabled={pending !== null} onClick={cancel}>
+        <button type="button" class="danger" disabled={pending !== null} onClick={() => void cancel()}>
           {pending === 'cancel' ? 'Cancelling…' : 'Cancel'}
         </button>
       )}
       {retryable && (
-        <button type="button" disabled={pending !== null} onClick={retry}>
+        <button type="button" disabled={pending !== null} onClick={() => void retry()}>
           {pending === 'retry' ? 'Retrying…' : 'Retry'}
         </button>
       )}
