@@ -7,6 +7,8 @@
  *   than counters, approximate, never over, above that).
  */
 
+import { z } from 'zod';
+
 const KMV_SIZE = 256;
 const TOP_COUNTERS = 32;
 const PATTERN_COUNTERS = 16;
@@ -29,6 +31,21 @@ export interface ColumnState {
   top: Record<string, number>;
   patterns: Record<string, number>;
 }
+
+/** A ColumnState read back from a checkpoint: the shape it must have. */
+export const columnStateSchema = z.object({
+  count: z.number(),
+  nulls: z.number(),
+  numbers: z.number(),
+  sum: z.number(),
+  minNumber: z.number().nullable(),
+  maxNumber: z.number().nullable(),
+  minText: z.string().nullable(),
+  maxText: z.string().nullable(),
+  hashes: z.array(z.number()),
+  top: z.record(z.string(), z.number()),
+  patterns: z.record(z.string(), z.number()),
+}) satisfies z.ZodType<ColumnState>;
 
 export interface ColumnStats {
   column: string;

@@ -5,7 +5,8 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { recordPages, requireDataset } from './datasets.ts';
-import { ColumnProfile, type ColumnState, type ColumnStats } from './profiling-stats.ts';
+import { z } from 'zod';
+import { ColumnProfile, columnStateSchema, type ColumnState, type ColumnStats } from './profiling-stats.ts';
 import type { ResumableRun, Sql } from './run.ts';
 
 /** The checkpoint: where the pass is, and the statistics so far (ColumnProfile writes itself as a ColumnState). */
@@ -14,6 +15,12 @@ export interface ProfileState {
   rows: number;
   columns: Record<string, ColumnState>;
 }
+
+export const profileStateSchema = z.object({
+  afterRow: z.number().int().min(0),
+  rows: z.number().int().min(0),
+  columns: z.record(z.string(), columnStateSchema),
+}) satisfies z.ZodType<ProfileState>;
 
 export async function profileDataset(db: PrismaClient, sql: Sql, datasetId: string, run: ResumableRun<ProfileState>) {
   const dataset = await requireDataset(db, datasetId);

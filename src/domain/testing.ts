@@ -5,6 +5,7 @@
  * only when it completes (the previous run dropped in the same transaction); a cancelled run is
  * discarded whole.
  */
+import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { recordsAt, requireDataset } from './datasets.ts';
 import { requireReport } from './planning.ts';
@@ -23,6 +24,8 @@ const RESULT_ROWS_PER_STATEMENT = 500;
 export interface TestState {
   afterRow: number;
 }
+
+export const testStateSchema = z.object({ afterRow: z.number().int().min(0) }) satisfies z.ZodType<TestState>;
 
 export async function executeTests(db: PrismaClient, runId: string, reportId: string, datasetId: string, run: ResumableRun<TestState>) {
   await requireReport(db, reportId);

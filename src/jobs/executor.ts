@@ -181,7 +181,8 @@ export class Executor {
     try {
       const parsed = task.input.safeParse(job.input);
       if (parsed.success) {
-        const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal), controller.signal);
+        const resumeFrom = await this.#resumeFrom(task, job);
+        const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal, resumeFrom), controller.signal);
         outcome = this.#outcomeOf(result, controller.signal, task);
       } else {
         outcome = { kind: 'failed', error: new NonRetryableError(describeIssues(fieldIssues(parsed.error)), 'INVALID_INPUT') };
@@ -317,7 +318,25 @@ export class Executor {
     }
   }
 
-  #context(job: Job, signal: AbortSignal): TaskContext {
+  /**
+   * The checkpoint the job saved, as the task reads it now: with a `checkpoint` schema, one that no
+   * longer fits it (the task changed while the job was in flight) is dropped, and the job's history
+   * says why it starts from scratch.
+   */
+  async #resumeFrom(task: AnyTask, job: Job): Promise<unknown> {
+    const saved = job.checkpoint ?? undefined;
+    if (saved === undefined || !task.checkpoint) return saved;
+    const parsed = task.checkpoint.safeParse(saved);
+    if (parsed.success) return parsed.data;
+    const reason = `the saved checkpoint no longer fits the task (${describeIssues(fieldIssues(parsed.error))}): starting from scratch`;
+    this.#log.warn({ jobId: job.id, task: task.name }, reason);
+    await this.#opts.ledger.transitions.log(job.id, this.#opts.workerId, reason).catch((error: unknown) => {
+      this.#log.warn({ err: error, jobId: job.id }, 'could not record why the checkpoint was dropped');
+    });
+    return undefined;
+  }
+
+  #context(job: Job, signal: AbortSignal, resumeFrom: unknown): TaskContext {
     const { ledger, workerId, prisma, deps, query } = this.#opts;
     const logger = this.#opts.logger.child({ jobId: job.id, task: job.type, attempt: job.attempt });
     // Through a short PostgreSQL outage these wait rather than fail the attempt (a retry after a
@@ -337,7 +356,7 @@ export class Executor {
       sql: (text, params) => query(text, params),
       deps,
       logger,
-      resumeFrom: job.checkpoint ?? undefined,
+      resumeFrom,
       progress: (percent, message) => progress.set({ percent, message: message ?? null }),
       log: async (message, data) => {
         await reachable('log', () => ledger.transitions.log(job.id, workerId, message, data));

@@ -15,8 +15,8 @@ export type { Phase };
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging
 export interface TaskDeps {}
 
-/** What a handler gets besides its input. */
-export interface TaskContext {
+/** What a handler gets besides its input; `C`: what it saves with `checkpoint` (TaskDefinition.checkpoint). */
+export interface TaskContext<C = unknown> {
   readonly jobId: string;
   /** 1 for the first run, 2 for the first retry, … */
   readonly attempt: number;
@@ -40,14 +40,17 @@ export interface TaskContext {
    * Saves where the task is (any JSON). An automatic retry of the same job (after a lost worker,
    * a timeout, a retryable failure) gets it back as `resumeFrom`; retryJob starts from scratch.
    */
-  checkpoint(state: unknown): Promise<void>;
-  /** What the last attempt saved with `checkpoint`, if any. */
-  readonly resumeFrom: unknown;
+  checkpoint(state: C): Promise<void>;
+  /**
+   * What the last attempt saved with `checkpoint`, if any. With the task's `checkpoint` schema, only
+   * a saved state that fits it: one that does not (saved before the task changed) is dropped.
+   */
+  readonly resumeFrom: C | undefined;
   /** Records a log line in the job's history. */
   log(message: string, data?: unknown): Promise<void>;
 }
 
-export interface TaskDefinition<I = unknown, O = unknown> {
+export interface TaskDefinition<I = unknown, O = unknown, C = unknown> {
   readonly name: string;
   readonly phase: Phase;
   readonly description?: string;
@@ -65,11 +68,17 @@ export interface TaskDefinition<I = unknown, O = unknown> {
    * by field path, refuse the job before it is written. Empty: accepted.
    */
   readonly check?: (input: I, ctx: { db: PrismaClient; deps: TaskDeps }) => Promise<FieldIssue[]>;
-  readonly handler: (input: I, ctx: TaskContext) => Promise<O>;
+  /**
+   * The shape of what the task saves with `ctx.checkpoint`, so `ctx.resumeFrom` is typed. A job in
+   * flight when the task's checkpoint changed shape resumes from scratch, with the reason in its
+   * history, instead of crashing on a state it cannot read.
+   */
+  readonly checkpoint?: z.ZodType<C>;
+  readonly handler: (input: I, ctx: TaskContext<C>) => Promise<O>;
 }
 
-/** Declares a task; the identity function that gives handlers their typed input. */
-export function defineTask<I, O>(definition: TaskDefinition<I, O>): TaskDefinition<I, O> {
+/** Declares a task; the identity function that gives handlers their typed input (and checkpoint). */
+export function defineTask<I, O, C = unknown>(definition: TaskDefinition<I, O, C>): TaskDefinition<I, O, C> {
   if (!/^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/.test(definition.name)) {
     throw new Error(`Task name "${definition.name}" must be dotted camelCase, e.g. "planning.generateAttributes"`);
   }
@@ -77,4 +86,4 @@ export function defineTask<I, O>(definition: TaskDefinition<I, O>): TaskDefiniti
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds tasks of every input type
-export type AnyTask = TaskDefinition<any, any>;
+export type AnyTask = TaskDefinition<any, any, any>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { profileDataset as profile, type ProfileState } from '../domain/profiling.ts';
+import { profileDataset as profile, profileStateSchema } from '../domain/profiling.ts';
 import { generateRules } from '../domain/profiling-rules.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
@@ -27,9 +27,7 @@ export const profileDataset = defineTask({
   backoff: { baseMs: 5_000 },
   timeoutMs: 60 * 60_000,
   concurrency: 2,
+  checkpoint: profileStateSchema,
   check: ({ datasetId }, { db }) => unknownIds(db, { datasetId }),
-  handler: ({ datasetId }, ctx) =>
-    asJobErrors(() =>
-      profile(ctx.db, ctx.sql, datasetId, { ...ctx, resumeFrom: ctx.resumeFrom as ProfileState | undefined }),
-    ),
+  handler: ({ datasetId }, ctx) => asJobErrors(() => profile(ctx.db, ctx.sql, datasetId, ctx)),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { discardTestRun, executeTests as execute, type TestState } from '../domain/testing.ts';
+import { discardTestRun, executeTests as execute, testStateSchema } from '../domain/testing.ts';
 import { JobAbortedError } from '../jobs/errors.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
@@ -13,11 +13,12 @@ export const executeTests = defineTask({
   maxAttempts: 5,
   backoff: { baseMs: 5_000 },
   timeoutMs: 60 * 60_000,
+  checkpoint: testStateSchema,
   check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   async handler({ reportId, datasetId }, ctx) {
     try {
       return await asJobErrors(() =>
-        execute(ctx.db, ctx.jobId, reportId, datasetId, { ...ctx, resumeFrom: ctx.resumeFrom as TestState | undefined }),
+        execute(ctx.db, ctx.jobId, reportId, datasetId, ctx),
       );
     } catch (error) {
       // Cancelled: the run's results so far go too. Stopped otherwise (timeout, shutdown): kept, the retry resumes.
