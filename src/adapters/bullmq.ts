@@ -8,14 +8,8 @@ import { withTimeout } from '../lib/timeouts.ts';
 import { QueueUnavailableError, refuseUnfit } from './errors.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import type { Logger } from '../lib/logger.ts';
-import type {
-  DeliveryHandler,
-  Dispatch,
-  ProbeResult,
-  QueueAdapter,
-  QueueCapabilities,
-  QueueCounts,
-} from './types.ts';
+import { CONSUME_WAIT_MS, ConsumeOnce, deliver, InFlight, OPERATION_TIMEOUT_MS, timedProbe, type EntryData } from './shared.ts';
+import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
 
 export interface BullmqAdapterOptions {
   redisUrl: string;
@@ -28,12 +22,6 @@ export interface BullmqAdapterOptions {
   lockDurationMs?: number;
   /** A worker that takes no job for this long while jobs wait and it has free slots is restarted. */
   stuckAfterMs?: number;
-}
-
-/** What a BullMQ job carries: routing is by ledger job id; the task is for inspection only. */
-interface JobData {
-  jobId: string;
-  task: string;
 }
 
 /*
@@ -55,8 +43,6 @@ const MAX_STALLED_COUNT = 1_000;
  * bounds how long consumption stays stopped after Redis comes back.
  */
 const RUN_RETRY_DELAY_MS = 2_000;
-/** enqueue / remove / counts give up after this, so callers can fall back instead of hanging. */
-const OP_TIMEOUT_MS = 3_000;
 /** probe() answers within this, whatever happens. */
 const PROBE_BUDGET_MS = 4_500;
 /** How long probe() waits for this process's probe worker to take the probe job. */
@@ -80,10 +66,10 @@ const COUNT_TYPES = ['wait', 'prioritized', 'delayed', 'active', 'paused', 'wait
 /** One set of workers and their connection; replaced as a whole when the workers stop consuming. */
 interface Generation {
   conn: Redis;
-  main: Worker<JobData, void>;
+  main: Worker<EntryData, void>;
   probe: Worker;
   /** Handlers running for jobs this generation's main worker took. */
-  inFlight: Set<Promise<void>>;
+  inFlight: InFlight;
   /** Ids of jobs handed to our processor whose outcome BullMQ has not yet written to Redis. */
   unsettled: Set<string>;
   /** Set once the workers are closed: a job still handed to the processor then is not delivered. */
@@ -135,14 +121,14 @@ class BullmqAdapter implements QueueAdapter {
   readonly #prefix: string;
   readonly #where: string;
   readonly #producer: Redis;
-  readonly #queue: Queue<JobData, void>;
+  readonly #queue: Queue<EntryData, void>;
   /** This process's own probe queue: a shared one could be drained by another process's probe worker. */
   readonly #probeQueueName: string;
   readonly #probeWaiters = new Map<string, () => void>();
   readonly #lastErrorLog = new Map<string, number>();
   #lastProducerError = '';
   #consumer?: Consumer;
-  #consumeCalled = false;
+  readonly #consumeOnce = new ConsumeOnce();
   #stopping?: Promise<void>;
   #closing?: Promise<void>;
 
@@ -159,7 +145,7 @@ class BullmqAdapter implements QueueAdapter {
     const { host, port } = this.#producer.options;
     this.#where = `${host}:${port}`; // never the URL: it may hold a password
 
-    this.#queue = new Queue<JobData, void>(opts.queueName, {
+    this.#queue = new Queue<EntryData, void>(opts.queueName, {
       connection: this.#producer,
       prefix: this.#prefix,
     });
@@ -168,48 +154,37 @@ class BullmqAdapter implements QueueAdapter {
 
   // ── lifecycle ──────────────────────────────────────────────────────────────
 
-  async probe(): Promise<ProbeResult> {
-    const started = performance.now();
-    const result = (ok: boolean, detail: string): ProbeResult => ({
-      ok,
-      detail,
-      latencyMs: Math.round(performance.now() - started),
-    });
-    try {
-      const outcome = await withTimeout(this.#probe(started + PROBE_BUDGET_MS), PROBE_BUDGET_MS, () =>
-        new Error(`no answer within ${PROBE_BUDGET_MS} ms`),
-      );
-      return result(outcome.ok, outcome.text);
-    } catch (error) {
-      const text = errorText(error);
-      return result(false, error instanceof QueueUnavailableError ? text : `Redis at ${this.#where}: ${text}`);
-    }
+  probe(): Promise<ProbeResult> {
+    const deadline = performance.now() + PROBE_BUDGET_MS;
+    return timedProbe(PROBE_BUDGET_MS, () => this.#probe(deadline), (error) =>
+      error instanceof QueueUnavailableError ? errorText(error) : `Redis at ${this.#where}: ${errorText(error)}`,
+    );
   }
 
-  async #probe(deadline: number): Promise<{ ok: boolean; text: string }> {
-    if (this.#closing) return { ok: false, text: 'adapter closed' };
+  async #probe(deadline: number): Promise<{ ok: boolean; detail: string }> {
+    if (this.#closing) return { ok: false, detail: 'adapter closed' };
     const left = () => Math.max(1, deadline - performance.now());
     await this.#connected(undefined, left());
     const redis = this.#producer;
     const pong = await withTimeout(redis.ping(), left(), () => new Error('PING timed out'));
-    if (pong !== 'PONG') return { ok: false, text: `PING answered ${pong}` };
+    if (pong !== 'PONG') return { ok: false, detail: `PING answered ${pong}` };
     // A replica or a full Redis answers PING but refuses writes.
     const written = await withTimeout(
       redis.set(`${this.#prefix}:${this.#opts.queueName}__probe:write`, Date.now(), 'PX', 60_000),
       left(),
       () => new Error('write timed out'),
     );
-    if (written !== 'OK') return { ok: false, text: `write answered ${written}` };
+    if (written !== 'OK') return { ok: false, detail: `write answered ${written}` };
 
     const consumer = this.#consumer;
-    if (!consumer || this.#stopping) return { ok: true, text: `Redis at ${this.#where} answers and accepts writes` };
+    if (!consumer || this.#stopping) return { ok: true, detail: `Redis at ${this.#where} answers and accepts writes` };
 
     const stuck = (await this.#mainWorkerStuck(consumer, left())) ?? (await this.#probeJob(consumer, left()));
     if (stuck) {
       const action = this.#revive(consumer, stuck) ? 'restarting it' : 'it was restarted less than 30 s ago';
-      return { ok: false, text: `worker not consuming: ${stuck}; ${action}` };
+      return { ok: false, detail: `worker not consuming: ${stuck}; ${action}` };
     }
-    return { ok: true, text: `Redis at ${this.#where} answers, accepts writes, and this process's worker consumes` };
+    return { ok: true, detail: `Redis at ${this.#where} answers, accepts writes, and this process's worker consumes` };
   }
 
   /**
@@ -267,11 +242,7 @@ class BullmqAdapter implements QueueAdapter {
 
   async consume(handler: DeliveryHandler, concurrency: number): Promise<void> {
     if (this.#closing) throw new Error('bullmq adapter is closed');
-    if (this.#consumeCalled) throw new Error('consume() was already called on this adapter');
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.#consumeCalled = true;
+    this.#consumeOnce.claim(concurrency);
 
     const probeQueue = new Queue(this.#probeQueueName, {
       connection: this.#producer,
@@ -295,40 +266,33 @@ class BullmqAdapter implements QueueAdapter {
     // Wait briefly for the workers to connect, so a probe right after consume() does not time out.
     // Redis may be down: the workers then start consuming once it is back.
     const { main, probe } = consumer.current;
-    await withTimeout(Promise.all([main.waitUntilReady(), probe.waitUntilReady()]), OP_TIMEOUT_MS, () =>
+    await withTimeout(Promise.all([main.waitUntilReady(), probe.waitUntilReady()]), CONSUME_WAIT_MS, () =>
       new Error('workers not connected yet'),
     ).catch((err) => this.#log.warn({ err: errorText(err) }, 'bullmq workers will start consuming once Redis is reachable'));
   }
 
   #startGeneration(consumer: ConsumerState): Generation {
     const conn = this.#connect('worker', { maxRetriesPerRequest: null }); // BullMQ requires null for workers
-    const inFlight = new Set<Promise<void>>();
+    const inFlight = new InFlight();
     const unsettled = new Set<string>();
-    const processJob = async (job: Job<JobData, void>): Promise<void> => {
+    const processJob = async (job: Job<EntryData, void>): Promise<void> => {
       if (gen.stopped) return; // BullMQ will not complete it: the job stays in Redis and is redelivered
       if (job.id) unsettled.add(job.id);
       consumer.lastDeliveryAt = Date.now();
       consumer.backlogSince = undefined;
-      const run = (async () => {
-        const release = await consumer.slots.acquire();
-        try {
-          await consumer.handler(job.data.jobId);
-        } catch (err) {
-          // The handler owns outcomes; this is a bug upstream. The job still leaves the queue.
-          this.#log.error({ err, jobId: job.data.jobId, queueRef: job.id }, 'delivery handler threw');
-        } finally {
-          release();
-        }
-      })();
-      inFlight.add(run);
-      try {
-        await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      await inFlight.track(
+        (async () => {
+          const release = await consumer.slots.acquire();
+          try {
+            await deliver(consumer.handler, job.data.jobId, this.#log, { queueRef: job.id });
+          } finally {
+            release();
+          }
+        })(),
+      );
     };
 
-    const main = new Worker<JobData, void>(this.#opts.queueName, processJob, {
+    const main = new Worker<EntryData, void>(this.#opts.queueName, processJob, {
       connection: conn,
       prefix: this.#prefix,
       autorun: true,
@@ -391,13 +355,13 @@ class BullmqAdapter implements QueueAdapter {
   #retire(gen: Generation): Promise<void> {
     gen.retiring ??= (async () => {
       await Promise.allSettled([gen.main.pause(true), gen.probe.pause(true)]);
-      await drain(gen.inFlight);
+      await gen.inFlight.drain();
       // Let BullMQ mark those jobs completed, or they would be redelivered once their lock expires.
       // Bounded: with Redis away that write waits for its return.
       const deadline = Date.now() + SETTLE_MS;
       while (gen.unsettled.size > 0 && Date.now() < deadline) await sleep(10);
       await this.#cut(gen);
-      await drain(gen.inFlight); // a job fetched while pausing
+      await gen.inFlight.drain(); // a job fetched while pausing
       await endConnection(gen.conn);
     })();
     return gen.retiring;
@@ -420,7 +384,7 @@ class BullmqAdapter implements QueueAdapter {
     this.#stopping ??= (async () => {
       await Promise.all([consumer.current, ...consumer.retired].map((gen) => this.#retire(gen)));
       // The probe queue belongs to this process only: drop its keys.
-      await withTimeout(consumer.probeQueue.obliterate({ force: true }), OP_TIMEOUT_MS, () =>
+      await withTimeout(consumer.probeQueue.obliterate({ force: true }), OPERATION_TIMEOUT_MS, () =>
         new Error('obliterate timed out'),
       ).catch((err) => this.#log.debug({ err: errorText(err) }, 'could not remove the probe queue'));
       await consumer.probeQueue.close().catch(() => {});
@@ -479,7 +443,7 @@ class BullmqAdapter implements QueueAdapter {
    * The dispatches of one tick go to Redis as one `addBulk` (one MULTI of BullMQ's add scripts, one
    * round trip) rather than one `add` each: a bulk enqueue of a thousand jobs costs a few writes.
    */
-  readonly #adds = new Batcher<{ name: string; data: JobData; opts: JobsOptions }>(
+  readonly #adds = new Batcher<{ name: string; data: EntryData; opts: JobsOptions }>(
     async (jobs) => {
       await this.#queue.addBulk(jobs);
     },
@@ -517,13 +481,13 @@ class BullmqAdapter implements QueueAdapter {
     return redis;
   }
 
-  /** Runs a producer command, failing at once when Redis is not connected and after OP_TIMEOUT_MS. */
+  /** Runs a producer command, failing at once when Redis is not connected and after OPERATION_TIMEOUT_MS. */
   async #producerOp<T>(what: string, op: () => Promise<T>): Promise<T> {
     if (this.#closing) throw new Error(`bullmq ${what}: adapter is closed`);
-    const deadline = performance.now() + OP_TIMEOUT_MS;
-    await this.#connected(what, OP_TIMEOUT_MS);
+    const deadline = performance.now() + OPERATION_TIMEOUT_MS;
+    await this.#connected(what, OPERATION_TIMEOUT_MS);
     return withTimeout(op(), Math.max(1, deadline - performance.now()), () =>
-      new QueueUnavailableError(`bullmq ${what}: Redis at ${this.#where} did not answer within ${OP_TIMEOUT_MS} ms`),
+      new QueueUnavailableError(`bullmq ${what}: Redis at ${this.#where} did not answer within ${OPERATION_TIMEOUT_MS} ms`),
     );
   }
 
@@ -580,6 +544,3 @@ async function endConnection(redis: Redis): Promise<void> {
   redis.disconnect();
 }
 
-async function drain(inFlight: Set<Promise<void>>): Promise<void> {
-  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-}

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from 'pg-boss';
 import { Batcher } from '../lib/batcher.ts';
 import { errorText } from '../lib/errors.ts';
-import { refuseUnfit } from './errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
+import { refuseUnfit } from './errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import { CONSUME_WAIT_MS, ConsumeOnce, deliver, InFlight, operation, timedProbe, type EntryData } from './shared.ts';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
 
 export interface PgbossAdapterOptions {
@@ -30,16 +32,11 @@ export interface PgbossAdapterOptions {
   closeTimeoutMs?: number;
 }
 
-interface JobData {
-  jobId: string;
-  task: string;
-}
-
 /** pg-boss's own connect timeout, below our operation timeout so its error is the one reported. */
 const CONNECT_TIMEOUT_MS = 3_000;
-/** enqueue/remove/counts/probe reject after this, whatever pg-boss is doing. */
-const OPERATION_TIMEOUT_MS = 5_000;
 const PROBE_TIMEOUT_MS = 4_500;
+/** After consume()'s wait, its workers are started again every 1 s, doubling to this, until they run. */
+const CONSUME_RETRY_MAX_MS = 10_000;
 /**
  * Jobs per fetch. Above 1 so `burstWhenBatchFull` applies: a full batch means more is waiting and
  * the worker fetches again at once. With batch 1 a worker sleeps its poll interval after every job
@@ -166,7 +163,7 @@ class PgbossAdapter implements QueueAdapter {
    * claim) is deleted and inserted again, or that dispatch could never be sent again; only then
    * does a batch cost more than its insert.
    */
-  readonly #inserts = new Batcher<JobInsert<JobData> & { id: string }>(
+  readonly #inserts = new Batcher<JobInsert<EntryData> & { id: string }>(
     async (jobs) => {
       const queue = this.#opts.queueName;
       const unique = [...new Map(jobs.map((job) => [job.id, job])).values()];
@@ -208,12 +205,16 @@ class PgbossAdapter implements QueueAdapter {
   #closing: Promise<void> | undefined;
   #closed = false;
 
+  readonly #consumeOnce = new ConsumeOnce();
+  /** Set by consume(): resolves once pg-boss's workers run (it keeps trying while PostgreSQL is away). */
   #consuming: Promise<void> | undefined;
+  #consumeError: unknown;
+  #consumingStarted = false;
   #concurrency = 0;
   #slots: Slots | undefined;
   /** Aborted by stopConsuming()/close(): fetched jobs are handed back instead of started. */
   readonly #stop = new AbortController();
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
 
   constructor(opts: PgbossAdapterOptions) {
     if (!SQL_IDENTIFIER.test(opts.schema)) throw new Error(`pg-boss schema must be a lower-case SQL identifier, got ${JSON.stringify(opts.schema)}`);
@@ -233,15 +234,8 @@ class PgbossAdapter implements QueueAdapter {
 
   // ── lifecycle ──────────────────────────────────────────────────────────────
 
-  async probe(): Promise<ProbeResult> {
-    const started = performance.now();
-    const result = (ok: boolean, detail: string): ProbeResult => ({ ok, detail, latencyMs: Math.round(performance.now() - started) });
-    try {
-      const detail = await withTimeout(this.#probe(), PROBE_TIMEOUT_MS, 'pg-boss probe');
-      return result(true, detail);
-    } catch (error) {
-      return result(false, errorText(error));
-    }
+  probe(): Promise<ProbeResult> {
+    return timedProbe(PROBE_TIMEOUT_MS, () => this.#probe());
   }
 
   async #probe(): Promise<string> {
@@ -251,7 +245,7 @@ class PgbossAdapter implements QueueAdapter {
     if (id) await boss.deleteJob(this.#probeQueue, id);
     const where = `PostgreSQL answered (pg-boss schema ${this.#opts.schema})`;
     if (!this.#consuming) return where;
-    await this.#consuming;
+    if (!this.#consumingStarted) throw new Error(`${where}, but this process's workers have not started yet: ${errorText(this.#consumeError)}`);
     return `${where}; ${this.#workerHealth(boss)}`;
   }
 
@@ -279,16 +273,28 @@ class PgbossAdapter implements QueueAdapter {
   }
 
   async consume(handler: DeliveryHandler, concurrency: number): Promise<void> {
-    if (this.#consuming) throw new Error('consume() was already called on this adapter');
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
+    if (this.#closed) throw new Error('the pg-boss adapter is closed');
+    this.#consumeOnce.claim(concurrency);
     this.#concurrency = concurrency;
     this.#slots = new Slots(concurrency);
-    this.#consuming = this.#consume(handler);
-    try {
-      await this.#consuming;
-    } catch (error) {
-      this.#consuming = undefined; // nothing is consuming: a later consume() may try again
-      throw error;
+    this.#consuming = this.#keepTrying(handler);
+    // Not past a short wait: while PostgreSQL is away the workers start once it answers.
+    const started = await withTimeout(this.#consuming.then(() => true), CONSUME_WAIT_MS, 'pg-boss consume').catch(() => false);
+    if (!started) this.#log.warn({ err: this.#consumeError }, 'pg-boss workers will start consuming once PostgreSQL is reachable');
+  }
+
+  /** Starts pg-boss's workers, again after each failure (1 s doubling to 10 s) until they run or consumption stops. */
+  async #keepTrying(handler: DeliveryHandler): Promise<void> {
+    for (let pause = 1_000; !this.#stop.signal.aborted; pause = Math.min(pause * 2, CONSUME_RETRY_MAX_MS)) {
+      try {
+        await this.#consume(handler);
+        this.#consumingStarted = true;
+        return;
+      } catch (error) {
+        this.#consumeError = error;
+        this.#log.debug({ err: error }, 'pg-boss workers could not start; trying again');
+        await sleep(pause, undefined, { signal: this.#stop.signal }).catch(() => {});
+      }
     }
   }
 
@@ -304,7 +310,7 @@ class PgbossAdapter implements QueueAdapter {
       // For priority and creation time: the batch arrives in no particular order.
       includeMetadata: true as const,
     } satisfies WorkOptions;
-    await boss.work<JobData, void, typeof options>(this.#opts.queueName, options, (jobs) => this.#runBatch(boss, jobs, handler));
+    await boss.work<EntryData, void, typeof options>(this.#opts.queueName, options, (jobs) => this.#runBatch(boss, jobs, handler));
   }
 
   /**
@@ -315,22 +321,22 @@ class PgbossAdapter implements QueueAdapter {
    * pg-boss's own completion of the batch afterwards is a no-op, since each job was settled by its
    * attempt.
    */
-  async #runBatch(boss: PgBoss, jobs: JobWithMetadata<JobData>[], handler: DeliveryHandler): Promise<void> {
+  async #runBatch(boss: PgBoss, jobs: JobWithMetadata<EntryData>[], handler: DeliveryHandler): Promise<void> {
     const slots = this.#slots!;
     const ordered = [...jobs].sort((a, b) => b.priority - a.priority || a.createdOn.getTime() - b.createdOn.getTime());
     // pg-boss fetches again at once only after a full batch (burst); after a short one it waits a poll.
     const fetchesNext = jobs.length === BATCH_SIZE;
     let running = 0;
-    const start = (job: JobWithMetadata<JobData>) => {
+    const start = (job: JobWithMetadata<EntryData>) => {
       running++;
       const delivery = this.#deliver(boss, job, handler).finally(() => {
         running--;
         slots.give(running > 0 || !fetchesNext);
       });
-      return this.#track(delivery);
+      return this.#inFlight.track(delivery);
     };
     const started: Promise<void>[] = [];
-    const excess: JobWithMetadata<JobData>[] = [];
+    const excess: JobWithMetadata<EntryData>[] = [];
     for (const job of ordered) {
       if (!this.#stop.signal.aborted && slots.tryTake()) started.push(start(job));
       else excess.push(job);
@@ -359,7 +365,7 @@ class PgbossAdapter implements QueueAdapter {
     await Promise.all(started);
   }
 
-  async #deliver(boss: PgBoss, job: JobWithMetadata<JobData>, handler: DeliveryHandler): Promise<void> {
+  async #deliver(boss: PgBoss, job: JobWithMetadata<EntryData>, handler: DeliveryHandler): Promise<void> {
     const queue = this.#opts.queueName;
     try {
       const jobId = job.data?.jobId;
@@ -368,16 +374,7 @@ class PgbossAdapter implements QueueAdapter {
         await boss.complete(queue, attempt(job));
         return;
       }
-      try {
-        await handler(jobId);
-      } catch (error) {
-        // The core's handler does not throw (it records every outcome in the ledger). If one does,
-        // the job is failed back to pg-boss, which delivers it again: at-least-once is kept and the
-        // ledger decides what the second delivery means.
-        this.#log.error({ err: error, jobId, queueRef: job.id }, 'delivery handler threw; pg-boss will deliver the job again');
-        await boss.fail(queue, attempt(job), { value: errorText(error) });
-        return;
-      }
+      await deliver(handler, jobId, this.#log, { queueRef: job.id });
       // Fenced to this attempt: if the job was taken back meanwhile (lost heartbeat), this is a no-op.
       await this.#completions.add(attempt(job));
     } catch (error) {
@@ -387,15 +384,14 @@ class PgbossAdapter implements QueueAdapter {
     }
   }
 
-  #track(promise: Promise<void>): Promise<void> {
-    this.#inFlight.add(promise);
-    void promise.finally(() => this.#inFlight.delete(promise));
-    return promise;
-  }
 
   async stopConsuming(): Promise<void> {
     if (!this.#consuming) return;
-    await this.#consuming.catch(() => {});
+    if (!this.#consumingStarted) {
+      this.#stop.abort(); // no worker runs: stop trying to start them
+      await this.#consuming;
+      if (!this.#consumingStarted) return;
+    }
     const boss = await this.#starting?.catch(() => undefined);
     // Workers stop fetching first, then those waiting for a slot are let go (in that order, or a
     // released worker could fetch and hand back a batch once more). `wait` resolves once every
@@ -403,7 +399,7 @@ class PgbossAdapter implements QueueAdapter {
     const stopped = boss?.offWork(this.#opts.queueName, { wait: true });
     this.#stop.abort();
     await stopped;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.drain();
   }
 
   close(): Promise<void> {
@@ -426,7 +422,7 @@ class PgbossAdapter implements QueueAdapter {
 
   async enqueue(dispatch: Dispatch): Promise<string> {
     refuseUnfit(dispatch, this.capabilities.maxDelayMs);
-    return withTimeout(this.#enqueue(dispatch), OPERATION_TIMEOUT_MS, 'pg-boss enqueue');
+    return operation('pg-boss enqueue', () => this.#enqueue(dispatch));
   }
 
   async #enqueue({ jobId, key, task, delayMs, priority }: Dispatch): Promise<string> {
@@ -445,7 +441,7 @@ class PgbossAdapter implements QueueAdapter {
 
   async remove(queueRef: string): Promise<boolean> {
     if (!UUID.test(queueRef)) return false;
-    return withTimeout(this.#remove(queueRef), OPERATION_TIMEOUT_MS, 'pg-boss remove');
+    return operation('pg-boss remove', () => this.#remove(queueRef));
   }
 
   async #remove(queueRef: string): Promise<boolean> {
@@ -462,7 +458,7 @@ class PgbossAdapter implements QueueAdapter {
   // ── inspection ─────────────────────────────────────────────────────────────
 
   async counts(): Promise<QueueCounts> {
-    return withTimeout(this.#counts(), OPERATION_TIMEOUT_MS, 'pg-boss counts');
+    return operation('pg-boss counts', () => this.#counts());
   }
 
   async #counts(): Promise<QueueCounts> {
@@ -543,6 +539,6 @@ function uuidFromKey(key: string): string {
 }
 
 /** The job as the attempt this consumer fetched, so settling it cannot touch a later attempt. */
-function attempt(job: JobWithMetadata<JobData>): { id: string; retryCount: number } {
+function attempt(job: JobWithMetadata<EntryData>): { id: string; retryCount: number } {
   return { id: job.id, retryCount: job.retryCount };
 }

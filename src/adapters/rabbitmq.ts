@@ -12,7 +12,8 @@ import { errorText } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import { withTimeout } from '../lib/timeouts.ts';
-import { QueueRefusedError, QueueUnavailableError, refuseUnfit } from './errors.ts';
+import { QueueUnavailableError, refuseUnfit } from './errors.ts';
+import { CONSUME_WAIT_MS, ConsumeOnce, deliver, InFlight, operation, OPERATION_TIMEOUT_MS, timedProbe, type EntryData } from './shared.ts';
 import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
 
 export interface RabbitmqAdapterOptions {
@@ -51,12 +52,6 @@ export interface RabbitmqAdapterOptions {
  */
 export function createRabbitmqAdapter(opts: RabbitmqAdapterOptions): QueueAdapter {
   return new RabbitmqAdapter(opts);
-}
-
-/** What a message carries: routing is by ledger job id; the task is for inspection only. */
-interface MessageBody {
-  jobId: string;
-  task: string;
 }
 
 /** One AMQP connection and its channels; replaced whole after a reconnect. */
@@ -100,8 +95,6 @@ interface Consuming {
 /** 10 levels, 0..9 (the queue could hold 0..10; 10 levels is what we map onto). */
 const MAX_PRIORITY = 10;
 const PRIORITY_LEVELS = 10;
-/** enqueue / counts / consume reject after this, whatever the broker does. */
-const OP_TIMEOUT_MS = 5_000;
 /** probe() answers within this. */
 const PROBE_TIMEOUT_MS = 3_000;
 /** Socket idle limit while connecting and during the AMQP handshake (a peer that accepts and says nothing). */
@@ -145,11 +138,12 @@ class RabbitmqAdapter implements QueueAdapter {
   #closed = false;
   #closing: Promise<void> | undefined;
 
+  readonly #consumeOnce = new ConsumeOnce();
   #consuming: Consuming | undefined;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   /** Deliveries of this process not yet acked (running, or waiting for a slot). */
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
 
   constructor(opts: RabbitmqAdapterOptions) {
     const { url, where } = amqpUrl(opts.url, opts.heartbeatSeconds ?? 10);
@@ -161,15 +155,10 @@ class RabbitmqAdapter implements QueueAdapter {
 
   // ── lifecycle ──────────────────────────────────────────────────────────────
 
-  async probe(): Promise<ProbeResult> {
-    const started = performance.now();
-    const result = (ok: boolean, detail: string): ProbeResult => ({ ok, detail, latencyMs: Math.round(performance.now() - started) });
-    try {
-      const detail = await withTimeout(this.#probe(), PROBE_TIMEOUT_MS, () => new Error(`RabbitMQ at ${this.#where} did not answer within ${PROBE_TIMEOUT_MS} ms`));
-      return result(true, detail);
-    } catch (error) {
-      return result(false, errorText(error));
-    }
+  probe(): Promise<ProbeResult> {
+    return timedProbe(PROBE_TIMEOUT_MS, () => this.#probe(), (error) =>
+      errorText(error).startsWith('no answer within') ? `RabbitMQ at ${this.#where}: ${errorText(error)}` : errorText(error),
+    );
   }
 
   async #probe(): Promise<string> {
@@ -187,17 +176,18 @@ class RabbitmqAdapter implements QueueAdapter {
   }
 
   /**
-   * Resolves once the consumer runs on a connection. Rejects when RabbitMQ cannot be reached now;
-   * the consumer starts with the next connection all the same (until close()).
+   * Resolves once the consumer runs on a connection, or at once while RabbitMQ cannot be reached:
+   * the consumer starts with the next connection (the reconnect loop runs until close()).
    */
   async consume(handler: DeliveryHandler, concurrency: number): Promise<void> {
-    if (this.#consuming) throw new Error('consume() was already called on this adapter');
+    if (this.#closed) throw new Error('the RabbitMQ adapter is closed');
     // prefetch is an unsigned short, and 0 would mean no limit at all.
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535) {
-      throw new Error(`RabbitMQ consume: concurrency must be an integer in 1..65535, got ${concurrency}`);
-    }
+    this.#consumeOnce.claim(concurrency, 65_535);
     this.#consuming = { handler, concurrency, slots: new Semaphore(concurrency) };
-    await this.#operation('consume', this.#ready().then((link) => this.#ensureConsumer(link)));
+    const starting = () => this.#ready().then((link) => this.#ensureConsumer(link));
+    await operation(`RabbitMQ at ${this.#where}: consume`, starting, CONSUME_WAIT_MS).catch((error: unknown) =>
+      this.#log.warn({ err: error }, 'the RabbitMQ consumer will start once the broker is reachable'),
+    );
   }
 
   stopConsuming(): Promise<void> {
@@ -210,10 +200,10 @@ class RabbitmqAdapter implements QueueAdapter {
     this.#stopping = true;
     const link = this.#link;
     // Bounded: a consumer still being set up on an unresponsive broker must not hold the stop.
-    const consumer = link?.consumer && (await withTimeout(link.consumer, OP_TIMEOUT_MS, 'RabbitMQ consumer').catch(() => undefined));
+    const consumer = link?.consumer && (await withTimeout(link.consumer, OPERATION_TIMEOUT_MS, 'RabbitMQ consumer').catch(() => undefined));
     if (consumer) await this.#cancel(consumer);
     // Each delivery settles (ack, or requeue if it had not started) before its promise resolves.
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.drain();
     if (consumer && !consumer.closed) {
       await withTimeout(consumer.channel.close(), CLOSE_TIMEOUT_MS, 'closing the consumer channel').catch((error: unknown) =>
         this.#log.debug({ err: error }, 'could not close the consumer channel'),
@@ -249,14 +239,14 @@ class RabbitmqAdapter implements QueueAdapter {
 
   async enqueue(dispatch: Dispatch): Promise<string> {
     const priority = priorityLevel(refuseUnfit(dispatch, this.capabilities.maxDelayMs));
-    return this.#operation('enqueue', this.#publish(dispatch, priority));
+    return this.#operation('enqueue', () => this.#publish(dispatch, priority));
   }
 
   async #publish({ jobId, key, task }: Dispatch, priority: number): Promise<string> {
     const link = await this.#ready();
     // A blocked connection takes publishes and confirms none until the alarm clears: fail now.
     if (link.blocked !== undefined) throw new QueueUnavailableError(`RabbitMQ at ${this.#where} blocks publishing: ${link.blocked}`);
-    const body: MessageBody = { jobId, task };
+    const body: EntryData = { jobId, task };
     await new Promise<void>((resolve, reject) => {
       // Called once the broker confirmed (ack) or refused (nack) the message, or when the channel
       // closed first. A full write buffer (false returned) needs no wait of ours: the confirm is it.
@@ -282,8 +272,7 @@ class RabbitmqAdapter implements QueueAdapter {
   // ── inspection ─────────────────────────────────────────────────────────────
 
   async counts(): Promise<QueueCounts> {
-    return this.#operation(
-      'counts',
+    return this.#operation('counts', () =>
       this.#ready().then(async (link) => {
         const { messageCount } = await this.#checkQueue(link);
         // messageCount is the ready messages only. AMQP has no cluster-wide count of unacked ones
@@ -309,13 +298,8 @@ class RabbitmqAdapter implements QueueAdapter {
   }
 
   /** Bounds an operation and reports any failure but a refusal as the broker being unavailable. */
-  async #operation<T>(what: string, work: Promise<T>): Promise<T> {
-    try {
-      return await withTimeout(work, OP_TIMEOUT_MS, () => new QueueUnavailableError(`RabbitMQ at ${this.#where}: ${what} timed out after ${OP_TIMEOUT_MS} ms`));
-    } catch (error) {
-      if (error instanceof QueueUnavailableError || error instanceof QueueRefusedError) throw error;
-      throw new QueueUnavailableError(`RabbitMQ at ${this.#where}: ${what} failed: ${errorText(error)}`);
-    }
+  #operation<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return operation(`RabbitMQ at ${this.#where}: ${what}`, work);
   }
 
   /** Starts the connection and its reconnect loop on first use. */
@@ -516,9 +500,7 @@ class RabbitmqAdapter implements QueueAdapter {
       void this.#cancel(consumer);
       return;
     }
-    const delivery = this.#deliver(consumer, message);
-    this.#inFlight.add(delivery);
-    void delivery.finally(() => this.#inFlight.delete(delivery));
+    void this.#inFlight.track(this.#deliver(consumer, message));
   }
 
   /** Runs one delivery in a free slot and settles it. Never rejects. */
@@ -537,13 +519,7 @@ class RabbitmqAdapter implements QueueAdapter {
         this.#settle(consumer, message, 'requeue');
         return;
       }
-      try {
-        await handler(jobId);
-      } catch (error) {
-        // The core's handler records every outcome and does not throw; if one does, the ledger
-        // still holds the job, and redelivering at once would only loop.
-        this.#log.error({ err: error, jobId }, 'delivery handler threw; acknowledged all the same');
-      }
+      await deliver(handler, jobId, this.#log, { messageId: message.properties.messageId });
       this.#settle(consumer, message, 'ack');
     } finally {
       release();
@@ -570,7 +546,7 @@ class RabbitmqAdapter implements QueueAdapter {
     consumer.cancelled = true;
     consumer.cancelling ??= consumer.closed
       ? Promise.resolve()
-      : withTimeout(consumer.channel.cancel(consumer.tag), OP_TIMEOUT_MS, 'RabbitMQ cancel').then(
+      : withTimeout(consumer.channel.cancel(consumer.tag), OPERATION_TIMEOUT_MS, 'RabbitMQ cancel').then(
           () => {},
           (error: unknown) => this.#log.debug({ err: error }, 'could not cancel the RabbitMQ consumer'),
         );
@@ -601,7 +577,7 @@ function priorityLevel(priority: number): number {
 
 function jobIdOf(content: Buffer): string | undefined {
   try {
-    const body = JSON.parse(content.toString('utf8')) as Partial<MessageBody> | null;
+    const body = JSON.parse(content.toString('utf8')) as Partial<EntryData> | null;
     return typeof body?.jobId === 'string' && body.jobId !== '' ? body.jobId : undefined;
   } catch {
     return undefined;

@@ -57,7 +57,12 @@ export interface Dispatch {
 /** The priorities a dispatch may carry, higher first: the one rule the service, the API, the CLI and every adapter use. */
 export const PRIORITY_RANGE = { min: -1_000, max: 1_000 } as const;
 
-/** Called once per delivery. Resolves when the job is done with (whatever its outcome). */
+/**
+ * Called once per delivery. Resolves when the job is done with (whatever its outcome). One that
+ * rejects is settled all the same: the entry leaves the queue as if it had resolved, and is not
+ * delivered again by the queue (the ledger's sweep sends a job still waiting again). Every adapter
+ * does this through shared.ts's `deliver`.
+ */
 export type DeliveryHandler = (jobId: string) => Promise<void>;
 
 export interface ProbeResult {
@@ -88,8 +93,11 @@ export interface QueueAdapter {
    */
   probe(): Promise<ProbeResult>;
   /**
-   * Starts delivering jobs to `handler`, at most `concurrency` at once in this process.
-   * Calling it twice is an error.
+   * Starts delivering jobs to `handler`, at most `concurrency` at once in this process. Rejects
+   * only for its own misuse: a second call, a concurrency that is not a positive integer (or above
+   * what the backend takes), a closed adapter. While the backend cannot be reached it resolves all
+   * the same, and deliveries start once it answers (the adapter keeps trying until close()): a
+   * worker started during an outage consumes when it ends, and probe() reports it meanwhile.
    */
   consume(handler: DeliveryHandler, concurrency: number): Promise<void>;
   /**

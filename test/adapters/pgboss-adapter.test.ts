@@ -26,6 +26,14 @@ testQueueAdapter(
   }),
   {
     capabilities: { durable: true, deduplicates: true, remove: true, maxDelayMs: Infinity, priorityLevels: 2001, shared: true },
+    service: {
+      port: Number(new URL(DATABASE_URL).port || 5432),
+      through: (queue, port) => {
+        const url = new URL(DATABASE_URL);
+        url.port = String(port);
+        return { adapter: createPgbossAdapter({ connectionString: url.toString(), schema: queue, queueName: queue, logger }), cleanup: () => dropSchema(queue) };
+      },
+    },
   },
 );
 

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueRefusedError } from '../../src/adapters/errors.ts';
 import type { Dispatch, QueueAdapter, QueueCapabilities, QueueCounts } from '../../src/adapters/types.ts';
+import { TcpProxy } from '../faults/support/proxy.ts';
 
 /** An adapter made for a test, and what removes its backend state (keys, rows) once it is closed. */
 export interface AdapterUnderTest {
@@ -42,6 +43,12 @@ export interface QueueContractOptions {
    * while the bug is open and turns red once it is fixed, to have the entry removed.
    */
   knownFailures?: Record<string, string>;
+  /**
+   * The backend's service (Redis, PostgreSQL, the broker) on 127.0.0.1:`port`, and an adapter
+   * reaching it through `port` given: the suite puts a TCP proxy of its own in between to cut it.
+   * Absent for a backend without a service (in-process).
+   */
+  service?: { port: number; through: (queue: string, port: number) => QueueAdapter | AdapterUnderTest };
 }
 
 type Define = (title: string, body: () => Promise<void>) => void;
@@ -82,10 +89,24 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
   const itDeduplicates = check(it.skipIf(!caps.deduplicates));
   /** shared false: the queue lives in this process's memory, so no other instance sees it. */
   const itShares = check(it.skipIf(!caps.shared));
+  /** No service: the queue lives in this process, so it cannot be out of reach. */
+  const itHasService = check(it.skipIf(!options.service));
 
   describe(`queue adapter contract: ${name}`, () => {
     const made: AdapterUnderTest[] = [];
     const gates: Gate[] = [];
+    const proxies: TcpProxy[] = [];
+
+    /** A fresh adapter on a new queue that reaches its service through a proxy the test controls. */
+    async function makeBehindProxy(): Promise<{ adapter: QueueAdapter; proxy: TcpProxy }> {
+      const { port, through } = options.service!;
+      const proxy = await TcpProxy.start(port);
+      proxies.push(proxy);
+      const result = through(uniqueQueue(), proxy.port);
+      const entry = 'adapter' in result ? result : { adapter: result };
+      made.push(entry);
+      return { adapter: entry.adapter, proxy };
+    }
 
     /** A fresh adapter on `queue` (default: a new queue), closed and cleaned after the test. */
     async function make(queue = uniqueQueue()): Promise<QueueAdapter> {
@@ -104,6 +125,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
 
     afterEach(async () => {
       for (const g of gates.splice(0)) g.open();
+      for (const proxy of proxies) proxy.pass(); // adapters close (and clean up) with their service in reach
       const adapters = made.splice(0);
       const stuck: string[] = [];
       await Promise.all(
@@ -117,6 +139,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
         }),
       );
       for (const { cleanup } of adapters) await cleanup?.();
+      await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
       if (stuck.length > 0) throw new Error(`close() did not finish within ${CLOSE_BOUND_MS} ms: ${stuck.join(', ')}`);
     });
 
@@ -138,6 +161,36 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       const after = await adapter.probe();
       expect(after.ok, after.detail).toBe(true);
       expect(after.latencyMs).toBeLessThan(5_000);
+    });
+
+    itHasService('consume while the backend cannot be reached resolves, and deliveries start once it answers (needs a service)', async () => {
+      const { adapter, proxy } = await makeBehindProxy();
+      proxy.drop();
+      const r = recorder();
+      await adapter.consume(r.handler, 2);
+      const down = await adapter.probe();
+      expect(down.ok).toBe(false);
+      proxy.pass();
+      const d = dispatch();
+      await waitFor('an enqueue to go through', () => adapter.enqueue(d).then(() => true, () => false), 30_000);
+      await r.until(1, 30_000);
+      expect(r.received).toEqual([d.jobId]);
+      await waitFor('the probe to see the consumer', async () => (await adapter.probe()).ok, 30_000);
+    });
+
+    test('a handler that rejects: its delivery is settled as if it had resolved, and not delivered again', async () => {
+      const adapter = await make();
+      const r = recorder(async () => {
+        throw new Error('a handler that rejects');
+      });
+      await adapter.consume(r.handler, 2);
+      const d = dispatch();
+      await adapter.enqueue(d);
+      await r.until(1);
+      await waitFor('the entry to leave the queue', idle(adapter));
+      // A redelivery would come within this window on every backend (pg-boss polls every 0.5 s).
+      await sleep(1_500);
+      expect(r.received).toEqual([d.jobId]);
     });
 
     test('consume twice is an error', async () => {

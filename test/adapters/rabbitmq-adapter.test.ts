@@ -27,7 +27,17 @@ const CAPABILITIES = { durable: true, deduplicates: false, remove: false, maxDel
 testQueueAdapter(
   'rabbitmq',
   (queue) => ({ adapter: createRabbitmqAdapter({ url: AMQP_URL, queueName: queue, logger }), cleanup: () => deleteQueues([queue]) }),
-  { capabilities: CAPABILITIES },
+  {
+    capabilities: CAPABILITIES,
+    service: {
+      port: BROKER_PORT,
+      through: (queue, port) => {
+        const url = new URL(AMQP_URL);
+        url.port = String(port);
+        return { adapter: createRabbitmqAdapter({ url: url.toString(), queueName: queue, logger }), cleanup: () => deleteQueues([queue]) };
+      },
+    },
+  },
 );
 
 // ── RabbitMQ only: message format, broker-side priorities, lost connections, outages ──────────
