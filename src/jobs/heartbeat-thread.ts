@@ -32,6 +32,8 @@ export type BeatReport = { type: 'held'; asked: string[]; held: [string, JobStat
 export class HeartbeatThread {
   readonly #worker: Worker;
   readonly #tick: NodeJS.Timeout;
+  /** Resolves when the thread has ended, however (a thread that failed to start has ended already). */
+  readonly #exited: Promise<void>;
   #closed: Promise<void> | undefined;
 
   constructor(setup: HeartbeatSetup, onBeat: (asked: string[], held: Map<string, JobStatus>) => void, logger: Logger) {
@@ -41,6 +43,7 @@ export class HeartbeatThread {
       else logger.warn({ reason: report.message }, 'heartbeat failed');
     });
     this.#worker.on('error', (error) => logger.error({ err: error }, 'the heartbeat thread failed'));
+    this.#exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.unref();
     // The loop's sign of life: the thread judges a handler stuck only while these stop.
     this.#tick = setInterval(() => this.#worker.postMessage({ type: 'tick' } satisfies ToHeartbeat), Math.max(50, setup.intervalMs / 4));
@@ -56,10 +59,9 @@ export class HeartbeatThread {
   close(): Promise<void> {
     return (this.#closed ??= (async () => {
       clearInterval(this.#tick);
-      const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
       this.#worker.postMessage({ type: 'stop' } satisfies ToHeartbeat);
       const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
-      await exited;
+      await this.#exited;
       clearTimeout(timer);
     })());
   }
