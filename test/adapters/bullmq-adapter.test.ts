@@ -16,6 +16,7 @@ import { QueueRefusedError } from '../../src/adapters/errors.ts';
 import type { QueueAdapter } from '../../src/adapters/types.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { testQueueAdapter } from './queue-contract.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = 'jobgraph';
@@ -86,13 +87,6 @@ afterEach(async () => {
   for (const name of queues.splice(0)) await removeKeys(name);
 });
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -112,7 +106,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
   children.push(child);
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   probe.on('error', () => {});
-  await waitFor('redis-server to start', async () => {
+  await waitUntil('redis-server to start', async () => {
     try {
       if (probe.status !== 'ready') await probe.connect();
       return (await probe.ping()) === 'PONG';
@@ -183,7 +177,7 @@ describe('BullMQ adapter', () => {
     for (const [jobId, priority] of jobs) await adapter.enqueue({ key: randomUUID(), jobId, task: 't', priority });
     const order: string[] = [];
     await adapter.consume(async (jobId) => void order.push(jobId), 1);
-    await waitFor('all deliveries', () => order.length === jobs.length);
+    await waitUntil('all deliveries', () => order.length === jobs.length);
     expect(order).toEqual(['zero-a', 'default', 'zero-b', 'neg-a', 'neg-b']);
   });
 
@@ -210,7 +204,7 @@ describe('BullMQ adapter', () => {
     const got: string[] = [];
     await adapter.consume(async (jobId) => void got.push(jobId), 2);
     await adapter.enqueue({ key: randomUUID(), jobId: 'before', task: 't' });
-    await waitFor('delivery before the outage', () => got.includes('before'));
+    await waitUntil('delivery before the outage', () => got.includes('before'));
 
     await killHard(redis);
     await sleep(100);
@@ -224,11 +218,11 @@ describe('BullMQ adapter', () => {
     await sleep(1_500); // let the workers notice and start reconnecting
     redis = await startRedis(port);
     const restartedAt = Date.now();
-    await waitFor('probe ok after restart', async () => (await adapter.probe()).ok, 30_000);
+    await waitUntil('probe ok after restart', async () => (await adapter.probe()).ok, 30_000);
     const probeOkMs = Date.now() - restartedAt;
 
     await adapter.enqueue({ key: randomUUID(), jobId: 'after', task: 't' });
-    await waitFor('delivery after the restart', () => got.includes('after'), 20_000);
+    await waitUntil('delivery after the restart', () => got.includes('after'), 20_000);
     console.log(`bullmq restart: probe ok ${probeOkMs} ms after restart, job delivered ${Date.now() - restartedAt} ms after`);
     expect(got).toEqual(['before', 'after']);
 
@@ -253,17 +247,17 @@ describe('BullMQ adapter', () => {
     children.push(child);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor('the child to consume', () => output.includes('READY'), 20_000);
+    await waitUntil('the child to consume', () => output.includes('READY'), 20_000);
 
     await producer.enqueue({ key: randomUUID(), jobId: 'crash-job', task: 't' });
-    await waitFor('the child to take the job', () => output.includes('TOOK crash-job'));
+    await waitUntil('the child to take the job', () => output.includes('TOOK crash-job'));
     await killHard(child);
     const killedAt = Date.now();
 
     const got: string[] = [];
     const consumer = adapterFor(name, tuning);
     await consumer.consume(async (jobId) => void got.push(jobId), 1);
-    await waitFor('redelivery', () => got.includes('crash-job'), 20_000);
+    await waitUntil('redelivery', () => got.includes('crash-job'), 20_000);
     console.log(`bullmq crash: job redelivered ${Date.now() - killedAt} ms after SIGKILL`);
     expect(got).toEqual(['crash-job']);
   });
@@ -291,7 +285,7 @@ describe('BullMQ adapter', () => {
     expect(got).toEqual([]);
 
     let sawStuck = '';
-    await waitFor(
+    await waitUntil(
       'the probe to report the stuck worker',
       async () => {
         const result = await adapter.probe();
@@ -301,7 +295,7 @@ describe('BullMQ adapter', () => {
       10_000,
     );
     expect(sawStuck).toMatch(/worker not consuming: 1 job\(s\) ready/);
-    await waitFor('the replacement worker to deliver', () => got.includes('stranded'), 10_000);
-    await waitFor('probe ok again', async () => (await adapter.probe()).ok, 10_000);
+    await waitUntil('the replacement worker to deliver', () => got.includes('stranded'), 10_000);
+    await waitUntil('probe ok again', async () => (await adapter.probe()).ok, 10_000);
   });
 });

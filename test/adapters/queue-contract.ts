@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { QueueRefusedError } from '../../src/adapters/errors.ts';
 import type { Dispatch, QueueAdapter, QueueCapabilities, QueueCounts } from '../../src/adapters/types.ts';
 import { TcpProxy } from '../faults/support/proxy.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 /** An adapter made for a test, and what removes its backend state (keys, rows) once it is closed. */
 export interface AdapterUnderTest {
@@ -172,10 +173,10 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       expect(down.ok).toBe(false);
       proxy.pass();
       const d = dispatch();
-      await waitFor('an enqueue to go through', () => adapter.enqueue(d).then(() => true, () => false), 30_000);
+      await waitUntil('an enqueue to go through', () => adapter.enqueue(d).then(() => true, () => false), 30_000);
       await r.until(1, 30_000);
       expect(r.received).toEqual([d.jobId]);
-      await waitFor('the probe to see the consumer', async () => (await adapter.probe()).ok, 30_000);
+      await waitUntil('the probe to see the consumer', async () => (await adapter.probe()).ok, 30_000);
     });
 
     test('a handler that rejects: its delivery is settled as if it had resolved, and not delivered again', async () => {
@@ -187,7 +188,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       const d = dispatch();
       await adapter.enqueue(d);
       await r.until(1);
-      await waitFor('the entry to leave the queue', idle(adapter));
+      await waitUntil('the entry to leave the queue', idle(adapter));
       // A redelivery would come within this window on every backend (pg-boss polls every 0.5 s).
       await sleep(1_500);
       expect(r.received).toEqual([d.jobId]);
@@ -227,7 +228,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       expect(typeof ref).toBe('string');
       expect(ref).not.toBe('');
       await r.until(1);
-      await waitFor('the entry to be settled', idle(adapter));
+      await waitUntil('the entry to be settled', idle(adapter));
       expect(r.received).toEqual([d.jobId]);
     });
 
@@ -250,7 +251,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       const d = dispatch({ delayMs });
       const sent = Date.now();
       await adapter.enqueue(d);
-      await waitFor('the delayed delivery', () => arrivals.has(d.jobId), delayMs + 10_000);
+      await waitUntil('the delayed delivery', () => arrivals.has(d.jobId), delayMs + 10_000);
       const waited = arrivals.get(d.jobId)! - sent;
       // 50 ms for clocks: pg-boss adds the delay to the database's clock.
       expect(waited).toBeGreaterThanOrEqual(delayMs - 50);
@@ -322,7 +323,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       }, 3);
       const sent = Array.from({ length: 10 }, () => dispatch());
       await Promise.all(sent.map((d) => adapter.enqueue(d)));
-      await waitFor('10 jobs done', () => done.length === 10, 20_000);
+      await waitUntil('10 jobs done', () => done.length === 10, 20_000);
       expect(max).toBe(3);
       expect(new Set(done)).toEqual(new Set(sent.map((d) => d.jobId)));
     });
@@ -371,7 +372,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       // Three jobs for two slots: the third waits while the first two run.
       const sent = [dispatch(), dispatch(), dispatch()];
       for (const d of sent) await adapter.enqueue(d);
-      await waitFor('two handlers to start', () => started.length === 2);
+      await waitUntil('two handlers to start', () => started.length === 2);
 
       let finishedAtStop: string[] | undefined;
       const stopping = adapter.stopConsuming().then(() => void (finishedAtStop = [...finished]));
@@ -423,7 +424,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       const kept = dispatch(delays ? { delayMs: 900 } : {});
       await adapter.enqueue(kept);
       await r.until(1);
-      await waitFor('the queue to be empty', idle(adapter));
+      await waitUntil('the queue to be empty', idle(adapter));
       expect(r.received).toEqual([kept.jobId]);
     });
 
@@ -447,7 +448,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       expect(await adapter.remove(ref)).toBe(false);
       expect((await adapter.counts()).active).toBe(1);
       release.open();
-      await waitFor('the entry to be settled', idle(adapter));
+      await waitUntil('the entry to be settled', idle(adapter));
     });
 
     // ── inspection ─────────────────────────────────────────────────────────
@@ -465,9 +466,9 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       await adapter.consume(() => release.promise, 1);
       // Polled as a whole: a backend may take more than it runs for a moment (pg-boss fetches in
       // batches and hands back what it has no slot for).
-      await waitFor('one active, one waiting', async () => same(await adapter.counts(), { waiting: 1, delayed, active: 1 }));
+      await waitUntil('one active, one waiting', async () => same(await adapter.counts(), { waiting: 1, delayed, active: 1 }));
       release.open();
-      await waitFor('the ready ones to drain', async () => {
+      await waitUntil('the ready ones to drain', async () => {
         const c = await adapter.counts();
         return c.waiting === 0 && c.active === 0;
       });
@@ -490,14 +491,14 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       const r = recorder();
       await adapter.consume(r.handler, 4);
       await r.until(2);
-      await waitFor('both entries to be settled', idle(adapter));
+      await waitUntil('both entries to be settled', idle(adapter));
       // The first enqueue of a key wins: the second added nothing, not even its job id.
       expect(r.received.sort()).toEqual([now.jobId, later.jobId].sort());
 
       // Delivered and settled: the same key is a new entry (a job whose claim was lost comes back).
       await adapter.enqueue(now);
       await r.until(3);
-      await waitFor('the new entry to be settled', idle(adapter));
+      await waitUntil('the new entry to be settled', idle(adapter));
       expect(r.received.filter((id) => id === now.jobId)).toHaveLength(2);
       expect(r.received).toHaveLength(3);
     });
@@ -513,7 +514,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       expect(await adapter.enqueue(d)).toBe(ref);
       expect(await adapter.counts()).toEqual({ waiting: 0, delayed: 0, active: 1 });
       release.open();
-      await waitFor('the entry to be settled', idle(adapter));
+      await waitUntil('the entry to be settled', idle(adapter));
       expect(r.received).toEqual([d.jobId]);
     });
 
@@ -529,7 +530,7 @@ export function testQueueAdapter(name: string, factory: QueueAdapterFactory, opt
       await producer.enqueue(d);
       await r.until(1);
       expect(r.received).toEqual([d.jobId]);
-      await waitFor('the producer to see the entry settled', idle(producer));
+      await waitUntil('the producer to see the entry settled', idle(producer));
     });
 
     // A known failure must name a test of this suite: one naming a renamed test would do nothing.
@@ -559,13 +560,6 @@ function openable(): Gate {
   return { promise, open };
 }
 
-async function waitFor(what: string | (() => string), condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(20);
-  }
-}
 
 function same(counts: QueueCounts, expected: QueueCounts): boolean {
   return counts.waiting === expected.waiting && counts.delayed === expected.delayed && counts.active === expected.active;
@@ -587,7 +581,7 @@ function recorder(work: () => Promise<void> = async () => {}) {
     await work();
   };
   const until = (n: number, timeoutMs = 15_000) =>
-    waitFor(() => `${n} deliveries (got ${received.length})`, () => received.length >= n, timeoutMs);
+    waitUntil(() => `${n} deliveries (got ${received.length})`, () => received.length >= n, timeoutMs);
   return { received, handler, until };
 }
 

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { freePort } from '../helpers/ports.ts';
 import { TcpProxy } from '../faults/support/proxy.ts';
 import { testQueueAdapter } from './queue-contract.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const BROKER_PORT = Number(new URL(AMQP_URL).port || 5672);
@@ -91,13 +92,6 @@ function viaProxy(p: TcpProxy): string {
   return url.toString();
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -175,7 +169,7 @@ describe('RabbitMQ adapter', () => {
     await rabbit.consume(async (jobId) => {
       order.push(jobId);
     }, 1);
-    await waitFor('every delivery', () => order.length === 5);
+    await waitUntil('every delivery', () => order.length === 5);
     expect(order).toEqual(['high', 'high2', 'mid', 'mid2', 'low']);
   });
 
@@ -209,14 +203,14 @@ describe('RabbitMQ adapter', () => {
 
     const survivor = adapter(queue);
     await survivor.enqueue(dispatch('job-redelivered'));
-    await waitFor('the doomed consumer to take the job', () => doomedSaw.length === 1);
+    await waitUntil('the doomed consumer to take the job', () => doomedSaw.length === 1);
 
     cut.drop(); // its connection resets; the broker takes the unacked delivery back
     const seen: string[] = [];
     await survivor.consume(async (jobId) => {
       seen.push(jobId);
     }, 1);
-    await waitFor('the redelivery', () => seen.length === 1);
+    await waitUntil('the redelivery', () => seen.length === 1);
     expect(seen).toEqual(['job-redelivered']);
 
     // Its handler returns now; its ack has nowhere to go and must be dropped quietly.
@@ -241,7 +235,7 @@ describe('RabbitMQ adapter', () => {
     // Without a consumer: the message has nowhere to go, so it is not reported as enqueued.
     await deleteQueue();
     await expect(producer.enqueue(dispatch('into-nothing'))).rejects.toBeInstanceOf(QueueUnavailableError);
-    await waitFor('the queue to be declared again', async () => (await producer.probe()).ok);
+    await waitUntil('the queue to be declared again', async () => (await producer.probe()).ok);
     await producer.enqueue(dispatch('second'));
     expect((await producer.counts()).waiting).toBe(1);
 
@@ -251,9 +245,9 @@ describe('RabbitMQ adapter', () => {
     await consumer.consume(async (jobId) => {
       seen.push(jobId);
     }, 1);
-    await waitFor('the waiting job', () => seen.includes('second'));
+    await waitUntil('the waiting job', () => seen.includes('second'));
     await deleteQueue();
-    await waitFor('the consumer to come back', async () => {
+    await waitUntil('the consumer to come back', async () => {
       await producer.enqueue(dispatch(`probe-${randomUUID()}`)).catch(() => {});
       return seen.some((jobId) => jobId.startsWith('probe-'));
     });
@@ -287,11 +281,11 @@ describe('RabbitMQ adapter', () => {
       seen.push(jobId);
     }, 2);
     await rabbit.enqueue(dispatch('before'));
-    await waitFor('the first delivery', () => seen.length === 1);
+    await waitUntil('the first delivery', () => seen.length === 1);
     expect(await rabbit.probe()).toMatchObject({ ok: true, detail: expect.stringMatching(/answers .*; consuming/) });
 
     cut.drop();
-    await waitFor('the loss to be noticed', async () => !(await rabbit.probe()).ok);
+    await waitUntil('the loss to be noticed', async () => !(await rabbit.probe()).ok);
     const { error, ms } = await rejection(rabbit.enqueue(dispatch('during')));
     expect(error).toBeInstanceOf(QueueUnavailableError);
     expect(ms).toBeLessThan(6_000);
@@ -301,8 +295,8 @@ describe('RabbitMQ adapter', () => {
     expect(cut.stats().dropped).toBeGreaterThan(2);
 
     cut.pass();
-    await waitFor('enqueue to work again', async () => rabbit.enqueue(dispatch('after')).then(() => true, () => false));
-    await waitFor('the consumer to resume', () => seen.includes('after'));
+    await waitUntil('enqueue to work again', async () => rabbit.enqueue(dispatch('after')).then(() => true, () => false));
+    await waitUntil('the consumer to resume', () => seen.includes('after'));
     expect((await rabbit.probe()).ok).toBe(true);
 
     const warnings = lines.filter((line) => line.level === 40).map((line) => line.msg);

@@ -9,6 +9,7 @@ import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
+import { waitFor } from './wait.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -98,18 +99,6 @@ export function spawnTs(relativeToHelpers: string, env: Record<string, string | 
   return spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-/** Polls `read` until `done` holds for its value; fails with the last value after `timeoutMs`. */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    value = await read();
-  }
-  return value;
-}
-
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 /** Waits until a job is in a terminal state (or `status`), reading the ledger. */
@@ -148,4 +137,4 @@ export async function recordChanges(system: JobSystem, jobId?: string): Promise<
   return { changes, stop };
 }
 
-export { withTimeout };
+export { waitFor, withTimeout };
