@@ -2,6 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import type { JobChange } from '../events/messages.ts';
 import type { Job, JobEvent } from '../jobs/ledger/index.ts';
 import { isTerminal } from '../jobs/states.ts';
+import { AsyncQueue, TIMED_OUT } from '../lib/async-queue.ts';
 import type { JobService } from '../jobs/service.ts';
 
 /**
@@ -227,49 +228,24 @@ class Router {
  * behind loses the oldest; the seq gap sends it back to the ledger for them.
  */
 class Feed {
-  readonly #queue: JobChange[] = [];
-  #waiting: ((change: JobChange | undefined | typeof QUIET) => void) | undefined;
-  #closed = false;
+  readonly #queue: AsyncQueue<JobChange>;
   readonly #unsubscribe: () => void;
 
   /** `listen` starts the changes this feed wants and returns how to stop them. */
-  private readonly limit: number;
-
   constructor(listen: (deliver: (change: JobChange) => void) => () => void, limit = 10_000) {
-    this.limit = limit;
-    this.#unsubscribe = listen((change) => {
-      if (this.#closed) return;
-      if (this.#waiting) {
-        const resolve = this.#waiting;
-        this.#waiting = undefined;
-        resolve(change);
-        return;
-      }
-      this.#queue.push(change);
-      if (this.#queue.length > this.limit) this.#queue.shift();
-    });
+    this.#queue = new AsyncQueue({ limit });
+    this.#unsubscribe = listen((change) => this.#queue.push(change));
   }
 
   /** The next change; undefined once closed; QUIET when none came within `quietMs`. */
-  next(quietMs?: number): Promise<JobChange | undefined | typeof QUIET> {
-    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
-    if (this.#closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const timer = quietMs === undefined ? undefined : setTimeout(() => settle(QUIET), quietMs);
-      const settle = (value: JobChange | undefined | typeof QUIET) => {
-        clearTimeout(timer);
-        this.#waiting = undefined;
-        resolve(value);
-      };
-      this.#waiting = settle;
-    });
+  async next(quietMs?: number): Promise<JobChange | undefined | typeof QUIET> {
+    const next = await this.#queue.next(quietMs);
+    if (next === TIMED_OUT) return QUIET;
+    return next.done ? undefined : next.value;
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
     this.#unsubscribe();
-    this.#waiting?.(undefined);
-    this.#waiting = undefined;
+    this.#queue.close();
   }
 }

@@ -1,5 +1,6 @@
 import { getOperationAST, Kind, print, type DocumentNode, type ExecutionResult, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { AsyncQueue } from '../lib/async-queue.ts';
 
 /**
  * One execution per event for all the subscribers of the same subscription.
@@ -197,56 +198,33 @@ class Hub {
 
 /** One subscriber's side: a queue of results (a newer one replaces a superseded one) and its end. */
 class Subscriber implements AsyncIterableIterator<Result> {
-  readonly #queue: Result[] = [];
-  #waiting: ((next: IteratorResult<Result>) => void) | undefined;
-  #failWaiting: ((error: unknown) => void) | undefined;
-  #end: { error?: { error: unknown } } | undefined;
-  #done = false;
+  readonly #queue: AsyncQueue<Result>;
+  #left = false;
 
-  private readonly root: Root;
   private readonly onLeave: () => void;
 
   constructor(root: Root, onLeave: () => void) {
-    this.root = root;
     this.onLeave = onLeave;
+    this.#queue = new AsyncQueue({ replaces: (older, newer) => supersedes(older, newer, root) });
   }
 
   offer(result: Result): void {
-    if (this.#done) return;
-    if (this.#waiting) {
-      const resolve = this.#waiting;
-      this.#waiting = this.#failWaiting = undefined;
-      resolve({ done: false, value: result });
-      return;
-    }
-    const last = this.#queue.length - 1;
-    if (last >= 0 && supersedes(this.#queue[last]!, result, this.root)) this.#queue[last] = result;
-    else this.#queue.push(result);
+    this.#queue.push(result);
   }
 
   end(error: { error: unknown } | undefined): void {
-    if (this.#done) return;
-    this.#end = error ? { error } : {};
-    if (this.#waiting) this.#settleEnd();
+    this.#queue.end(error);
   }
 
-  next(): Promise<IteratorResult<Result>> {
-    const value = this.#queue.shift();
-    if (value) return Promise.resolve({ done: false, value });
-    if (this.#done) return Promise.resolve({ done: true, value: undefined });
-    if (this.#end) return this.#endNow();
-    return new Promise((resolve, reject) => {
-      this.#waiting = resolve;
-      this.#failWaiting = reject;
-    });
+  async next(): Promise<IteratorResult<Result>> {
+    // Without a time limit, next() never answers TIMED_OUT.
+    return (await this.#queue.next()) as IteratorResult<Result>;
   }
 
   return(): Promise<IteratorResult<Result>> {
-    if (!this.#done) {
-      this.#done = true;
-      this.#queue.length = 0;
-      this.#waiting?.({ done: true, value: undefined });
-      this.#waiting = this.#failWaiting = undefined;
+    if (!this.#left) {
+      this.#left = true;
+      this.#queue.close();
       this.onLeave();
     }
     return Promise.resolve({ done: true, value: undefined });
@@ -259,19 +237,6 @@ class Subscriber implements AsyncIterableIterator<Result> {
 
   [Symbol.asyncIterator](): this {
     return this;
-  }
-
-  #endNow(): Promise<IteratorResult<Result>> {
-    this.#done = true;
-    const error = this.#end?.error;
-    return error ? Promise.reject(error.error) : Promise.resolve({ done: true, value: undefined });
-  }
-
-  #settleEnd(): void {
-    const resolve = this.#waiting!;
-    const reject = this.#failWaiting!;
-    this.#waiting = this.#failWaiting = undefined;
-    this.#endNow().then(resolve, reject);
   }
 }
 
