@@ -4,7 +4,7 @@ import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { client } from '../helpers/graphql.ts';
-import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
+import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
 
 /** The API through yoga.fetch: every query and mutation, SSE subscriptions, auth, limits. */
 describe('GraphQL API', () => {
@@ -232,18 +232,25 @@ describe('GraphQL API', () => {
   });
 
   it('streams jobUpdates filtered by type', async () => {
+    let watched: string | undefined;
+    const reported = new Set<string>();
     const stream = alice().subscribe<{ jobUpdates: { id: string; status: string; type: string } }>(
       `subscription { jobUpdates(type: "test.refuses") { id status type } }`,
       {},
-      { until: (r) => r.data?.jobUpdates.status === 'FAILED' },
+      { until: (r) => r.data?.jobUpdates.id === watched && r.data?.jobUpdates.status === 'FAILED', onResult: (r) => reported.add(r.data!.jobUpdates.id) },
     );
-    // Let the subscription attach before the job is queued; it then sees every change.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Handshake: warm-up jobs of the type until the subscription reports one; it then sees every change.
+    const enqueueRefused = async () => (await alice().request(`mutation { enqueueJob(type: "test.refuses", input: {}) { job { id } } }`)).data!.enqueueJob.job.id as string;
+    const warmUps = new Set<string>();
+    while (![...warmUps].some((id) => reported.has(id))) {
+      warmUps.add(await enqueueRefused());
+      await waitFor(async () => [...warmUps].some((id) => reported.has(id)), (ok) => ok, 500).catch(() => {});
+    }
     await alice().request(`mutation { enqueueJob(type: "test.echo", input: {}) { job { id } } }`);
-    const enq = await alice().request(`mutation { enqueueJob(type: "test.refuses", input: {}) { job { id } } }`);
-    const updates = (await stream).map((r) => r.data!.jobUpdates);
-    expect(updates.every((u) => u.type === 'test.refuses' && u.id === enq.data!.enqueueJob.job.id)).toBe(true);
-    expect(updates.map((u) => u.status)).toContain('FAILED');
+    watched = await enqueueRefused();
+    const updates = (await stream).map((r) => r.data!.jobUpdates).filter((u) => !warmUps.has(u.id));
+    expect(updates.every((u) => u.type === 'test.refuses' && u.id === watched)).toBe(true);
+    expect(updates.map((u) => u.status)).toEqual(expect.arrayContaining(['QUEUED', 'FAILED']));
   });
 
   it('masks unexpected errors: no message, no stack, a code', async () => {

@@ -4,6 +4,7 @@ import type { Job, JobEvent } from '../../src/jobs/ledger/index.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName, withTimeout } from '../helpers/system.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 /**
  * The bus is best effort. A terminal change written to the ledger whose message never reaches the
@@ -34,19 +35,24 @@ describe('live subscriptions when the bus loses a message', () => {
     );
   }
 
-  async function drain<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  /** Reads `stream` to its end; `seen` fills as it goes, `done` resolves with all of it. */
+  function drain<T>(stream: AsyncIterable<T>): { seen: T[]; done: Promise<T[]> } {
     const seen: T[] = [];
-    for await (const value of stream) seen.push(value);
-    return seen;
+    const done = (async () => {
+      for await (const value of stream) seen.push(value);
+      return seen;
+    })();
+    return { seen, done };
   }
 
   it('jobProgress re-reads the ledger when the bus is quiet and ends on the terminal state', async () => {
     const { job } = await system.enqueue('test.echo', {});
     const live = new LiveJobs(system, { recheckMs: 200 });
     const stream = drain<Job>(live.jobProgress(job.id));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The stream has sent the state it read first: what changes now, it must learn of.
+    await waitUntil('the first state', () => stream.seen.length > 0);
     await cancelWithoutPublishing(job.id);
-    const seen = await withTimeout(stream, 5_000, 'jobProgress to end');
+    const seen = await withTimeout(stream.done, 5_000, 'jobProgress to end');
     expect(seen.map((j) => j.status)).toEqual(['QUEUED', 'CANCELLED']);
   });
 
@@ -54,9 +60,10 @@ describe('live subscriptions when the bus loses a message', () => {
     const { job } = await system.enqueue('test.echo', {});
     const live = new LiveJobs(system, { recheckMs: 200 });
     const stream = drain<JobEvent>(live.jobEvents(job.id));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The stream has sent the state it read first: what changes now, it must learn of.
+    await waitUntil('the first state', () => stream.seen.length > 0);
     await cancelWithoutPublishing(job.id);
-    const seen = await withTimeout(stream, 5_000, 'jobEvents to end');
+    const seen = await withTimeout(stream.done, 5_000, 'jobEvents to end');
     expect(seen.map((e) => [e.seq, e.status])).toEqual([
       [1, 'QUEUED'],
       [2, 'CANCELLED'],

@@ -158,11 +158,19 @@ describe('API server over HTTP, SSE and WebSocket', () => {
     });
     try {
       const updates = client.iterate<{ jobUpdates: { id: string; status: string } }>({ query: `subscription { jobUpdates(type: "demo.countWords") { id status } }` });
-      const first = updates.next(); // subscribes
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Handshake: warm-up jobs until the subscription reports one; from then on it sees every change.
+      const warmUps = new Set<string>();
+      for (let pending = updates.next(); ; ) {
+        warmUps.add(await enqueueOn(apiB.url, 'warm up', 0));
+        const got = await Promise.race([pending, new Promise<undefined>((resolve) => setTimeout(resolve, 500))]);
+        if (!got) continue;
+        if (got.done) throw new Error('the subscription ended before it reported a warm-up job');
+        if (warmUps.has(got.value.data!.jobUpdates.id)) break;
+        pending = updates.next();
+      }
       const id = await enqueueOn(apiB.url, 'x y');
       const seen: string[] = [];
-      for (let next = await first; !next.done; next = await updates.next()) {
+      for (let next = await updates.next(); !next.done; next = await updates.next()) {
         const update = next.value.data!.jobUpdates;
         if (update.id !== id) continue;
         seen.push(update.status);

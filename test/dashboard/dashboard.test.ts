@@ -230,7 +230,10 @@ describe('dashboard', () => {
     const page = await open('/dashboard/jobs', OPERATOR);
     await page.getByText('● live').waitFor();
     await page.getByRole('status').filter({ hasText: /jobs?$/ }).waitFor();
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the jobUpdates subscription is on its way
+    // Handshake: a job enqueued now shows only through the jobUpdates subscription (the list was
+    // read before it), so once its row is there the subscription is attached.
+    const warmUp = await enqueue('test.echo', { value: 'warm-up' });
+    await page.locator(`tr[data-job-id="${warmUp}"]`).waitFor({ timeout: 15_000 });
 
     const started = Date.now();
     const id = await enqueue('demo.countWords', { text: 'a b c d e f', chunkSize: 1, pauseMs: 300 });

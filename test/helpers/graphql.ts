@@ -16,8 +16,12 @@ export function client(yoga: Yoga, token?: string) {
       const response = await yoga.fetch('http://yoga/graphql', { method: 'POST', headers: headers({ 'content-length': String(Buffer.byteLength(body)) }), body });
       return { status: response.status, ...((await response.json()) as Result<T>) };
     },
-    /** Runs a subscription over SSE (`accept: text/event-stream`) and collects every result until it completes. */
-    async subscribe<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts: { until?: (r: Result<T>) => boolean } = {}): Promise<Result<T>[]> {
+    /** Runs a subscription over SSE (`accept: text/event-stream`) and collects every result until it completes (or `until`); `onResult` sees each as it comes. */
+    async subscribe<T = Record<string, any>>(
+      query: string,
+      variables?: Record<string, unknown>,
+      opts: { until?: (r: Result<T>) => boolean; onResult?: (r: Result<T>) => void } = {},
+    ): Promise<Result<T>[]> {
       const body = JSON.stringify({ query, variables });
       const controller = new AbortController();
       const response = await yoga.fetch('http://yoga/graphql', {
@@ -42,6 +46,7 @@ export function client(yoga: Yoga, token?: string) {
             if (event === 'next' && data) {
               const result = JSON.parse(data) as Result<T>;
               results.push(result);
+              opts.onResult?.(result);
               if (opts.until?.(result)) return results;
             }
           }
