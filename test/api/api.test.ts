@@ -232,12 +232,12 @@ describe('GraphQL API', () => {
   });
 
   it('streams jobUpdates filtered by type', async () => {
-    let watched: string | undefined;
+    const watch: { id?: string } = {}; // set once the subscription is attached
     const reported = new Set<string>();
     const stream = alice().subscribe<{ jobUpdates: { id: string; status: string; type: string } }>(
       `subscription { jobUpdates(type: "test.refuses") { id status type } }`,
       {},
-      { until: (r) => r.data?.jobUpdates.id === watched && r.data?.jobUpdates.status === 'FAILED', onResult: (r) => reported.add(r.data!.jobUpdates.id) },
+      { until: (r) => r.data?.jobUpdates.id === watch.id && r.data?.jobUpdates.status === 'FAILED', onResult: (r) => reported.add(r.data!.jobUpdates.id) },
     );
     // Handshake: warm-up jobs of the type until the subscription reports one; it then sees every change.
     const enqueueRefused = async () => (await alice().request(`mutation { enqueueJob(type: "test.refuses", input: {}) { job { id } } }`)).data!.enqueueJob.job.id as string;
@@ -247,9 +247,9 @@ describe('GraphQL API', () => {
       await waitFor(async () => [...warmUps].some((id) => reported.has(id)), (ok) => ok, 500).catch(() => {});
     }
     await alice().request(`mutation { enqueueJob(type: "test.echo", input: {}) { job { id } } }`);
-    watched = await enqueueRefused();
+    watch.id = await enqueueRefused();
     const updates = (await stream).map((r) => r.data!.jobUpdates).filter((u) => !warmUps.has(u.id));
-    expect(updates.every((u) => u.type === 'test.refuses' && u.id === watched)).toBe(true);
+    expect(updates.every((u) => u.type === 'test.refuses' && u.id === watch.id)).toBe(true);
     expect(updates.map((u) => u.status)).toEqual(expect.arrayContaining(['QUEUED', 'FAILED']));
   });
 
