@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../src/db/migrate.ts';
 import { urlFor, withAdmin } from '../test/helpers/database.ts';
-import { withTimeout } from '../test/helpers/system.ts';
+import { withTimeout } from '../src/lib/timeouts.ts';
 import { counters } from './counters.ts';
 
 // Shared with the tests rather than written twice.

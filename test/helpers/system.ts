@@ -10,6 +10,8 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { waitFor } from './wait.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -138,3 +140,28 @@ export async function recordChanges(system: JobSystem, jobId?: string): Promise<
 }
 
 export { waitFor, withTimeout };
+
+/**
+ * For a describe block: a test database and a job system on it (inline queue unless `env` says
+ * otherwise), started before its tests and stopped after. Read `system()` inside the tests.
+ */
+export function systemPerFile(env: Record<string, string | undefined> = {}): { system: () => JobSystem } {
+  let database: TestDatabase | undefined;
+  let harness: Harness | undefined;
+  let system: JobSystem | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('file'), ...env }));
+    system = await harness.start();
+  });
+  afterAll(async () => {
+    await harness?.stopAll();
+    await database?.drop();
+  });
+  return {
+    system: () => {
+      if (!system) throw new Error('the job system is not started yet (read it inside a test)');
+      return system;
+    },
+  };
+}

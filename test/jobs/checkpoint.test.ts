@@ -1,30 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobSystem } from '../../src/jobs/system.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemPerFile, waitFor, waitForJob } from '../helpers/system.ts';
 
 /** A task declares its checkpoint's shape: a saved state that no longer fits is dropped, not crashed on. */
 describe('checkpoints with a schema', () => {
-  let database: TestDatabase;
-  let harness: Harness;
-  let system: JobSystem;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('ckpt') }));
-    system = await harness.start();
-  });
-  afterAll(async () => {
-    await harness?.stopAll();
-    await database?.drop();
-  });
+  const { system: current } = systemPerFile();
 
   it('resumes from a checkpoint that fits', async () => {
+    const system = current();
     const { job } = await system.enqueue('test.resumable', { to: 5, crashAt: 3 });
     expect(await waitForJob(system, job.id)).toMatchObject({ status: 'COMPLETED', attempt: 2, result: { resumedFrom: 2 } });
   });
 
   it('starts from scratch, saying why, when the saved checkpoint no longer fits (the task changed while the job was in flight)', async () => {
+    const system = current();
     const { job } = await system.enqueue('test.resumable', { to: 5, crashAt: 3, retryAfterMs: 2_000 });
     await waitFor(() => system.getJob(job.id), (j) => j?.status === 'RETRYING', 10_000, 'the first attempt to stop');
     // What an earlier version of the task saved.

@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/jobs/errors.ts';
-import type { JobSystem } from '../../src/jobs/system.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { Harness, testEnv, uniqueName } from '../helpers/system.ts';
+import { systemPerFile } from '../helpers/system.ts';
 
 /** The job service checks an enqueue's options itself, whoever calls it (the API and the CLI check first by the same rule). */
 describe('enqueue options at the service', () => {
-  let database: TestDatabase;
-  let harness: Harness;
-  let system: JobSystem;
+  const { system } = systemPerFile();
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('opts') }));
-    system = await harness.start();
-  });
-  afterAll(async () => {
-    await harness?.stopAll();
-    await database?.drop();
-  });
-
-  const jobCount = async () => (await system.db.query<{ n: number }>('SELECT count(*)::int AS n FROM "Job"'))[0]!.n;
+  const jobCount = async () => (await system().db.query<{ n: number }>('SELECT count(*)::int AS n FROM "Job"'))[0]!.n;
 
   it.each([
     [{ priority: 5_000 }, 'priority'],
@@ -30,16 +16,16 @@ describe('enqueue options at the service', () => {
     [{ idempotencyKey: 'k'.repeat(201) }, 'idempotencyKey'],
   ])('refuses %j before anything is written, naming the option', async (opts, field) => {
     const before = await jobCount();
-    const refused = await system.enqueue('test.echo', {}, opts).catch((error: unknown) => error);
+    const refused = await system().enqueue('test.echo', {}, opts).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(InvalidInputError);
     expect((refused as InvalidInputError).issues).toEqual([{ path: [field], message: expect.stringContaining(field) }]);
-    const many = await system.enqueueMany([{ type: 'test.echo', input: {} }, { type: 'test.echo', input: {}, opts }]).catch((error: unknown) => error);
+    const many = await system().enqueueMany([{ type: 'test.echo', input: {} }, { type: 'test.echo', input: {}, opts }]).catch((error: unknown) => error);
     expect((many as InvalidInputError).issues).toEqual([{ path: ['1', field], message: expect.stringContaining(field) }]);
     expect(await jobCount()).toBe(before);
   });
 
   it('takes the edges of each range', async () => {
-    const { job } = await system.enqueue('test.echo', {}, { priority: -1_000, delayMs: 0, idempotencyKey: 'k'.repeat(200) });
+    const { job } = await system().enqueue('test.echo', {}, { priority: -1_000, delayMs: 0, idempotencyKey: 'k'.repeat(200) });
     expect(job).toMatchObject({ priority: -1_000, status: 'QUEUED' });
   });
 });
