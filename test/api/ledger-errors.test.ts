@@ -51,6 +51,23 @@ describe('the API when the ledger fails under a mutation', () => {
     expect(await waitForJob(system, id)).toMatchObject({ status: 'COMPLETED', attempt: 1 });
   });
 
+  it('when a committed write loses its answer and the ledger stays away, each client hears its own job may exist, by its id', async () => {
+    const text = `cut then away ${randomUUID()}`;
+    const cut = proxy.cutAfterCommit(text);
+    const answers = Promise.all([countWords(text), countWords(`${text}, another client`)]);
+    await cut;
+    proxy.drop(); // the writes are tried again, and never reach PostgreSQL
+    const errors = (await answers).map((res) => res.errors?.[0]?.extensions as { code: string; recorded: string; jobIds: string[] });
+    proxy.pass();
+    expect(errors.every((e) => e?.code === 'LEDGER_UNAVAILABLE')).toBe(true);
+    const unknown = errors.filter((e) => e.recorded === 'UNKNOWN');
+    expect(unknown.length).toBeGreaterThan(0);
+    for (const e of unknown) expect(e.jobIds).toHaveLength(1); // its own, never another client's
+    expect(new Set(unknown.map((e) => e.jobIds[0])).size).toBe(unknown.length);
+    const committed = await system.db.query<{ id: string }>(`SELECT id FROM "Job" WHERE input->>'text' LIKE $1`, [`${text}%`]);
+    expect(unknown.map((e) => e.jobIds[0]).every((id) => committed.some((row) => row.id === id))).toBe(true);
+  });
+
   /** Every connection, and every new one, is reset: no statement reaches PostgreSQL. */
   async function ledgerAway() {
     proxy.drop();

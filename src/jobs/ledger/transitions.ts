@@ -77,7 +77,13 @@ export class JobTransitions {
    * certainly does not (recorded false: no statement reached PostgreSQL).
    */
   async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
-    const change = await this.#creations.add(job);
+    // Chosen here, before the write: the id is the write's own key when it has to be run again.
+    const id = randomUUID();
+    const change = await this.#creations.add({ ...job, id }).catch((error: unknown) => {
+      // The batch shares one error; a client hears only of its own job.
+      if (error instanceof LedgerUnavailableError && error.jobIds.length > 0) throw new LedgerUnavailableError([id], { cause: error.cause });
+      throw error;
+    });
     if (change) {
       await this.ctx.after(change);
       return { job: change.job, deduplicated: false };
@@ -88,8 +94,8 @@ export class JobTransitions {
   }
 
   /** Jobs enqueued concurrently are inserted by one statement (one plan, one commit). */
-  readonly #creations = new Batcher<NewJob, Change | undefined>(async (jobs) => {
-    const ids = jobs.map(() => randomUUID());
+  readonly #creations = new Batcher<NewJob & { id: string }, Change | undefined>(async (jobs) => {
+    const ids = jobs.map((job) => job.id);
     const delays = jobs.map((job) => Math.max(0, Math.round(job.delayMs ?? 0)));
     const insert = () =>
       this.ctx.db.query<JobWithEvents>(
