@@ -59,9 +59,11 @@ export class EventBus {
   /**
    * Resolves once a message this process publishes comes back to it, i.e. its subscriptions are
    * live on the transport. Remote transports subscribe asynchronously; callers that must not miss
-   * the next event (tests, the start of a worker) wait for this.
+   * the next event (tests, the start of a worker) wait for this. 15 s by default: on a loaded
+   * machine (two cores, a test run's processes) a first Redis subscription took over 5 s, and a
+   * start that gives up then is one more restart for nothing.
    */
-  async ready(timeoutMs = 5_000): Promise<void> {
+  async ready(timeoutMs = 15_000): Promise<void> {
     const nonce = randomUUID();
     let stop = () => {};
     const echoed = new Promise<void>((resolve) => {

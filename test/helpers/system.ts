@@ -127,9 +127,9 @@ export async function recordChanges(system: JobSystem, jobId?: string): Promise<
     if (change.jobId === sentinel) live = true;
     else if (!jobId || change.jobId === jobId) changes.push(change);
   });
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + 15_000;
   while (!live) {
-    if (Date.now() > deadline) throw new Error('the bus did not echo a job change within 5 s');
+    if (Date.now() > deadline) throw new Error('the bus did not echo a job change within 15 s');
     system.bus.publishJobChange({
       jobId: sentinel, type: 'sentinel', phase: 'PLANNING', seq: 0, at: new Date().toISOString(), kind: 'LOG',
       status: 'QUEUED', progress: 0, message: null, attempt: 0, createdBy: null,
