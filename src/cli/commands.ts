@@ -3,10 +3,23 @@ import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from './api.ts';
 import { intOption, positionals, stringOption, type CommandSpec, type Parsed } from './args.ts';
-import { createProgressView, JOB_STATUSES, outcomeLines, percent, table, timestamp, type JobStatus, type JobView } from './display.ts';
+import { createProgressView, JOB_STATUSES, outcomeLines, percent, table, timestamp, type JobStatus } from './display.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { MAX_DELAY_MS, PRIORITY_RANGE } from '../jobs/enqueue-options.ts';
-import { followJob, JOB_FIELDS } from './watch.ts';
+import {
+  CANCEL_JOB,
+  ENQUEUE_JOB,
+  LIST_JOBS,
+  LIST_TASKS,
+  RETRY_JOB,
+  type CancelJobData,
+  type EnqueueJobData,
+  type JobsData,
+  type JobView,
+  type RetryJobData,
+  type TasksData,
+} from './operations.ts';
+import { followJob } from './watch.ts';
 
 /** What a command works with: the API, the output mode, and where to write. */
 export interface Context {
@@ -25,13 +38,6 @@ export type Command = CommandSpec<(ctx: Context, parsed: Parsed) => Promise<numb
 const printJson = (ctx: Context, value: unknown) => ctx.out(JSON.stringify(value, null, 2));
 
 // ── enqueue ──
-
-const ENQUEUE_JOB = `mutation ($type: String!, $input: JSON!, $idempotencyKey: String, $delayMs: Int, $priority: Int) {
-  enqueueJob(type: $type, input: $input, idempotencyKey: $idempotencyKey, delayMs: $delayMs, priority: $priority) {
-    deduplicated
-    job { ${JOB_FIELDS} }
-  }
-}`;
 
 const enqueue: Command = {
   name: 'enqueue',
@@ -59,7 +65,7 @@ const enqueue: Command = {
       delayMs: intOption(parsed, 'delay-ms', 0, MAX_DELAY_MS, 'enqueue'),
       priority: intOption(parsed, 'priority', PRIORITY_RANGE.min, PRIORITY_RANGE.max, 'enqueue'),
     };
-    const { enqueueJob } = await ctx.api.request<{ enqueueJob: { deduplicated: boolean; job: JobView } }>(ENQUEUE_JOB, variables);
+    const { enqueueJob } = await ctx.api.request<EnqueueJobData>(ENQUEUE_JOB, variables);
     const { job, deduplicated } = enqueueJob;
     if (deduplicated) ctx.err(`the idempotency key was used before: this is the job it made then (${job.status})`);
     if (parsed.values.watch) {
@@ -134,13 +140,6 @@ async function watchJob(ctx: Context, id: string): Promise<number> {
 
 // ── jobs ──
 
-const LIST_JOBS = `query ($first: Int, $status: [JobStatus!], $type: String) {
-  jobs(first: $first, status: $status, type: $type) {
-    nodes { id type phase status progress message attempt maxAttempts error { code message } createdBy createdAt startedAt finishedAt nextRetryAt }
-    pageInfo { hasNextPage }
-  }
-}`;
-
 const jobs: Command = {
   name: 'jobs',
   args: '',
@@ -157,7 +156,7 @@ const jobs: Command = {
       status: statuses(parsed),
       type: stringOption(parsed, 'task'),
     };
-    const { jobs } = await ctx.api.request<{ jobs: { nodes: JobView[]; pageInfo: { hasNextPage: boolean } } }>(LIST_JOBS, variables);
+    const { jobs } = await ctx.api.request<JobsData>(LIST_JOBS, variables);
     if (ctx.json) {
       printJson(ctx, jobs.nodes);
     } else if (jobs.nodes.length) {
@@ -182,8 +181,6 @@ function statuses(parsed: Parsed): JobStatus[] | undefined {
 
 // ── cancel, retry ──
 
-const CANCEL_JOB = `mutation ($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`;
-const RETRY_JOB = `mutation ($id: ID!) { retryJob(id: $id) { job { ${JOB_FIELDS} } } }`;
 
 /** How long `cancel` waits for a running job's worker to stop it. */
 const CANCEL_WAIT_MS = 30_000;
@@ -197,7 +194,7 @@ const cancel: Command = {
   },
   async run(ctx, parsed) {
     const [id] = positionals(parsed, ['id'], 'cancel');
-    let { cancelJob: job } = await ctx.api.request<{ cancelJob: JobView }>(CANCEL_JOB, { id });
+    let { cancelJob: job }: { cancelJob: JobView } = await ctx.api.request<CancelJobData>(CANCEL_JOB, { id });
     if (job.status === 'CANCELLING' && !parsed.values['no-wait']) {
       // The API has asked the job's worker to abort it: CANCELLED follows when the handler stops.
       const giveUp = new AbortController();
@@ -221,7 +218,7 @@ const retry: Command = {
   },
   async run(ctx, parsed) {
     const [id] = positionals(parsed, ['id'], 'retry');
-    const { retryJob } = await ctx.api.request<{ retryJob: { job: JobView } }>(RETRY_JOB, { id });
+    const { retryJob } = await ctx.api.request<RetryJobData>(RETRY_JOB, { id });
     if (parsed.values.watch) {
       if (!ctx.json) ctx.out(retryJob.job.status);
       return watchJob(ctx, retryJob.job.id);
@@ -234,15 +231,6 @@ const retry: Command = {
 
 // ── tasks ──
 
-const LIST_TASKS = '{ tasks { name phase mutation description maxAttempts timeoutMs concurrency } }';
-
-interface TaskView {
-  name: string;
-  phase: string;
-  mutation: string;
-  description: string | null;
-}
-
 const tasks: Command = {
   name: 'tasks',
   args: '',
@@ -250,7 +238,7 @@ const tasks: Command = {
   options: {},
   async run(ctx, parsed) {
     positionals(parsed, [], 'tasks');
-    const { tasks } = await ctx.api.request<{ tasks: TaskView[] }>(LIST_TASKS);
+    const { tasks } = await ctx.api.request<TasksData>(LIST_TASKS);
     if (ctx.json) {
       printJson(ctx, tasks);
       return EXIT.ok;

@@ -1,25 +1,9 @@
 import cliProgress from 'cli-progress';
+import type { JobView } from './operations.ts';
 
-/** The fields of a Job the CLI reads (schema.graphql, type Job). */
-export interface JobView {
-  id: string;
-  type: string;
-  phase: string;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-  attempt: number;
-  maxAttempts: number;
-  result?: unknown;
-  error: { code: string; message: string } | null;
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  nextRetryAt: string | null;
-}
+export type { JobView };
 
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'RETRYING' | 'CANCELLING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type JobStatus = JobView['status'];
 export const JOB_STATUSES: readonly JobStatus[] = ['QUEUED', 'RUNNING', 'RETRYING', 'CANCELLING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 const TERMINAL: ReadonlySet<JobStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 export const isTerminal = (status: JobStatus) => TERMINAL.has(status);

@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from './api.ts';
-import { isTerminal, type JobView } from './display.ts';
+import { isTerminal } from './display.ts';
+import { JOB_PROGRESS, type JobProgressData, type JobView } from './operations.ts';
 import { ApiError } from './errors.ts';
 
-/** The Job fields every command asks for (display.ts, JobView). */
-export const JOB_FIELDS = 'id type phase status progress message attempt maxAttempts result error { code message } createdBy createdAt startedAt finishedAt nextRetryAt';
-
-const JOB_PROGRESS = `subscription ($id: ID!) { jobProgress(id: $id) { ${JOB_FIELDS} } }`;
 
 /** Connections lost in a row before giving up; waits 0.5, 1, 2, 4, 5, 5 s between them. */
 const RECONNECTS = 6;
@@ -28,7 +25,7 @@ export async function followJob(api: ApiClient, id: string, onJob: (job: JobView
   for (;;) {
     let lost: ApiError;
     try {
-      for await (const data of api.subscribe<{ jobProgress: JobView }>(JOB_PROGRESS, { id })) {
+      for await (const data of api.subscribe<JobProgressData>(JOB_PROGRESS, { id })) {
         seen = true;
         failures = 0;
         onJob(data.jobProgress);

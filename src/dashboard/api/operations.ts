@@ -1,7 +1,24 @@
 /**
- * The GraphQL operations the dashboard sends, with the shapes of their answers (schema.graphql at
- * the repo root is the contract; these types are the subset the dashboard selects).
+ * The GraphQL operations the dashboard sends. The shapes of their answers are generated from them
+ * and schema.graphql (`npm run codegen`, graphql.generated.ts): never written by hand.
  */
+import type {
+  DashboardCancelJobMutation,
+  DashboardEnqueueMutation,
+  DashboardFinishedJobsQuery,
+  DashboardJobEventsSubscription,
+  DashboardJobProgressSubscription,
+  DashboardJobQuery,
+  DashboardJobsQuery,
+  DashboardJobUpdatesSubscription,
+  DashboardMeQuery,
+  DashboardQueueInfoQuery,
+  DashboardRetryJobMutation,
+  DashboardTasksQuery,
+  JobDetailFragment,
+  JobSummaryFragment,
+} from './graphql.generated.ts';
+import { withFragments } from '../../lib/graphql-text.ts';
 
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'RETRYING', 'CANCELLING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -15,64 +32,13 @@ export const CANCELLABLE: ReadonlySet<JobStatus> = new Set(['QUEUED', 'RUNNING',
 /** Statuses retryJob accepts. */
 export const RETRYABLE: ReadonlySet<JobStatus> = new Set(['FAILED', 'CANCELLED']);
 
-export interface JobSummary {
-  id: string;
-  type: string;
-  phase: Phase;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-  attempt: number;
-  maxAttempts: number;
-  input: unknown;
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  lastSeq: number;
-}
-
-export interface JobDetail extends JobSummary {
-  backend: string;
-  priority: number;
-  result: unknown;
-  error: { code: string; message: string } | null;
-  runAt: string;
-  nextRetryAt: string | null;
-}
-
-export interface JobEvent {
-  seq: number;
-  at: string;
-  /** STATUS, PROGRESS, LOG or ATTEMPT */
-  kind: string;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-}
-
-export interface QueueInfo {
-  backend: string;
-  reason: string;
-  queueName: string;
-  probes: { backend: string; ok: boolean; detail: string; latencyMs: number }[];
-  healthy: boolean;
-  usingFallback: boolean;
-  eventBus: string;
-  ledger: string;
-  queue: { waiting: number; delayed: number; active: number } | null;
-  jobCounts: { status: JobStatus; type: string; count: number }[];
-  workers: { id: string; hostname: string; pid: number; backend: string; concurrency: number; running: number; startedAt: string; heartbeatAt: string }[];
-}
-
-export interface TaskInfo {
-  name: string;
-  phase: Phase;
-  description: string | null;
-  inputSchema: JsonSchema;
-  maxAttempts: number | null;
-  timeoutMs: number | null;
-}
+/** A job as the dashboard's lists show it (fragment JobSummary). */
+export type JobSummary = JobSummaryFragment;
+/** A job as its page shows it (fragment JobDetail). */
+export type JobDetail = JobDetailFragment;
+export type QueueInfo = DashboardQueueInfoQuery['queueInfo'];
+/** A task as the enqueue form reads it: its input schema is JSON Schema. */
+export type TaskInfo = Omit<DashboardTasksQuery['tasks'][number], 'inputSchema'> & { inputSchema: JsonSchema };
 
 export interface JsonSchema {
   type?: string | string[];
@@ -84,11 +50,16 @@ export interface JsonSchema {
   description?: string;
 }
 
-const SUMMARY = 'id type phase status progress message attempt maxAttempts input createdBy createdAt startedAt finishedAt lastSeq';
-const DETAIL = `${SUMMARY} backend priority result error { code message } runAt nextRetryAt`;
+const JOB_SUMMARY = /* GraphQL */ `fragment JobSummary on Job {
+  id type phase status progress message attempt maxAttempts input createdBy createdAt startedAt finishedAt lastSeq
+}`;
+const JOB_DETAIL = withFragments(
+  /* GraphQL */ `fragment JobDetail on Job { ...JobSummary backend priority result error { code message } runAt nextRetryAt }`,
+  JOB_SUMMARY,
+);
 
 export const ME = /* GraphQL */ `query DashboardMe { me { name role } }`;
-export type MeData = { me: { name: string; role: Role } };
+export type MeData = DashboardMeQuery;
 
 export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
   queueInfo {
@@ -99,15 +70,18 @@ export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
     workers { id hostname pid backend concurrency running startedAt heartbeatAt }
   }
 }`;
-export type QueueInfoData = { queueInfo: QueueInfo };
+export type QueueInfoData = DashboardQueueInfoQuery;
 
-export const JOBS = /* GraphQL */ `query DashboardJobs($first: Int, $after: String, $status: [JobStatus!], $type: String, $phase: Phase) {
-  jobs(first: $first, after: $after, status: $status, type: $type, phase: $phase) {
-    nodes { ${SUMMARY} }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-export type JobsData = { jobs: { nodes: JobSummary[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+export const JOBS = withFragments(
+  /* GraphQL */ `query DashboardJobs($first: Int, $after: String, $status: [JobStatus!], $type: String, $phase: Phase) {
+    jobs(first: $first, after: $after, status: $status, type: $type, phase: $phase) {
+      nodes { ...JobSummary }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`,
+  JOB_SUMMARY,
+);
+export type JobsData = DashboardJobsQuery;
 
 /** Finished jobs for the throughput chart: only what the chart needs. */
 export const FINISHED_JOBS = /* GraphQL */ `query DashboardFinishedJobs($first: Int, $after: String) {
@@ -116,32 +90,35 @@ export const FINISHED_JOBS = /* GraphQL */ `query DashboardFinishedJobs($first: 
     pageInfo { hasNextPage endCursor }
   }
 }`;
-export type FinishedJob = { id: string; status: JobStatus; finishedAt: string | null };
-export type FinishedJobsData = { jobs: { nodes: FinishedJob[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+export type FinishedJobsData = DashboardFinishedJobsQuery;
+export type FinishedJob = FinishedJobsData['jobs']['nodes'][number];
 
-export const JOB_UPDATES = /* GraphQL */ `subscription DashboardJobUpdates($phase: Phase, $type: String) {
-  jobUpdates(phase: $phase, type: $type) { ${SUMMARY} }
-}`;
-export type JobUpdatesData = { jobUpdates: JobSummary };
+export const JOB_UPDATES = withFragments(
+  /* GraphQL */ `subscription DashboardJobUpdates($phase: Phase, $type: String) { jobUpdates(phase: $phase, type: $type) { ...JobSummary } }`,
+  JOB_SUMMARY,
+);
+export type JobUpdatesData = DashboardJobUpdatesSubscription;
 
-export const JOB = /* GraphQL */ `query DashboardJob($id: ID!) { job(id: $id) { ${DETAIL} } }`;
-export type JobData = { job: JobDetail | null };
+export const JOB = withFragments(/* GraphQL */ `query DashboardJob($id: ID!) { job(id: $id) { ...JobDetail } }`, JOB_DETAIL);
+export type JobData = DashboardJobQuery;
 
-export const JOB_PROGRESS = /* GraphQL */ `subscription DashboardJobProgress($id: ID!, $afterSeq: Int) {
-  jobProgress(id: $id, afterSeq: $afterSeq) { ${DETAIL} }
-}`;
-export type JobProgressData = { jobProgress: JobDetail };
+export const JOB_PROGRESS = withFragments(
+  /* GraphQL */ `subscription DashboardJobProgress($id: ID!, $afterSeq: Int) { jobProgress(id: $id, afterSeq: $afterSeq) { ...JobDetail } }`,
+  JOB_DETAIL,
+);
+export type JobProgressData = DashboardJobProgressSubscription;
 
 export const JOB_EVENTS = /* GraphQL */ `subscription DashboardJobEvents($id: ID!, $afterSeq: Int) {
   jobEvents(id: $id, afterSeq: $afterSeq) { seq at kind status progress message }
 }`;
-export type JobEventsData = { jobEvents: JobEvent };
+export type JobEventsData = DashboardJobEventsSubscription;
+export type JobEvent = JobEventsData['jobEvents'];
 
-export const CANCEL_JOB = /* GraphQL */ `mutation DashboardCancelJob($id: ID!) { cancelJob(id: $id) { ${DETAIL} } }`;
-export type CancelJobData = { cancelJob: JobDetail };
+export const CANCEL_JOB = withFragments(/* GraphQL */ `mutation DashboardCancelJob($id: ID!) { cancelJob(id: $id) { ...JobDetail } }`, JOB_DETAIL);
+export type CancelJobData = DashboardCancelJobMutation;
 
-export const RETRY_JOB = /* GraphQL */ `mutation DashboardRetryJob($id: ID!) { retryJob(id: $id) { job { ${DETAIL} } } }`;
-export type RetryJobData = { retryJob: { job: JobDetail } };
+export const RETRY_JOB = withFragments(/* GraphQL */ `mutation DashboardRetryJob($id: ID!) { retryJob(id: $id) { job { ...JobDetail } } }`, JOB_DETAIL);
+export type RetryJobData = DashboardRetryJobMutation;
 
 export const TASKS = /* GraphQL */ `query DashboardTasks { tasks { name phase description inputSchema maxAttempts timeoutMs } }`;
 export type TasksData = { tasks: TaskInfo[] };
@@ -149,4 +126,4 @@ export type TasksData = { tasks: TaskInfo[] };
 export const ENQUEUE_JOB = /* GraphQL */ `mutation DashboardEnqueue($type: String!, $input: JSON!, $priority: Int, $delayMs: Int) {
   enqueueJob(type: $type, input: $input, priority: $priority, delayMs: $delayMs) { job { id } deduplicated }
 }`;
-export type EnqueueJobData = { enqueueJob: { job: { id: string }; deduplicated: boolean } };
+export type EnqueueJobData = DashboardEnqueueMutation;
