@@ -4,6 +4,7 @@ import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from '
 import { Batcher } from '../lib/batcher.ts';
 import { errorText } from '../lib/errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
+import { isUuid } from '../lib/uuid.ts';
 import { refuseUnfit } from './errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { CONSUME_WAIT_MS, ConsumeOnce, deliver, InFlight, operation, timedProbe, type EntryData } from './shared.ts';
@@ -77,7 +78,6 @@ const SUPERVISE_INTERVAL_SECONDS = 10;
 const DELETE_AFTER_SECONDS = 60 * 60;
 const MAINTENANCE_INTERVAL_SECONDS = 5 * 60;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export function createPgbossAdapter(opts: PgbossAdapterOptions): QueueAdapter {
@@ -384,7 +384,6 @@ class PgbossAdapter implements QueueAdapter {
     }
   }
 
-
   async stopConsuming(): Promise<void> {
     if (!this.#consuming) return;
     if (!this.#consumingStarted) {
@@ -440,7 +439,7 @@ class PgbossAdapter implements QueueAdapter {
   }
 
   async remove(queueRef: string): Promise<boolean> {
-    if (!UUID.test(queueRef)) return false;
+    if (!isUuid(queueRef)) return false;
     return operation('pg-boss remove', () => this.#remove(queueRef));
   }
 

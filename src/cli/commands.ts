@@ -181,7 +181,6 @@ function statuses(parsed: Parsed): JobStatus[] | undefined {
 
 // ── cancel, retry ──
 
-
 /** How long `cancel` waits for a running job's worker to stop it. */
 const CANCEL_WAIT_MS = 30_000;
 

@@ -42,7 +42,6 @@ export interface JobSystemParts {
   localChanges: LocalChanges;
 }
 
-
 /**
  * The job system as a service (JobService, what the API may ask), over the parts startJobSystem
  * wired: the ledger, the chosen queue backend and its fallback, the event bus, and (in worker
