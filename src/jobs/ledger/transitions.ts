@@ -132,14 +132,17 @@ export class JobTransitions {
         'jobgraph.createJob',
       );
     const created = new Map<string, Change>();
+    // One window for the write and the read after it: the caller waits at most that long.
+    const deadline = Date.now() + UNANSWERED_WRITE_WINDOW_MS;
+    const windowMs = () => Math.max(0, deadline - Date.now());
     await this.#answered(ids, async () => {
-      const { value: rows, attempts } = await whileUnreachable(insert, { windowMs: UNANSWERED_WRITE_WINDOW_MS });
+      const { value: rows, attempts } = await whileUnreachable(insert, { windowMs: windowMs() });
       for (const row of rows) created.set(row.id, splitChange(row));
       // An earlier run may have committed what this one found already there: those jobs are this
       // request's, found by the ids chosen for it.
       const missing = ids.filter((id) => !created.has(id));
       if (attempts > 1 && missing.length > 0) {
-        const { value: found } = await whileUnreachable(() => this.#withFirstEvent(missing), { windowMs: UNANSWERED_WRITE_WINDOW_MS });
+        const { value: found } = await whileUnreachable(() => this.#withFirstEvent(missing), { windowMs: windowMs() });
         for (const row of found) created.set(row.id, splitChange(row));
       }
     });
