@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { OwnRedis } from '../helpers/ports.ts';
 import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
 
 // The ledger fails after the queue took a job: PostgreSQL itself refuses the write that records
@@ -48,5 +49,30 @@ describe('a ledger error after a successful enqueue', () => {
     expect(done).toMatchObject({ status: 'COMPLETED', attempt: 1, backend: 'BULLMQ' });
     const events = await system.events(accepted.job.id);
     expect(events.filter((e) => e.kind === 'STATUS' && e.status === 'RUNNING')).toHaveLength(1);
+  });
+
+  it('never throws into a committed enqueue: with Redis gone and the ledger refusing to take its jobs back, the job is accepted and runs in process', async () => {
+    const redis = await OwnRedis.start();
+    const own = new Harness(testEnv({ DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_BACKEND: 'bullmq', QUEUE_NAME: uniqueName('forget') }));
+    try {
+      const system = await own.start();
+      const held = await system.enqueue('test.echo', { value: 'held by bullmq' }, { delayMs: 60_000 });
+      // Taking a job back from the down queue (Outbox.forget) clears its queueRef: refused here.
+      await admin.query(`
+        CREATE FUNCTION refuse_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the ledger refuses to take the job back'; END $$;
+        CREATE TRIGGER refuse_forget BEFORE UPDATE ON "Job" FOR EACH ROW
+          WHEN (OLD."queueRef" IS NOT NULL AND NEW."queueRef" IS NULL AND OLD.input->>'value' = 'held by bullmq')
+          EXECUTE FUNCTION refuse_forget();`);
+      await redis.stop();
+
+      const accepted = await system.enqueue('test.echo', { value: 'while redis is gone' });
+      expect(await waitForJob(system, accepted.job.id, undefined, 20_000)).toMatchObject({ status: 'COMPLETED', attempt: 1 });
+      expect(system.dispatcher.status()).toMatchObject({ primaryHealthy: false, usingFallback: true });
+      expect(await system.getJob(held.job.id)).toMatchObject({ status: 'QUEUED', queueRef: expect.any(String) });
+    } finally {
+      await own.stopAll();
+      await redis.destroy();
+    }
   });
 });
