@@ -4,6 +4,7 @@ import { PgBoss, type JobInsert, type JobWithMetadata, type WorkOptions } from '
 import { Batcher } from '../lib/batcher.ts';
 import { errorText } from '../lib/errors.ts';
 import { withTimeout } from '../lib/timeouts.ts';
+import { Semaphore, type Release } from '../lib/semaphore.ts';
 import { isUuid } from '../lib/uuid.ts';
 import { refuseUnfit } from './errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -84,67 +85,6 @@ export function createPgbossAdapter(opts: PgbossAdapterOptions): QueueAdapter {
   return new PgbossAdapter(opts);
 }
 
-/**
- * Free handler slots of this process. A slot is taken when a handler starts and given back when
- * its job is settled, so at most `limit` handlers run whatever pg-boss has fetched.
- */
-class Slots {
-  #free: number;
-  readonly #waiters = new Set<() => void>();
-  readonly #holders = new Set<() => void>();
-
-  constructor(limit: number) {
-    this.#free = limit;
-  }
-
-  tryTake(): boolean {
-    if (this.#free === 0) return false;
-    this.#free--;
-    return true;
-  }
-
-  /**
-   * `wake`: let one waiting worker go back to fetching. Not when the giver's own worker is about
-   * to fetch anyway: two fetches for one slot would hand a job back for nothing.
-   */
-  give(wake: boolean): void {
-    this.#free++;
-    // A job already fetched and held for a slot takes it first: it needs no fetch.
-    const [holder] = this.#holders;
-    if (holder) return holder();
-    if (!wake) return;
-    const [first] = this.#waiters;
-    first?.();
-  }
-
-  /** Resolves once a slot is free for a job already fetched (served before workers waiting to fetch), or `until` is aborted. */
-  async hold(until: AbortSignal): Promise<void> {
-    if (this.#free > 0 || until.aborted) return;
-    await Slots.#waitIn(this.#holders, until);
-  }
-
-  /** Resolves once a slot is free (without taking it) or `until` is aborted. */
-  async whenFree(until: AbortSignal): Promise<void> {
-    // The re-check is a safety only: a woken waiter whose slot was taken meanwhile waits again.
-    while (this.#free === 0 && !until.aborted) await Slots.#waitIn(this.#waiters, until, 5_000);
-  }
-
-  /** Waits in `queue` until give() calls it, `until` is aborted, or `recheckMs` passed. */
-  static #waitIn(queue: Set<() => void>, until: AbortSignal, recheckMs?: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        queue.delete(done);
-        until.removeEventListener('abort', done);
-        clearTimeout(recheck);
-        resolve();
-      };
-      const recheck = recheckMs === undefined ? undefined : setTimeout(done, recheckMs);
-      queue.add(done);
-      until.addEventListener('abort', done, { once: true });
-    });
-  }
-}
-
 class PgbossAdapter implements QueueAdapter {
   readonly name = 'pgboss' as const;
   readonly capabilities: QueueCapabilities = {
@@ -211,7 +151,11 @@ class PgbossAdapter implements QueueAdapter {
   #consumeError: unknown;
   #consumingStarted = false;
   #concurrency = 0;
-  #slots: Slots | undefined;
+  /**
+   * Free handler slots of this process: taken when a handler starts, given back when its job is
+   * settled, so at most `concurrency` handlers run whatever pg-boss has fetched.
+   */
+  #slots: Semaphore | undefined;
   /** Aborted by stopConsuming()/close(): fetched jobs are handed back instead of started. */
   readonly #stop = new AbortController();
   readonly #inFlight = new InFlight();
@@ -276,7 +220,7 @@ class PgbossAdapter implements QueueAdapter {
     if (this.#closed) throw new Error('the pg-boss adapter is closed');
     this.#consumeOnce.claim(concurrency);
     this.#concurrency = concurrency;
-    this.#slots = new Slots(concurrency);
+    this.#slots = new Semaphore(concurrency);
     this.#consuming = this.#keepTrying(handler);
     // Not past a short wait: while PostgreSQL is away the workers start once it answers.
     const started = await withTimeout(this.#consuming.then(() => true), CONSUME_WAIT_MS, 'pg-boss consume').catch(() => false);
@@ -327,28 +271,32 @@ class PgbossAdapter implements QueueAdapter {
     // pg-boss fetches again at once only after a full batch (burst); after a short one it waits a poll.
     const fetchesNext = jobs.length === BATCH_SIZE;
     let running = 0;
-    const start = (job: JobWithMetadata<EntryData>) => {
+    const start = (job: JobWithMetadata<EntryData>, release: Release) => {
       running++;
       const delivery = this.#deliver(boss, job, handler).finally(() => {
         running--;
-        slots.give(running > 0 || !fetchesNext);
+        // Waking a worker waiting to fetch is for nothing when this batch's worker fetches next.
+        release({ wakeWatcher: running > 0 || !fetchesNext });
       });
       return this.#inFlight.track(delivery);
     };
     const started: Promise<void>[] = [];
     const excess: JobWithMetadata<EntryData>[] = [];
     for (const job of ordered) {
-      if (!this.#stop.signal.aborted && slots.tryTake()) started.push(start(job));
+      const release = this.#stop.signal.aborted ? undefined : slots.tryAcquire();
+      if (release) started.push(start(job, release));
       else excess.push(job);
     }
     // A job beyond the free slots waits a moment for one (a short job's slot frees within
     // milliseconds) before it is handed back: a hand-back is a DELETE and a re-INSERT in pg-boss,
-    // and the dead rows it leaves slow every fetch after it (BENCHMARKS.md §1).
+    // and the dead rows it leaves slow every fetch after it (BENCHMARKS.md §1). A job already
+    // fetched takes a freed slot before a worker waiting to fetch: it needs no fetch.
     if (excess.length > 0) {
       const held = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(HOLD_MS)]);
-      while (excess.length > 0 && !held.aborted) {
-        if (slots.tryTake()) started.push(start(excess.shift()!));
-        else await slots.hold(held);
+      while (excess.length > 0) {
+        const release = await slots.acquire(held).catch(() => undefined);
+        if (!release) break;
+        started.push(start(excess.shift()!, release));
       }
     }
     if (excess.length > 0) {
@@ -358,8 +306,10 @@ class PgbossAdapter implements QueueAdapter {
     }
     if (started.length === 0) {
       // Every slot is busy: wait for one before letting pg-boss fetch again, or the worker would
-      // spin fetching and handing back.
-      await slots.whenFree(this.#stop.signal);
+      // spin fetching and handing back. Looked at again every 5 s, as a release may not wake it.
+      while (slots.inUse === slots.limit && !this.#stop.signal.aborted) {
+        await slots.whenAvailable(AbortSignal.any([this.#stop.signal, AbortSignal.timeout(5_000)]));
+      }
       return;
     }
     await Promise.all(started);

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Batcher } from '../../src/lib/batcher.ts';
 import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
 import { CodedError, errorText } from '../../src/lib/errors.ts';
@@ -69,6 +69,35 @@ describe('Semaphore', () => {
     await d;
     expect(order).toEqual(['c', 'd']);
     expect(semaphore.inUse).toBe(2);
+  });
+
+  it('lets an aborted acquirer go without a slot, and passes a release to the next acquirer before any watcher', async () => {
+    const semaphore = new Semaphore(1);
+    const held = semaphore.tryAcquire()!;
+    expect(semaphore.tryAcquire()).toBeUndefined();
+    const abort = new AbortController();
+    const abandoned = semaphore.acquire(abort.signal);
+    const watched = vi.fn();
+    void semaphore.whenAvailable().then(watched);
+    const next = semaphore.acquire();
+    abort.abort(new Error('gave up'));
+    await expect(abandoned).rejects.toThrow('gave up');
+    held();
+    const release = await next; // the slot went to the waiting acquirer, not the watcher
+    await Promise.resolve();
+    expect(watched).not.toHaveBeenCalled();
+    expect(semaphore.inUse).toBe(1);
+    release({ wakeWatcher: false }); // free, but the watcher is not told
+    await Promise.resolve();
+    expect(watched).not.toHaveBeenCalled();
+    expect(semaphore.inUse).toBe(0);
+    semaphore.tryAcquire()!();
+    await vi.waitFor(() => expect(watched).toHaveBeenCalledOnce());
+    const stop = new AbortController();
+    semaphore.tryAcquire();
+    const stopped = semaphore.whenAvailable(stop.signal);
+    stop.abort();
+    await stopped; // resolves on abort, slot or not
   });
 });
 
