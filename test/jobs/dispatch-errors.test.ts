@@ -75,4 +75,23 @@ describe('a ledger error after a successful enqueue', () => {
       await redis.destroy();
     }
   });
+
+  it('never throws into a committed enqueue when the event bus throws: the job is accepted and the sweep sends it', async () => {
+    const own = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'bullmq', QUEUE_NAME: uniqueName('bus'), REDISPATCH_AFTER_MS: '1000' }));
+    try {
+      const system = await own.start();
+      const { bus } = system;
+      const publish = bus.publishJobChange.bind(bus);
+      bus.publishJobChange = () => {
+        throw new Error('the event bus refuses this change');
+      };
+      const accepted = await system.enqueue('test.echo', { value: 'unannounced' });
+      bus.publishJobChange = publish;
+      expect(accepted.job.status).toBe('QUEUED');
+      // The throw came before the dispatch: the job was sent by the sweep, once.
+      expect(await waitForJob(system, accepted.job.id, undefined, 20_000)).toMatchObject({ status: 'COMPLETED', attempt: 1 });
+    } finally {
+      await own.stopAll();
+    }
+  });
 });
