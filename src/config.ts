@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePeriod } from './lib/duration.ts';
 import { BACKEND_NAMES } from './adapters/backends.ts';
 
 /**
@@ -6,6 +7,15 @@ import { BACKEND_NAMES } from './adapters/backends.ts';
  * an error that names the variable and what it accepts; nothing falls back silently.
  */
 const intFrom = (min: number) => z.coerce.number().int().min(min);
+/** A period in ms ('7d', '12h', 'forever' → Infinity). */
+const period = z.string().transform((text, ctx) => {
+  try {
+    return parsePeriod(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
 
 const booleanString = z
   .enum(['true', 'false', '1', '0'])
@@ -70,6 +80,17 @@ const configSchema = z.object({
    * queue again, whatever the queue was said to hold (a flushed Redis, a lost delivery).
    */
   REDISPATCH_AFTER_MS: intFrom(100).default(30_000),
+  /**
+   * How long a COMPLETED or CANCELLED job is kept (with its events) after it ended: '7d', '12h', …
+   * or 'forever'. The counts and the throughput chart keep it after it is gone (JobTally).
+   */
+  JOB_RETENTION: period.prefault('7d'),
+  /** The same for a FAILED job: longer, as someone may still need to see why it failed. */
+  JOB_RETENTION_FAILED: period.prefault('30d'),
+  /** How often a worker process looks for jobs past their retention (one process prunes at a time). */
+  PRUNE_INTERVAL_MS: intFrom(1_000).default(60_000),
+  /** Jobs removed per statement, so pruning never holds many rows or stalls running jobs. */
+  PRUNE_BATCH: intFrom(1).max(10_000).default(500),
   /** An OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM); unset: the offline heuristic. */
   LLM_BASE_URL: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
   LLM_API_KEY: z.string().optional(),

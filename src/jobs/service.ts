@@ -6,7 +6,7 @@ import type { JobChange } from '../events/messages.ts';
 import type { BackendName, ProbeResult, QueueCounts } from '../adapters/types.ts';
 import type { BusTransport } from '../events/bus.ts';
 import type { DispatcherStatus } from './dispatcher.ts';
-import type { Change, Job, JobEvent, JobListFilter, WorkerRow } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobListFilter, RetentionSummary, ThroughputRow, WorkerRow } from './ledger/index.ts';
 import type { JobStatus } from './states.ts';
 import type { TaskCatalog } from './task-registry.ts';
 
@@ -35,6 +35,8 @@ export interface QueueInfo {
   queue: QueueCounts | { error: string };
   jobs: { status: JobStatus; type: string; count: number }[];
   workers: WorkerRow[];
+  /** JOB_RETENTION and JOB_RETENTION_FAILED as written ('7d', 'forever'), and what retention did. */
+  retention: RetentionSummary & { completed: string; failed: string };
 }
 
 export interface Readiness {
@@ -66,6 +68,8 @@ export interface JobService {
   events(jobId: string, opts?: { afterSeq?: number; last?: number }): Promise<JobEvent[]>;
   listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }>;
   queueInfo(): Promise<QueueInfo>;
+  /** Jobs that ended per minute and status over the last `minutes` minutes (pruned jobs included). */
+  throughput(minutes: number): Promise<ThroughputRow[]>;
   /** Every job change this process hears of, from any process; returns the unsubscribe. */
   onJobChange(listener: (change: JobChange) => void): () => void;
   /**

@@ -17,6 +17,7 @@ import { toJobChanges } from './changes.ts';
 import { backendOf, Dispatcher } from './dispatcher.ts';
 import { Executor } from './executor.ts';
 import { Ledger } from './ledger/index.ts';
+import { Pruner, retentionRules } from './pruner.ts';
 import { Reaper } from './reaper.ts';
 import { isWaiting } from './states.ts';
 import { LocalChanges } from './local-changes.ts';
@@ -112,6 +113,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
 
     let executor: Executor | undefined;
     let reaper: Reaper | undefined;
+    let pruner: Pruner | undefined;
     let workerId: string | undefined;
     if (worker) {
       workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -162,6 +164,16 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       await primary.consume(executor.deliver, config.WORKER_CONCURRENCY);
       await fallback?.consume(executor.deliver, config.WORKER_CONCURRENCY);
       reaper.start();
+      const pruning = new Pruner({
+        ledger,
+        logger,
+        rules: retentionRules(config, registry),
+        batch: config.PRUNE_BATCH,
+        intervalMs: config.PRUNE_INTERVAL_MS,
+      });
+      pruner = pruning;
+      cleanup.unshift(async () => pruning.stop());
+      pruning.start();
     }
     await bus.ready();
     dispatcher.start();
@@ -169,7 +181,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',
     );
-    return { config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, workerId, queueName, deps, localChanges };
+    return { config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, localChanges };
   } catch (error) {
     for (const step of cleanup) await step().catch(() => {});
     throw error;

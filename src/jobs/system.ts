@@ -6,13 +6,15 @@ import type { Logger } from '../lib/logger.ts';
 import { describeIssues, fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import { errorText } from '../lib/errors.ts';
+import { formatPeriod } from '../lib/duration.ts';
 import type { QueueAdapter } from '../adapters/types.ts';
 import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
 import { optionIssues } from './enqueue-options.ts';
 import { InvalidInputError, UnknownTaskError } from './errors.ts';
 import type { Executor } from './executor.ts';
-import type { Change, Job, JobEvent, JobListFilter, Ledger, NewJob } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobListFilter, Ledger, NewJob, ThroughputRow } from './ledger/index.ts';
+import type { Pruner } from './pruner.ts';
 import type { Reaper } from './reaper.ts';
 import type { EnqueueItem, EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 import { startJobSystem, type JobSystemOptions } from './start.ts';
@@ -36,6 +38,7 @@ export interface JobSystemParts {
   fallback: QueueAdapter | undefined;
   executor: Executor | undefined;
   reaper: Reaper | undefined;
+  pruner: Pruner | undefined;
   workerId: string | undefined;
   queueName: string;
   deps: TaskDeps;
@@ -68,6 +71,8 @@ export class JobSystem implements JobService {
   readonly #fallback: QueueAdapter | undefined;
   readonly #executor: Executor | undefined;
   readonly #reaper: Reaper | undefined;
+  /** Retention, in processes that run workers. */
+  readonly pruner: Pruner | undefined;
   readonly #localChanges: LocalChanges;
 
   /** Made of the parts startJobSystem (start.ts) wires. */
@@ -86,6 +91,7 @@ export class JobSystem implements JobService {
     this.#fallback = parts.fallback;
     this.#executor = parts.executor;
     this.#reaper = parts.reaper;
+    this.pruner = parts.pruner;
     this.#localChanges = parts.localChanges;
   }
 
@@ -221,7 +227,11 @@ export class JobSystem implements JobService {
       error: error instanceof Error ? error.message : String(error),
     }));
     // Together: on the embedded ledger each read waits for the session, and they wait once, not twice.
-    const [jobs, workers] = await Promise.all([this.ledger.queries.counts(), this.ledger.queries.liveWorkers(this.config.STALE_AFTER_MS)]);
+    const [jobs, workers, retention] = await Promise.all([
+      this.ledger.queries.counts(),
+      this.ledger.queries.liveWorkers(this.config.STALE_AFTER_MS),
+      this.ledger.retention.summary(),
+    ]);
     return {
       backend: this.selection.adapter.name,
       queueName: this.queueName,
@@ -233,7 +243,12 @@ export class JobSystem implements JobService {
       queue,
       jobs,
       workers,
+      retention: { ...retention, completed: formatPeriod(this.config.JOB_RETENTION), failed: formatPeriod(this.config.JOB_RETENTION_FAILED) },
     };
+  }
+
+  throughput(minutes: number): Promise<ThroughputRow[]> {
+    return this.ledger.queries.throughput(minutes);
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────
@@ -254,6 +269,7 @@ export class JobSystem implements JobService {
     this.logger.info({ running: executor?.runningJobIds.length ?? 0 }, 'stopping: no new jobs');
     await dispatcher.stop();
     await reaper?.stop();
+    await this.pruner?.stop();
     if (executor) {
       const deadline = setTimeout(() => executor.abortAll('shutdown'), this.config.SHUTDOWN_TIMEOUT_MS);
       await Promise.all([selection.adapter.stopConsuming(), fallback?.stopConsuming()]);

@@ -1,3 +1,4 @@
+import { parsePeriod } from '../lib/duration.ts';
 import type { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Phase } from '../generated/prisma/enums.ts';
@@ -74,6 +75,11 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown> {
    * history, instead of crashing on a state it cannot read.
    */
   readonly checkpoint?: z.ZodType<C>;
+  /**
+   * How long this task's finished jobs are kept, over JOB_RETENTION and JOB_RETENTION_FAILED:
+   * '90d', '12h', 'forever'. `completed` also covers CANCELLED.
+   */
+  readonly retention?: { readonly completed?: string; readonly failed?: string };
   readonly handler: (input: I, ctx: TaskContext<C>) => Promise<O>;
 }
 
@@ -82,6 +88,8 @@ export function defineTask<I, O, C = unknown>(definition: TaskDefinition<I, O, C
   if (!/^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/.test(definition.name)) {
     throw new Error(`Task name "${definition.name}" must be dotted camelCase, e.g. "planning.generateAttributes"`);
   }
+  // A typo in a retention period stops startup, not the first prune a week later.
+  for (const period of Object.values(definition.retention ?? {})) parsePeriod(period);
   return definition;
 }
 

@@ -110,7 +110,7 @@ async function visibleJob(ctx: ApiContext, id: string, viewer: Viewer = requireV
   return job;
 }
 
-function badInput(message: string, path: (string | number)[], issues?: unknown): GraphQLError {
+export function badInput(message: string, path: (string | number)[], issues?: unknown): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field: path.join('.'), ...(issues ? { issues } : {}) } });
 }
 

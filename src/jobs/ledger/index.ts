@@ -6,19 +6,22 @@
  *   transitions  the state machine's writes (states.ts): create, claim, complete, fail, retry, …
  *   outbox       which waiting jobs a queue holds, and the sweep's leases
  *   liveness     workers, heartbeats, and jobs whose worker was lost
+ *   retention    finished jobs leaving once past their period; the tallies that outlive them
  *   sql          what their statements are built from
  */
 import type { LedgerDb } from '../../db/client.ts';
 import { Liveness } from './liveness.ts';
 import { Outbox } from './outbox.ts';
 import { LedgerQueries } from './queries.ts';
+import { Retention } from './retention.ts';
 import type { AfterWrite, Change, LedgerContext } from './sql.ts';
 import { JobTransitions } from './transitions.ts';
 
 export type { Job, JobEvent } from '../../generated/prisma/client.ts';
 export type { AfterWrite, Change } from './sql.ts';
 export { isUuid } from './sql.ts';
-export type { JobListFilter, WorkerRow } from './queries.ts';
+export type { JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
+export type { RetentionPeriods, RetentionRules, RetentionSummary } from './retention.ts';
 export type { ClaimOutcome, NewJob } from './transitions.ts';
 
 export class Ledger {
@@ -26,6 +29,7 @@ export class Ledger {
   readonly transitions: JobTransitions;
   readonly outbox: Outbox;
   readonly liveness: Liveness;
+  readonly retention: Retention;
   #afterWrite: AfterWrite = async () => {};
 
   readonly db: LedgerDb;
@@ -42,6 +46,7 @@ export class Ledger {
     this.transitions = new JobTransitions(ctx, this.queries);
     this.outbox = new Outbox(ctx);
     this.liveness = new Liveness(ctx);
+    this.retention = new Retention(db);
   }
 
   /**

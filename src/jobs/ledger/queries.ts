@@ -3,7 +3,7 @@ import type { Job, JobEvent } from '../../generated/prisma/client.ts';
 import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { HELD_STATUSES } from '../states.ts';
+import { ACTIVE_STATUSES, HELD_STATUSES } from '../states.ts';
 import { isUuid, Params, statusIn } from './sql.ts';
 
 export interface JobListFilter {
@@ -13,6 +13,16 @@ export interface JobListFilter {
   type?: string;
   phase?: Phase;
   createdBy?: string;
+}
+
+export interface ThroughputRow {
+  /** The minute. */
+  start: Date;
+  status: JobStatus;
+  /** Jobs that ended in it with this status. */
+  ended: number;
+  /** Their run time, summed. */
+  durationMs: number;
 }
 
 export interface WorkerRow {
@@ -100,10 +110,28 @@ export class LedgerQueries {
     return { jobs: rows.slice(0, filter.first), hasNextPage: rows.length > filter.first };
   }
 
-  /** How many jobs there are per status and task. */
+  /**
+   * How many jobs there are per status and task: the waiting and running ones counted in the
+   * ledger (found by the status index, so the cost follows live jobs), the finished ones read from
+   * their tallies (which count pruned jobs too), never a scan of history.
+   */
   counts(): Promise<{ status: JobStatus; type: string; count: number }[]> {
     return this.db.query(
-      `SELECT "status", "type", count(*)::int AS count FROM "Job" GROUP BY "status", "type" ORDER BY "type", "status"`,
+      `SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(ACTIVE_STATUSES)} GROUP BY "status", "type"
+       UNION ALL
+       SELECT "status", "type", sum("count")::int FROM "JobTally" GROUP BY "status", "type" HAVING sum("count") <> 0
+       ORDER BY 2, 1`,
+    );
+  }
+
+  /** Jobs that ended per minute and status over the last `minutes` minutes (this one included), oldest first. */
+  throughput(minutes: number): Promise<ThroughputRow[]> {
+    return this.db.query<ThroughputRow>(
+      `SELECT "bucket" AS "start", "status", sum("ended")::int AS "ended", sum("durationMs")::float8 AS "durationMs"
+       FROM "JobTally"
+       WHERE "shard" >= 0 AND "bucket" > date_trunc('minute', now()) - $1::int * interval '1 minute'
+       GROUP BY "bucket", "status" HAVING sum("ended") > 0 ORDER BY "bucket", "status"`,
+      [minutes],
     );
   }
 
