@@ -132,7 +132,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
 
   const jobs: Gauge<'status'> = new Gauge({
     name: 'jobgraph_jobs',
-    help: 'Jobs in the ledger per status, read at scrape time (the same in every process).',
+    help: 'Jobs per status, read at scrape time (the same in every process): waiting and running jobs now; for COMPLETED, FAILED and CANCELLED every job that ended so, those removed by retention included.',
     labelNames: ['status'] as const,
     registers,
     async collect() {
@@ -143,6 +143,26 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
       const byStatus = new Map<string, number>([...ACTIVE_STATUSES, ...TERMINAL_STATUSES].map((status) => [status, 0]));
       for (const row of info.jobs) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + row.count);
       for (const [status, count] of byStatus) jobs.set({ status }, count);
+    },
+  });
+  const pruned: Gauge = new Gauge({
+    name: 'jobgraph_retention_pruned_jobs',
+    help: 'Finished jobs removed by retention (JOB_RETENTION) since the ledger began, read at scrape time (the same in every process).',
+    registers,
+    async collect() {
+      const info = await snapshot();
+      pruned.reset();
+      if (info) pruned.set(info.retention.prunedJobs);
+    },
+  });
+  const oldest: Gauge = new Gauge({
+    name: 'jobgraph_retention_oldest_job_age_seconds',
+    help: 'Age of the oldest job kept in the ledger, read at scrape time; absent while the ledger holds none.',
+    registers,
+    async collect() {
+      const info = await snapshot();
+      oldest.reset();
+      if (info?.retention.oldestJobAt) oldest.set((Date.now() - new Date(info.retention.oldestJobAt).getTime()) / 1000);
     },
   });
   const workers: Gauge = new Gauge({

@@ -13,10 +13,10 @@ export function parsePeriod(text: string): number {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
-/** The period back in the largest unit that divides it ('7d', '90m'), or 'forever'. */
+/** The period back in the largest unit up to days that divides it ('7d', '90m'), or 'forever'. */
 export function formatPeriod(ms: number): string {
   if (ms === Infinity) return 'forever';
-  for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
     if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }
   return `${ms}ms`;

@@ -188,6 +188,8 @@ describe('GET /metrics', () => {
       });
       expect(value(samples, 'jobgraph_workers')).toBe(1); // A's; B runs none
       expect(value(samples, 'jobgraph_fallback_active')).toBe(0);
+      expect(value(samples, 'jobgraph_retention_pruned_jobs')).toBe(0);
+      expect(value(samples, 'jobgraph_retention_oldest_job_age_seconds')).toBeGreaterThan(0);
     }
     expect(table(ours, 'jobgraph_backend_up', ['backend'])).toEqual({ inline: 1 });
     // B sends jobs to no queue: it has no backend to report on.
@@ -257,5 +259,15 @@ describe('GET /metrics', () => {
     expect(html).toContain('/dashboard');
     // The example ran (beforeAll): it is a real job.
     expect(await system.getJob(graphqlJobId)).toMatchObject({ type: 'demo.countWords', status: 'COMPLETED' });
+  });
+
+  it('keeps counting jobs that retention removed, and says how many went', async () => {
+    const before = table(await scrape(otherUrl, undefined), 'jobgraph_jobs', ['status']);
+    const [finished] = await system.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Job" WHERE "finishedAt" IS NOT NULL`);
+    await system.db.query(`UPDATE "Job" SET "createdAt" = now() - interval '40 days', "finishedAt" = now() - interval '40 days' WHERE "finishedAt" IS NOT NULL`);
+    expect(await system.pruner!.prune()).toBe(finished!.n);
+    const after = await scrape(otherUrl, undefined);
+    expect(table(after, 'jobgraph_jobs', ['status'])).toEqual(before);
+    expect(value(after, 'jobgraph_retention_pruned_jobs')).toBe(finished!.n);
   });
 });

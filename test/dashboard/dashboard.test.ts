@@ -395,6 +395,7 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('[data-status="COMPLETED"]').textContent()).toBe(String(completed));
     const perTask = page.getByRole('table', { name: 'Jobs per task and status' });
     await perTask.getByRole('link', { name: 'demo.countWords' }).waitFor();
+    expect(await page.getByTestId('retention').textContent()).toMatch(/kept for 7d \(failed ones for 30d\)\. Oldest job kept: .+ old\./);
 
     const chart = page.getByRole('img', { name: /^Throughput over the last hour/ });
     await expect.poll(() => chart.getAttribute('aria-label')).toMatch(/[1-9]\d* completed, [1-9]\d* failed/);

@@ -6,6 +6,7 @@ import { Batcher } from '../../src/lib/batcher.ts';
 import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
 import { CodedError, errorText } from '../../src/lib/errors.ts';
 import { Semaphore } from '../../src/lib/semaphore.ts';
+import { formatPeriod, parsePeriod } from '../../src/lib/duration.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { describeIssues, fieldIssues } from '../../src/lib/issues.ts';
 import { z } from 'zod';
@@ -169,5 +170,20 @@ describe('validation issues', () => {
     expect(issues.map((i) => i.path)).toEqual([['text'], ['chunkSize']]);
     expect(describeIssues(issues, ['input'])).toMatch(/^input\.text: .+; input\.chunkSize: .+$/);
     expect(describeIssues(fieldIssues(z.string().safeParse(1).error!))).toMatch(/^\(input\): /);
+  });
+});
+
+describe('parsePeriod / formatPeriod', () => {
+  it('reads periods as people write them, and "forever"; refuses anything else with the forms it takes', () => {
+    expect(parsePeriod('7d')).toBe(7 * 86_400_000);
+    expect(parsePeriod(' 12h ')).toBe(12 * 3_600_000);
+    expect(parsePeriod('1.5m')).toBe(90_000);
+    expect(parsePeriod('2w')).toBe(14 * 86_400_000);
+    expect(parsePeriod('Forever')).toBe(Infinity);
+    for (const bad of ['7', 'd', '7 days', '-1d', '']) expect(() => parsePeriod(bad)).toThrow(/ms, s, m, h, d, w/);
+    expect(formatPeriod(7 * 86_400_000)).toBe('7d');
+    expect(formatPeriod(90 * 60_000)).toBe('90m');
+    expect(formatPeriod(1_500)).toBe('1500ms');
+    expect(formatPeriod(Infinity)).toBe('forever');
   });
 });

@@ -41,7 +41,7 @@ export type DashboardMeQuery = { me: { name: string, role: Role } };
 export type DashboardQueueInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DashboardQueueInfoQuery = { queueInfo: { backend: string, reason: string, queueName: string, healthy: boolean, usingFallback: boolean, eventBus: string, ledger: string, probes: Array<{ backend: string, ok: boolean, detail: string, latencyMs: number }>, queue: { waiting: number, delayed: number, active: number } | null, jobCounts: Array<{ status: JobStatus, type: string, count: number }>, workers: Array<{ id: string, hostname: string, pid: number, backend: string, concurrency: number, running: number, startedAt: string, heartbeatAt: string }> } };
+export type DashboardQueueInfoQuery = { queueInfo: { backend: string, reason: string, queueName: string, healthy: boolean, usingFallback: boolean, eventBus: string, ledger: string, probes: Array<{ backend: string, ok: boolean, detail: string, latencyMs: number }>, queue: { waiting: number, delayed: number, active: number } | null, jobCounts: Array<{ status: JobStatus, type: string, count: number }>, workers: Array<{ id: string, hostname: string, pid: number, backend: string, concurrency: number, running: number, startedAt: string, heartbeatAt: string }>, retention: { completed: string, failed: string, prunedJobs: number, lastPrunedAt: string | null, oldestJobAt: string | null } } };
 
 export type DashboardJobsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -54,13 +54,12 @@ export type DashboardJobsQueryVariables = Exact<{
 
 export type DashboardJobsQuery = { jobs: { nodes: Array<{ id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
-export type DashboardFinishedJobsQueryVariables = Exact<{
-  first?: number | null | undefined;
-  after?: string | null | undefined;
+export type DashboardThroughputQueryVariables = Exact<{
+  minutes?: number | null | undefined;
 }>;
 
 
-export type DashboardFinishedJobsQuery = { jobs: { nodes: Array<{ id: string, status: JobStatus, finishedAt: string | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashboardThroughputQuery = { throughput: Array<{ start: string, completed: number, failed: number }> };
 
 export type DashboardJobUpdatesSubscriptionVariables = Exact<{
   phase?: Phase | null | undefined;

@@ -5,7 +5,6 @@
 import type {
   DashboardCancelJobMutation,
   DashboardEnqueueMutation,
-  DashboardFinishedJobsQuery,
   DashboardJobEventsSubscription,
   DashboardJobProgressSubscription,
   DashboardJobQuery,
@@ -13,6 +12,7 @@ import type {
   DashboardJobUpdatesSubscription,
   DashboardMeQuery,
   DashboardQueueInfoQuery,
+  DashboardThroughputQuery,
   DashboardRetryJobMutation,
   DashboardTasksQuery,
   JobDetailFragment,
@@ -68,6 +68,7 @@ export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
     queue { waiting delayed active }
     jobCounts { status type count }
     workers { id hostname pid backend concurrency running startedAt heartbeatAt }
+    retention { completed failed prunedJobs lastPrunedAt oldestJobAt }
   }
 }`;
 export type QueueInfoData = DashboardQueueInfoQuery;
@@ -84,14 +85,10 @@ export const JOBS = withFragments(
 export type JobsData = DashboardJobsQuery;
 
 /** Finished jobs for the throughput chart: only what the chart needs. */
-export const FINISHED_JOBS = /* GraphQL */ `query DashboardFinishedJobs($first: Int, $after: String) {
-  jobs(first: $first, after: $after, status: [COMPLETED, FAILED]) {
-    nodes { id status finishedAt }
-    pageInfo { hasNextPage endCursor }
-  }
+export const THROUGHPUT = /* GraphQL */ `query DashboardThroughput($minutes: Int) {
+  throughput(minutes: $minutes) { start completed failed }
 }`;
-export type FinishedJobsData = DashboardFinishedJobsQuery;
-export type FinishedJob = FinishedJobsData['jobs']['nodes'][number];
+export type ThroughputData = DashboardThroughputQuery;
 
 export const JOB_UPDATES = withFragments(
   /* GraphQL */ `subscription DashboardJobUpdates($phase: Phase, $type: String) { jobUpdates(phase: $phase, type: $type) { ...JobSummary } }`,

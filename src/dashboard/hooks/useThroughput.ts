@@ -1,20 +1,11 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, type ApiError } from '../api/client.ts';
-import { FINISHED_JOBS, type FinishedJob, type FinishedJobsData } from '../api/operations.ts';
+import { THROUGHPUT, type ThroughputData } from '../api/operations.ts';
 import { useApiState } from './useApiState.ts';
 import { useJobUpdates } from './useJobUpdates.ts';
 import { useNow } from './useNow.ts';
 
 export const WINDOW_MINUTES = 60;
-/**
- * How many finished jobs are read. `jobs` lists newest *created* first, 200 a page, and has no
- * finishedAt filter: the chart reads the latest 500 COMPLETED or FAILED jobs and buckets their
- * finishedAt. That is exact unless more than 500 jobs finished in the hour (then `truncated`), or
- * a job created before the 500th finished within the hour (a long one): an acceptable
- * approximation for a glance. Jobs that finish while the page is open arrive by subscription.
- */
-const LIMIT = 500;
-const PAGE = 200;
 
 export interface Bucket {
   /** Start of the minute, ms since the epoch. */
@@ -26,35 +17,41 @@ export interface Bucket {
 export interface ThroughputState {
   buckets: Bucket[];
   loading: boolean;
-  truncated: boolean;
   error: ApiError | null;
 }
 
+/** A job that ended, as the live updates tell it. */
+interface Ended {
+  status: 'COMPLETED' | 'FAILED';
+  finishedAt: string;
+}
+
+/**
+ * Completed and failed jobs per minute over the last hour: the ledger's tallies (`throughput`,
+ * exact however many jobs ended, pruned ones included), read once, plus the jobs that end while the
+ * page is open, from the live updates. A job that ends in the moment between the request and its
+ * answer may be counted twice; nothing polls.
+ */
 export function useThroughput(): ThroughputState {
   const { session, reconnects } = useApiState();
-  const [jobs, setJobs] = useState<ReadonlyMap<string, FinishedJob>>(new Map());
-  const [status, setStatus] = useState<{ loading: boolean; truncated: boolean; error: ApiError | null }>({ loading: true, truncated: false, error: null });
+  const [read, setRead] = useState<{ buckets: Bucket[]; since: number }>({ buckets: [], since: Infinity });
+  const [live, setLive] = useState<ReadonlyMap<string, Ended>>(new Map());
+  const [status, setStatus] = useState<{ loading: boolean; error: ApiError | null }>({ loading: true, error: null });
   const now = useNow(15_000);
 
   useEffect(() => {
     let current = true;
-    (async () => {
-      const found = new Map<string, FinishedJob>();
-      let after: string | null = null;
-      let more = true;
-      while (more && found.size < LIMIT) {
-        const data: FinishedJobsData = await api.request<FinishedJobsData>(FINISHED_JOBS, { first: Math.min(PAGE, LIMIT - found.size), after });
-        for (const job of data.jobs.nodes) found.set(job.id, job);
-        ({ hasNextPage: more, endCursor: after } = data.jobs.pageInfo);
-      }
-      return { found, truncated: more };
-    })().then(
-      ({ found, truncated }) => {
+    const since = Date.now();
+    api.request<ThroughputData>(THROUGHPUT, { minutes: WINDOW_MINUTES }).then(
+      (data) => {
         if (!current) return;
-        setJobs((live) => new Map([...found, ...live]));
-        setStatus({ loading: false, truncated, error: null });
+        const buckets = data.throughput.map((b) => ({ start: Date.parse(b.start), completed: b.completed, failed: b.failed }));
+        setRead({ buckets, since });
+        // What ended before the request is in its answer now.
+        setLive((before) => new Map([...before].filter(([, job]) => Date.parse(job.finishedAt) >= since)));
+        setStatus({ loading: false, error: null });
       },
-      (error: ApiError) => current && setStatus({ loading: false, truncated: false, error }),
+      (error: ApiError) => current && setStatus({ loading: false, error }),
     );
     return () => {
       current = false;
@@ -63,27 +60,33 @@ export function useThroughput(): ThroughputState {
 
   useJobUpdates((job) => {
     if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.finishedAt) {
-      setJobs((before) => new Map(before).set(job.id, { id: job.id, status: job.status, finishedAt: job.finishedAt }));
+      const ended: Ended = { status: job.status, finishedAt: job.finishedAt };
+      setLive((before) => new Map(before).set(job.id, ended));
     }
   });
 
-  const buckets = useMemo(() => bucketize(jobs.values(), now), [jobs, now]);
+  const buckets = useMemo(() => bucketize(read.buckets, [...live.values()].filter((job) => Date.parse(job.finishedAt) >= read.since), now), [read, live, now]);
   return { buckets, ...status };
 }
 
-/** Completed and failed per minute, oldest first, for the `WINDOW_MINUTES` minutes up to `now`. */
-export function bucketize(jobs: Iterable<FinishedJob>, now: number): Bucket[] {
+/** Completed and failed per minute, oldest first, for the `WINDOW_MINUTES` minutes up to `now`: the tallies read, plus jobs seen ending since. */
+export function bucketize(read: Iterable<Bucket>, ended: Iterable<Ended>, now: number): Bucket[] {
   const minute = 60_000;
   const end = Math.floor(now / minute) * minute; // start of the current minute
   const first = end - (WINDOW_MINUTES - 1) * minute;
   const buckets: Bucket[] = Array.from({ length: WINDOW_MINUTES }, (_, i) => ({ start: first + i * minute, completed: 0, failed: 0 }));
-  for (const job of jobs) {
-    if (!job.finishedAt) continue;
-    const index = Math.floor((Date.parse(job.finishedAt) - first) / minute);
-    const bucket = buckets[index];
+  const at = (time: number) => buckets[Math.floor((time - first) / minute)];
+  for (const tally of read) {
+    const bucket = at(tally.start);
+    if (!bucket) continue;
+    bucket.completed += tally.completed;
+    bucket.failed += tally.failed;
+  }
+  for (const job of ended) {
+    const bucket = at(Date.parse(job.finishedAt));
     if (!bucket) continue;
     if (job.status === 'COMPLETED') bucket.completed++;
-    else if (job.status === 'FAILED') bucket.failed++;
+    else bucket.failed++;
   }
   return buckets;
 }

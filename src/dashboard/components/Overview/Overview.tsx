@@ -85,7 +85,6 @@ export function Overview() {
         ) : (
           <>
             <ThroughputChart buckets={throughput.buckets} />
-            {throughput.truncated && <p class={styles.note}>From the latest 500 finished jobs: older ones are not counted.</p>}
           </>
         )}
       </section>
@@ -162,6 +161,7 @@ function JobCounts({ info }: { info: QueueInfo }) {
           </Link>
         ))}
       </div>
+      <Retention retention={info.retention} />
       {tasks.length > 0 && (
         <table aria-label="Jobs per task and status">
           <thead>
@@ -194,5 +194,17 @@ function JobCounts({ info }: { info: QueueInfo }) {
         </table>
       )}
     </section>
+  );
+}
+
+/** How long finished jobs stay, and what retention removed: the counts above include those jobs. */
+function Retention({ retention }: { retention: QueueInfo['retention'] }) {
+  const { completed, failed, prunedJobs, lastPrunedAt, oldestJobAt } = retention;
+  return (
+    <p class={styles.note} data-testid="retention">
+      Finished jobs are kept {completed === 'forever' ? 'forever' : `for ${completed}`} (failed ones {failed === 'forever' ? 'forever' : `for ${failed}`}).
+      {prunedJobs > 0 && ` ${prunedJobs.toLocaleString()} removed so far, the last ${lastPrunedAt ? `at ${formatClock(lastPrunedAt)}` : 'a while ago'}; the counts include them.`}
+      {oldestJobAt && ` Oldest job kept: ${formatDuration(Date.now() - Date.parse(oldestJobAt))} old.`}
+    </p>
   );
 }
