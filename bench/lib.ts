@@ -192,6 +192,47 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
 }
 
 /** Obliterates a BullMQ queue (all its keys) on Redis. */
+/**
+ * Fills a migrated ledger with `n` finished jobs (COMPLETED, 3 events each, created over the last
+ * day), their tallies as the migration writes them, then VACUUM ANALYZE: a ledger with history, as
+ * a deployment has after weeks. Returns how long it took, in ms.
+ */
+export async function preloadHistory(url: string, n: number, opts: { daysAgo?: number; chunk?: number } = {}): Promise<number> {
+  const { daysAgo = 1, chunk = 100_000 } = opts;
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let from = 0; from < n; from += chunk) {
+      const count = Math.min(chunk, n - from);
+      await client.query(
+        `WITH made AS (
+           INSERT INTO "Job" (id, type, phase, status, input, result, attempt, "maxAttempts", backend, "createdAt", "startedAt", "finishedAt", "lastSeq")
+           SELECT gen_random_uuid(), 'bench.history', 'TEST_EXECUTION', 'COMPLETED', '{"n":1}', '{"ok":true}', 1, 4, 'BULLMQ',
+                  now() - $3 * interval '1 day' + g * interval '50 ms', now() - $3 * interval '1 day' + g * interval '50 ms' + interval '5 ms',
+                  now() - $3 * interval '1 day' + g * interval '50 ms' + interval '10 ms', 3
+           FROM generate_series($1::int, $2::int) g
+           RETURNING id, "createdAt")
+         INSERT INTO "JobEvent" ("jobId", seq, at, kind, status, progress)
+         SELECT id, seq, "createdAt", 'STATUS', (ARRAY['QUEUED', 'RUNNING', 'COMPLETED'])[seq]::"JobStatus", CASE WHEN seq = 3 THEN 100 ELSE 0 END
+         FROM made CROSS JOIN generate_series(1, 3) seq`,
+        [from + 1, from + count, daysAgo],
+      );
+    }
+    await client.query(
+      `INSERT INTO "JobTally" ("bucket", "type", "status", "shard", "count", "ended", "durationMs")
+       VALUES (date_trunc('day', now() - $2 * interval '1 day'), 'bench.history', 'COMPLETED', -1, $1, $1, $1 * 5.0)
+       ON CONFLICT ("bucket", "type", "status", "shard") DO UPDATE SET "count" = "JobTally"."count" + excluded."count", "ended" = "JobTally"."ended" + excluded."ended"`,
+      [n, daysAgo],
+    );
+    await client.query('VACUUM ANALYZE "Job"');
+    await client.query('VACUUM ANALYZE "JobEvent"');
+  } finally {
+    await client.end();
+  }
+  return performance.now() - started;
+}
+
 export async function obliterateQueue(name: string, prefix: string): Promise<void> {
   const { Queue } = await import('bullmq');
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
