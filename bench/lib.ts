@@ -221,7 +221,7 @@ export async function preloadHistory(url: string, n: number, opts: { daysAgo?: n
     }
     await client.query(
       `INSERT INTO "JobTally" ("bucket", "type", "status", "shard", "count", "ended", "durationMs")
-       VALUES (date_trunc('day', now() - $2 * interval '1 day'), 'bench.history', 'COMPLETED', -1, $1, $1, $1 * 5.0)
+       VALUES (date_trunc('day', now() - $2 * interval '1 day'), 'bench.history', 'COMPLETED', -1, $1::int, $1::int, $1::float8 * 5)
        ON CONFLICT ("bucket", "type", "status", "shard") DO UPDATE SET "count" = "JobTally"."count" + excluded."count", "ended" = "JobTally"."ended" + excluded."ended"`,
       [n, daysAgo],
     );

@@ -1,4 +1,4 @@
-import { setImmediate as yieldToOthers } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
 import { parsePeriod } from '../lib/duration.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -20,6 +20,9 @@ export function retentionRules(config: Pick<Config, 'JOB_RETENTION' | 'JOB_RETEN
   return { default: fallback, byTask };
 }
 
+/** The shortest rest between two batches. */
+const MIN_REST_MS = 5;
+
 export interface PrunerOptions {
   ledger: Ledger;
   logger: Logger;
@@ -30,8 +33,8 @@ export interface PrunerOptions {
 }
 
 /**
- * Removes finished jobs past their retention, in batches of `batch` one statement each, until a
- * batch comes back short; rolls old tallies up first. Runs in worker processes; the ledger lets one
+ * Removes finished jobs past their retention, in batches of `batch` one statement each, resting
+ * between batches as long as each took, until a batch comes back short; rolls old tallies up first. Runs in worker processes; the ledger lets one
  * process prune at a time, so the others' rounds find nothing to do and end at once.
  */
 export class Pruner {
@@ -69,10 +72,13 @@ export class Pruner {
     await ledger.retention.compactTallies();
     let total = 0;
     for (;;) {
+      const started = performance.now();
       const pruned = await ledger.retention.prune(rules, batch);
       total += pruned;
       if (pruned < batch || this.#stopped) break;
-      await yieldToOthers(); // between statements: no batch waits on this loop
+      // Rest as long as the batch took: pruning takes at most half of the ledger's time, and the
+      // jobs running beside it keep the rest (BENCHMARKS.md §9).
+      await sleep(Math.max(MIN_REST_MS, performance.now() - started));
     }
     if (total > 0) this.#log.info({ pruned: total }, 'removed finished jobs past their retention');
     return total;

@@ -172,6 +172,17 @@ describe('GraphQL API', () => {
     expect(res.data!.queueInfo.jobCounts.length).toBeGreaterThan(0);
   });
 
+  it('tells retention and the throughput of the last minutes, and refuses a window it does not keep', async () => {
+    const res = await alice().request(`{ queueInfo { retention { completed failed prunedJobs oldestJobAt } } throughput(minutes: 5) { start completed failed averageDurationMs } }`);
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.queueInfo.retention).toMatchObject({ completed: '7d', failed: '30d', prunedJobs: 0, oldestJobAt: expect.any(String) });
+    const ended = res.data!.throughput.reduce((n: number, b: { completed: number; failed: number }) => n + b.completed + b.failed, 0);
+    expect(ended).toBeGreaterThan(0); // the jobs the tests before this one ran
+    expect(res.data!.throughput[0]).toMatchObject({ start: expect.any(String), averageDurationMs: expect.any(Number) });
+    const bad = await alice().request(`{ throughput(minutes: 0) { start } }`);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'minutes' });
+  });
+
   it('streams jobProgress over SSE: the job now, every change, then completes', async () => {
     const enq = await alice().request(`mutation { countWords(input: { text: "a b c d e f g h", chunkSize: 2, pauseMs: 250 }) { job { id } } }`);
     const id = enq.data!.countWords.job.id;
