@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../src/db/migrate.ts';
 import { urlFor, withAdmin } from '../test/helpers/database.ts';
+export { withAdmin };
 import { withTimeout } from '../src/lib/timeouts.ts';
 import { counters } from './counters.ts';
 
