@@ -7,6 +7,7 @@ import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
 import { CodedError, errorText } from '../../src/lib/errors.ts';
 import { Semaphore } from '../../src/lib/semaphore.ts';
 import { formatPeriod, parsePeriod } from '../../src/lib/duration.ts';
+import { isUuid, timeOrderedUuid } from '../../src/lib/uuid.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { describeIssues, fieldIssues } from '../../src/lib/issues.ts';
 import { z } from 'zod';
@@ -185,5 +186,20 @@ describe('parsePeriod / formatPeriod', () => {
     expect(formatPeriod(90 * 60_000)).toBe('90m');
     expect(formatPeriod(1_500)).toBe('1500ms');
     expect(formatPeriod(Infinity)).toBe('forever');
+  });
+});
+
+describe('timeOrderedUuid', () => {
+  it('is a version 7 uuid whose text order follows time', () => {
+    const ids = [1_000, 2_000, 2_000, 1_800_000_000_000].map((ms) => timeOrderedUuid(ms));
+    for (const id of ids) {
+      expect(isUuid(id)).toBe(true);
+      expect(id[14]).toBe('7');
+      expect('89ab').toContain(id[19]!);
+    }
+    expect(ids[0]! < ids[1]!).toBe(true);
+    expect(ids[2]! < ids[3]!).toBe(true);
+    expect(ids[1]).not.toBe(ids[2]); // same ms, random bits apart
+    expect(timeOrderedUuid(Date.UTC(2026, 0, 1)).slice(0, 13)).toBe('019b76da-a800') // 2026-01-01T00:00:00Z in ms, 48 bits;
   });
 });

@@ -23,29 +23,32 @@ CREATE TABLE "LedgerRetention" (
 -- Written by hand (Prisma does not model triggers): the tally follows every status change in the
 -- statement that makes it. One statement-level trigger, so a batch of completions costs one
 -- upsert per (task, status), keys in sorted order so concurrent batches cannot deadlock on them.
-CREATE FUNCTION job_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The body is an E-string with each semicolon written \073, not a dollar-quoted one: the Prisma
+-- schema engine over a driver adapter (@prisma/adapter-pg executeScript) splits a migration at
+-- every semicolon, wherever it is.
+CREATE FUNCTION job_tally() RETURNS trigger LANGUAGE plpgsql AS E'
 BEGIN
   INSERT INTO "JobTally" AS t ("bucket", "type", "status", "shard", "count", "ended", "durationMs")
-  SELECT date_trunc('minute', now()), d."type", d."status", pg_backend_pid() % 4,
+  SELECT date_trunc(''minute'', now()), d."type", d."status", pg_backend_pid() % 4,
          sum(d.delta)::int, sum(d.ended)::int, coalesce(sum(d.ms), 0)
   FROM (
     SELECT n."type", n."status", 1 AS delta, 1 AS ended,
            extract(epoch FROM (n."finishedAt" - n."startedAt")) * 1000 AS ms
       FROM new_rows n JOIN old_rows o ON o."id" = n."id"
-     WHERE n."status" <> o."status" AND n."status" IN ('COMPLETED', 'FAILED', 'CANCELLED')
+     WHERE n."status" <> o."status" AND n."status" IN (''COMPLETED'', ''FAILED'', ''CANCELLED'')
     UNION ALL
     SELECT o."type", o."status", -1, 0, NULL
       FROM new_rows n JOIN old_rows o ON o."id" = n."id"
-     WHERE n."status" <> o."status" AND o."status" IN ('COMPLETED', 'FAILED', 'CANCELLED')
+     WHERE n."status" <> o."status" AND o."status" IN (''COMPLETED'', ''FAILED'', ''CANCELLED'')
   ) d
   GROUP BY d."type", d."status"
   ORDER BY d."type", d."status"
   ON CONFLICT ("bucket", "type", "status", "shard") DO UPDATE
     SET "count" = t."count" + excluded."count",
         "ended" = t."ended" + excluded."ended",
-        "durationMs" = t."durationMs" + excluded."durationMs";
-  RETURN NULL;
-END $$;
+        "durationMs" = t."durationMs" + excluded."durationMs"\073
+  RETURN NULL\073
+END ';
 
 CREATE TRIGGER job_tally AFTER UPDATE ON "Job"
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows

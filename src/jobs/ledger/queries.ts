@@ -3,7 +3,7 @@ import type { Job, JobEvent } from '../../generated/prisma/client.ts';
 import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { ACTIVE_STATUSES, HELD_STATUSES } from '../states.ts';
+import { HELD_STATUSES, WAITING_STATUSES } from '../states.ts';
 import { isUuid, Params, statusIn } from './sql.ts';
 
 export interface JobListFilter {
@@ -95,7 +95,14 @@ export class LedgerQueries {
   async listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
     const p = new Params();
     const where: string[] = [];
-    if (filter.status?.length) where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
+    if (filter.status?.length) {
+      where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
+      // Said again as a constant when the statuses are all waiting or all held: the planner then
+      // reads that partial index (live jobs only) instead of walking history by createdAt.
+      for (const live of [WAITING_STATUSES, HELD_STATUSES]) {
+        if (filter.status.every((status) => (live as readonly JobStatus[]).includes(status))) where.push(statusIn(live));
+      }
+    }
     if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
     if (filter.phase) where.push(`"phase" = ${p.add(filter.phase)}::"Phase"`);
     if (filter.createdBy !== undefined) where.push(`"createdBy" = ${p.add(filter.createdBy)}`);
@@ -112,12 +119,14 @@ export class LedgerQueries {
 
   /**
    * How many jobs there are per status and task: the waiting and running ones counted in the
-   * ledger (found by the status index, so the cost follows live jobs), the finished ones read from
+   * ledger (each half by its partial index, so the cost follows live jobs), the finished ones read from
    * their tallies (which count pruned jobs too), never a scan of history.
    */
   counts(): Promise<{ status: JobStatus; type: string; count: number }[]> {
     return this.db.query(
-      `SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(ACTIVE_STATUSES)} GROUP BY "status", "type"
+      `SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(WAITING_STATUSES)} GROUP BY "status", "type"
+       UNION ALL
+       SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(HELD_STATUSES)} GROUP BY "status", "type"
        UNION ALL
        SELECT "status", "type", sum("count")::int FROM "JobTally" GROUP BY "status", "type" HAVING sum("count") <> 0
        ORDER BY 2, 1`,

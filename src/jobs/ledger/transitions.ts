@@ -4,10 +4,10 @@
  * the state table (`guard`). Every write that changed a job runs the after-write step before it
  * resolves.
  */
-import { randomUUID } from 'node:crypto';
 import type { Job } from '../../generated/prisma/client.ts';
 import type { Phase } from '../../generated/prisma/enums.ts';
 import { Batcher } from '../../lib/batcher.ts';
+import { timeOrderedUuid } from '../../lib/uuid.ts';
 import { UnansweredError, whileUnreachable } from '../../db/conflicts.ts';
 import { IllegalTransitionError, LedgerUnavailableError } from '../errors.ts';
 import { HELD_STATUSES, isWaiting } from '../states.ts';
@@ -78,7 +78,8 @@ export class JobTransitions {
    */
   async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
     // Chosen here, before the write: the id is the write's own key when it has to be run again.
-    const id = randomUUID();
+    // Time-ordered, so the job's and its events' index entries go where the last ones went.
+    const id = timeOrderedUuid();
     const change = await this.#creations.add({ ...job, id }).catch((error: unknown) => {
       // The batch shares one error; a client hears only of its own job.
       if (error instanceof LedgerUnavailableError && error.jobIds.length > 0) throw new LedgerUnavailableError([id], { cause: error.cause });
