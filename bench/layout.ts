@@ -29,6 +29,7 @@ import {
   machineTicks,
   obliterateQueue,
   preloadHistory,
+  withAdmin,
   printMachine,
   processTicks,
   randomName,
@@ -363,6 +364,10 @@ async function main(): Promise<void> {
       const full = await db();
       console.log(`\nloading ${HISTORY.toLocaleString('en')} finished jobs (3 events each) into ${full.name} …`);
       const loadMs = await preloadHistory(full.url, HISTORY);
+      // BENCH_LAYOUT_SLOW_MS: statements on the full ledger slower than this go to PostgreSQL's log.
+      if (process.env.BENCH_LAYOUT_SLOW_MS) {
+        await withAdmin((admin) => admin.query(`ALTER DATABASE ${pg.escapeIdentifier(full.name)} SET log_min_duration_statement = ${Number(process.env.BENCH_LAYOUT_SLOW_MS)}`));
+      }
       console.log(`loaded in ${Math.round(loadMs / 1000)} s`);
       const withHistory = async () => {
         const subject = await jobgraph('bullmq', 'bulk', full);

@@ -4,8 +4,7 @@
  */
 import type { Job } from '../../generated/prisma/client.ts';
 import type { JobStatus } from '../../generated/prisma/enums.ts';
-import { HELD_STATUSES } from '../states.ts';
-import { guard, lockInOrder, Params, statusIn, updateJob, type Change, type LedgerContext } from './sql.ts';
+import { guard, HELD_SCAN, lockIdsInOrder, Params, updateJob, type Change, type LedgerContext } from './sql.ts';
 
 export interface WorkerRegistration {
   id: string;
@@ -41,8 +40,8 @@ export class Liveness {
     await this.ctx.db.query(`UPDATE "Worker" SET "heartbeatAt" = now() WHERE id = $1`, [workerId]);
     if (jobIds.length === 0) return new Map();
     const rows = await this.ctx.db.query<{ id: string; status: JobStatus }>(
-      `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "lockedBy" = $2`)})
-       UPDATE "Job" SET "heartbeatAt" = now() FROM l WHERE "Job".id = l.id AND "lockedBy" = $2 RETURNING "Job".id, "status"`,
+      `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', '"lockedBy" = $2')})
+       UPDATE "Job" SET "heartbeatAt" = now() FROM l WHERE "Job".id = l.id AND "lockedBy" = $2 RETURNING "Job".id, "Job"."status"`,
       [jobIds, workerId],
       'jobgraph.heartbeat',
     );
@@ -52,7 +51,7 @@ export class Liveness {
   /** RUNNING or CANCELLING jobs whose heartbeat is older than `staleMs` (or, with 0, all of them). */
   async staleJobs(staleMs: number): Promise<Job[]> {
     return this.ctx.db.query<Job>(
-      `SELECT * FROM "Job" WHERE ${statusIn(HELD_STATUSES)}
+      `SELECT * FROM "Job" WHERE ${HELD_SCAN}
          AND ("heartbeatAt" IS NULL OR "heartbeatAt" < now() - $1 * interval '1 millisecond')
        ORDER BY "heartbeatAt" LIMIT 100`,
       [staleMs],

@@ -7,12 +7,14 @@ import type { Job } from '../../generated/prisma/client.ts';
 import { Batcher } from '../../lib/batcher.ts';
 import { WAITING_STATUSES } from '../states.ts';
 import {
+  lockIdsInOrder,
   lockInOrder,
   oneEventEach,
   OVERLAPPING,
   splitChange,
   statusIn,
   type JobWithEvents,
+  WAITING_SCAN,
   type LedgerContext,
 } from './sql.ts';
 
@@ -36,10 +38,10 @@ export class Outbox {
 
   readonly #confirmations = new Batcher<{ jobId: string; lease: Date; backend: string; queueRef: string }>(async (items) => {
     await this.ctx.db.query(
-      `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND ${WAITING}`)})
+      `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]')})
        UPDATE "Job" SET "queueRef" = c.ref, "backend" = c.backend
        FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) AS c(id, lease, backend, ref), l
-       WHERE "Job".id = c.id AND l.id = c.id AND "Job"."dispatchedAt" = c.lease AND ${WAITING_JOB}`,
+       WHERE "Job".id = c.id AND l.id = c.id AND "Job"."dispatchedAt" = c.lease AND ${statusIn(WAITING_STATUSES, 'l."status"')}`,
       [items.map((c) => c.jobId), items.map((c) => c.lease), items.map((c) => c.backend), items.map((c) => c.queueRef)],
       'jobgraph.confirmDispatch',
     );
@@ -73,7 +75,7 @@ export class Outbox {
       `UPDATE "Job" SET "dispatchedAt" = now()
        WHERE id IN (
          SELECT id FROM "Job"
-         WHERE ${WAITING}
+         WHERE ${WAITING_SCAN}
            AND (("dispatchedAt" IS NULL AND ($3::float8 IS NULL OR "runAt" <= now() + $3 * interval '1 millisecond'))
              OR ("dispatchedAt" < now() - $2 * interval '1 millisecond' AND "runAt" < now() - $2 * interval '1 millisecond'))
          ORDER BY "priority" DESC, "runAt"
@@ -92,7 +94,7 @@ export class Outbox {
    */
   async forget(backend: string, reason: string): Promise<number> {
     const rows = await this.ctx.db.query<JobWithEvents>(
-      `WITH l AS MATERIALIZED (${lockInOrder(`${WAITING} AND "backend" = $1 AND "queueRef" IS NOT NULL`)}),
+      `WITH l AS MATERIALIZED (${lockInOrder(`${WAITING_SCAN} AND "backend" = $1 AND "queueRef" IS NOT NULL`)}),
        j AS (
          UPDATE "Job" SET "dispatchedAt" = NULL, "queueRef" = NULL, "lastSeq" = "Job"."lastSeq" + 1
          FROM l WHERE "Job".id = l.id AND ${WAITING_JOB}

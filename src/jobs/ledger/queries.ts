@@ -4,7 +4,7 @@ import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { HELD_STATUSES, WAITING_STATUSES } from '../states.ts';
-import { isUuid, Params, statusIn } from './sql.ts';
+import { HELD_SCAN, isUuid, Params, WAITING_SCAN } from './sql.ts';
 
 export interface JobListFilter {
   first: number;
@@ -99,8 +99,8 @@ export class LedgerQueries {
       where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
       // Said again as a constant when the statuses are all waiting or all held: the planner then
       // reads that partial index (live jobs only) instead of walking history by createdAt.
-      for (const live of [WAITING_STATUSES, HELD_STATUSES]) {
-        if (filter.status.every((status) => (live as readonly JobStatus[]).includes(status))) where.push(statusIn(live));
+      for (const [live, scan] of [[WAITING_STATUSES, WAITING_SCAN], [HELD_STATUSES, HELD_SCAN]] as const) {
+        if (filter.status.every((status) => (live as readonly JobStatus[]).includes(status))) where.push(scan);
       }
     }
     if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
@@ -124,9 +124,9 @@ export class LedgerQueries {
    */
   counts(): Promise<{ status: JobStatus; type: string; count: number }[]> {
     return this.db.query(
-      `SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(WAITING_STATUSES)} GROUP BY "status", "type"
+      `SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${WAITING_SCAN} GROUP BY "status", "type"
        UNION ALL
-       SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${statusIn(HELD_STATUSES)} GROUP BY "status", "type"
+       SELECT "status", "type", count(*)::int AS count FROM "Job" WHERE ${HELD_SCAN} GROUP BY "status", "type"
        UNION ALL
        SELECT "status", "type", sum("count")::int FROM "JobTally" GROUP BY "status", "type" HAVING sum("count") <> 0
        ORDER BY 2, 1`,
@@ -148,7 +148,7 @@ export class LedgerQueries {
   liveWorkers(staleMs: number): Promise<WorkerRow[]> {
     return this.db.query<WorkerRow>(
       `SELECT w.id, w.hostname, w.pid, w.backend, w.concurrency, w."heartbeatAt", w."startedAt",
-         (SELECT count(*)::int FROM "Job" j WHERE j."lockedBy" = w.id AND ${statusIn(HELD_STATUSES, 'j."status"')}) AS running
+         (SELECT count(*)::int FROM "Job" j WHERE j."lockedBy" = w.id AND ${HELD_SCAN}) AS running
        FROM "Worker" w
        WHERE w."stoppedAt" IS NULL AND w."heartbeatAt" > now() - $1 * interval '1 millisecond' ORDER BY w."startedAt"`,
       [staleMs],

@@ -5,7 +5,7 @@
 import type { Job, JobEvent } from '../../generated/prisma/client.ts';
 import type { JobEventKind, JobStatus } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
-import { sourcesOf, type TransitionName } from '../states.ts';
+import { HELD_STATUSES, sourcesOf, WAITING_STATUSES, type TransitionName } from '../states.ts';
 
 /** What one statement changed: the job as it now is, and the events it appended, in seq order. */
 export interface Change {
@@ -48,6 +48,20 @@ export function statusIn(statuses: readonly JobStatus[], column = '"status"'): s
   return `${column} IN (${statuses.map((status) => `'${status}'`).join(', ')})`;
 }
 
+/**
+ * The waiting jobs, written so the planner may read Job_waiting_idx: its predicate ends in
+ * `"runAt" IS NOT NULL`, which only statements that scan waiting jobs state (the sweep, a backend
+ * going down, the counts, a live filter). A statement that finds its job by id never says it, so it
+ * always reads the key, whatever the statistics say about the index (see lockIdsInOrder).
+ */
+export const WAITING_SCAN = `${statusIn(WAITING_STATUSES)} AND "runAt" IS NOT NULL`;
+/**
+ * The same for the held jobs and Job_held_idx (the reaper, the counts), whose predicate ends in
+ * `"lockedBy" IS NOT NULL`: a statement by id that names its worker (`"lockedBy" = $n`) may read
+ * this index, but then only that worker's own running jobs, as many as its concurrency at most.
+ */
+export const HELD_SCAN = `${statusIn(HELD_STATUSES)} AND "lockedBy" IS NOT NULL`;
+
 /** The WHERE on status of `transition`: the statuses the state table lets it start from. */
 export function guard(transition: TransitionName, column = '"status"'): string {
   return statusIn(sourcesOf(transition), column);
@@ -82,6 +96,19 @@ export function oneEventEach(kind: JobEventKind, message: string): string {
  */
 export function lockInOrder(where: string): string {
   return `SELECT id FROM "Job" WHERE ${where} ORDER BY id FOR UPDATE`;
+}
+
+/**
+ * The jobs with the ids in `ids` (and `also`, on columns no partial index is keyed by), locked in
+ * id order, with their status as of the lock: the statement's guard is `guard(…, 'l."status"')`,
+ * never on "Job"."status". A status in this WHERE or in the UPDATE's lets the planner read a
+ * partial index of live jobs instead of the key, and its statistics, gathered while few jobs
+ * waited, call that index nearly empty: measured on a ledger with history, each claim of a batch
+ * then scanned the whole backlog (5,000 waiting jobs: 2 ms a claim, and confirmations of 1.2 s
+ * behind them). Locked, a row's status cannot change before the UPDATE, so guarding on it is the same.
+ */
+export function lockIdsInOrder(ids: string, also?: string): string {
+  return `SELECT id, "status" FROM "Job" WHERE id = ANY(${ids})${also ? ` AND ${also}` : ''} ORDER BY id FOR UPDATE`;
 }
 
 /** An event as json_agg renders it: timestamps are strings. */

@@ -18,7 +18,7 @@ import {
   isUuid,
   JOB_EVENT_COLUMNS,
   JOBS_WITH_EVENTS,
-  lockInOrder,
+  lockIdsInOrder,
   oneEventEach,
   OVERLAPPING,
   Params,
@@ -233,11 +233,11 @@ export class JobTransitions {
     perWorker(items, async (batch, workerId) => {
       const ids = [...new Set(batch.map((item) => item.jobId))];
       const rows = await this.ctx.db.query<JobWithEvents>(
-        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND ${guard('claim')} AND "runAt" <= now() + interval '20 milliseconds'`)}),
+        `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', `"runAt" <= now() + interval '20 milliseconds'`)}),
          j AS (
            UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
              "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
-           FROM l WHERE "Job".id = l.id AND ${guard('claim', '"Job"."status"')}
+           FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')}
            RETURNING "Job".*),
          ${oneEventEach('STATUS', '$3::text')}`,
         [ids, workerId, `running on ${workerId}`],
@@ -251,15 +251,15 @@ export class JobTransitions {
   readonly #completions = new Batcher<{ jobId: string; workerId: string; result: string }, Change | undefined>((items) =>
     perWorker(items, async (batch, workerId) => {
       const rows = await this.ctx.db.query<JobWithEvents>(
-        `WITH l AS MATERIALIZED (${lockInOrder(`id = ANY($1::uuid[]) AND "lockedBy" = $3 AND ${guard('complete')}`)}),
-         c AS (SELECT c.* FROM unnest($1::uuid[], $2::text[]) AS c(id, result) JOIN l ON l.id = c.id),
+        `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', '"lockedBy" = $3')}),
+         c AS (SELECT c.*, l."status" FROM unnest($1::uuid[], $2::text[]) AS c(id, result) JOIN l ON l.id = c.id),
          j AS (
            UPDATE "Job" SET
              "status" = CASE WHEN "Job"."status" = 'CANCELLING' THEN 'CANCELLED'::"JobStatus" ELSE 'COMPLETED'::"JobStatus" END,
              "result" = CASE WHEN "Job"."status" = 'CANCELLING' THEN NULL ELSE c.result::jsonb END,
              "progress" = CASE WHEN "Job"."status" = 'CANCELLING' THEN "Job"."progress" ELSE 100 END,
              "finishedAt" = now(), "lockedBy" = NULL, "lastSeq" = "Job"."lastSeq" + 1
-           FROM c WHERE "Job".id = c.id AND "Job"."lockedBy" = $3 AND ${guard('complete', '"Job"."status"')}
+           FROM c WHERE "Job".id = c.id AND "Job"."lockedBy" = $3 AND ${guard('complete', 'c."status"')}
            RETURNING "Job".*),
          ${oneEventEach('STATUS', 'NULL')}`,
         [batch.map((item) => item.jobId), batch.map((item) => item.result), workerId],

@@ -8,10 +8,10 @@ DROP INDEX "Job_status_heartbeatAt_idx";
 DROP INDEX "Job_type_idempotencyKey_key";
 
 -- CreateIndex
-CREATE INDEX "Job_waiting_idx" ON "Job"("priority" DESC, "runAt") WHERE (status = ANY (ARRAY['QUEUED'::"JobStatus", 'RETRYING'::"JobStatus"]));
+CREATE INDEX "Job_waiting_idx" ON "Job"("priority" DESC, "runAt") WHERE (status = ANY (ARRAY['QUEUED'::"JobStatus", 'RETRYING'::"JobStatus"]) AND "runAt" IS NOT NULL);
 
 -- CreateIndex
-CREATE INDEX "Job_held_idx" ON "Job"("lockedBy") WHERE (status = ANY (ARRAY['RUNNING'::"JobStatus", 'CANCELLING'::"JobStatus"]));
+CREATE INDEX "Job_held_idx" ON "Job"("lockedBy") WHERE (status = ANY (ARRAY['RUNNING'::"JobStatus", 'CANCELLING'::"JobStatus"]) AND "lockedBy" IS NOT NULL);
 
 -- CreateIndex
 CREATE UNIQUE INDEX "Job_type_idempotencyKey_key" ON "Job"("type", "idempotencyKey") WHERE ("idempotencyKey" IS NOT NULL);
