@@ -46,6 +46,10 @@ const SCANS: Record<string, { sql: string; index: string }> = {
     sql: `SELECT * FROM "Job" WHERE "status" = ANY('{QUEUED}'::"JobStatus"[]) AND ${WAITING_SCAN} ORDER BY "createdAt" DESC, id DESC LIMIT 21`,
     index: 'Job_waiting_idx',
   },
+  'jobs(type: …) (LedgerQueries.listJobs)': {
+    sql: `SELECT * FROM "Job" WHERE "type" = 'test.echo' ORDER BY "createdAt" DESC, id DESC LIMIT 21`,
+    index: 'Job_type_createdAt_idx',
+  },
   'an idempotency key (LedgerQueries.byIdempotencyKey)': {
     sql: `SELECT * FROM "Job" WHERE "type" = 'test.echo' AND "idempotencyKey" = 'k-1'`,
     index: 'Job_type_idempotencyKey_key',

@@ -14,6 +14,9 @@ CREATE INDEX "Job_waiting_idx" ON "Job"("priority" DESC, "runAt") WHERE (status 
 CREATE INDEX "Job_held_idx" ON "Job"("lockedBy") WHERE (status = ANY (ARRAY['RUNNING'::"JobStatus", 'CANCELLING'::"JobStatus"]) AND "lockedBy" IS NOT NULL);
 
 -- CreateIndex
+CREATE INDEX "Job_type_createdAt_idx" ON "Job"("type", "createdAt");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "Job_type_idempotencyKey_key" ON "Job"("type", "idempotencyKey") WHERE ("idempotencyKey" IS NOT NULL);
 
 -- Written by hand (Prisma does not model storage parameters): room on each page for HOT updates
