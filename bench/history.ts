@@ -96,6 +96,14 @@ async function main(): Promise<void> {
         return reads(ledger);
       });
     }
+    const sizes = await withLedger(full, (ledger) =>
+      ledger.db.query<{ relation: string; bytes: number }>(
+        `SELECT c.relname AS relation, pg_relation_size(c.oid)::float8 AS bytes FROM pg_class c
+         WHERE c.relname IN ('Job', 'JobEvent', 'Job_pkey', 'JobEvent_pkey', 'Job_createdAt_idx', 'Job_type_createdAt_idx',
+                             'Job_waiting_idx', 'Job_held_idx', 'Job_type_idempotencyKey_key', 'JobTally')
+         ORDER BY bytes DESC`,
+      ),
+    );
     const names = Object.keys(sides.empty!);
     const cell = (ms: number[]) => {
       const s = summarize(ms);
@@ -108,6 +116,10 @@ async function main(): Promise<void> {
         names.map((name) => [name, cell(sides.empty![name]!), cell(sides.history![name]!), name.startsWith('for scale') ? '—' : summarize(sides.history![name]!).p90 <= 100 ? 'met' : 'MISSED']),
       ),
     );
+
+    const total = sizes.reduce((sum, row) => sum + row.bytes, 0);
+    console.log(`\n### On disk, ${HISTORY.toLocaleString('en')} finished jobs (3 events each) and ${LIVE} waiting: ${fmt(total / HISTORY, 0)} bytes a finished job\n`);
+    console.log(table(['relation', 'MiB', 'bytes a finished job'], sizes.map((row) => [row.relation, fmt(row.bytes / 1_048_576, 1), fmt(row.bytes / HISTORY, 1)])));
 
     // ── 2. pruning while jobs run ──
     const pruneDb = await createBenchDatabase();
@@ -138,7 +150,7 @@ async function main(): Promise<void> {
       return [ms.length, fmt(s.p50, 2), fmt(s.p90, 2), fmt(s.p99, 2), fmt(s.max, 1)];
     };
     console.log(table(['job loop (create, claim, complete)', 'jobs', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], [['alone (5 s)', ...lat(quiet)], ['while pruning', ...lat(during)]]));
-    const file = await writeResult('history', { machine, history: HISTORY, live: LIVE, reps: REPS, reads: sides, prune: { batch: BATCH, pruned, pruneMs, quiet: summarize(quiet), during: summarize(during) } });
+    const file = await writeResult('history', { machine, sizes, history: HISTORY, live: LIVE, reps: REPS, reads: sides, prune: { batch: BATCH, pruned, pruneMs, quiet: summarize(quiet), during: summarize(during) } });
     console.log(`\nresults: ${file}`);
   } finally {
     await Promise.all(dbs.map((d) => d.drop().catch(() => {})));
