@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
 import { parsePeriod } from '../lib/duration.ts';
 import type { Logger } from '../lib/logger.ts';
+import { Rounds } from '../lib/rounds.ts';
 import type { Ledger, RetentionRules } from './ledger/index.ts';
 import type { TaskCatalog } from './task-registry.ts';
 
@@ -38,8 +39,7 @@ export interface PrunerOptions {
  * process prune at a time, so the others' rounds find nothing to do and end at once.
  */
 export class Pruner {
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<unknown> | undefined;
+  readonly #rounds: Rounds;
   #stopped = false;
   readonly #log: Logger;
   private readonly opts: PrunerOptions;
@@ -47,23 +47,19 @@ export class Pruner {
   constructor(opts: PrunerOptions) {
     this.opts = opts;
     this.#log = opts.logger.child({ component: 'pruner' });
+    this.#rounds = new Rounds(() => this.prune(), opts.intervalMs, (error) =>
+      this.#log.warn({ err: error }, 'retention round failed; the next one tries again'),
+    );
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.#round ??= this.prune()
-        .catch((error: unknown) => this.#log.warn({ err: error }, 'retention round failed; the next one tries again'))
-        .finally(() => (this.#round = undefined));
-    }, this.opts.intervalMs);
-    this.#timer.unref();
+    this.#stopped = false;
+    this.#rounds.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#round;
+    this.#stopped = true; // a round in flight ends after its current batch
+    await this.#rounds.stop();
   }
 
   /** One round; returns how many jobs it removed. */

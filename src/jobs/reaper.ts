@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/logger.ts';
+import { Rounds } from '../lib/rounds.ts';
 import type { Ledger } from './ledger/index.ts';
 
 /**
@@ -17,8 +18,7 @@ export interface ReaperOptions {
 }
 
 export class Reaper {
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<unknown> | undefined;
+  readonly #rounds: Rounds;
   /** Until then no job counts as lost: the ledger was just unreachable, so nobody could heartbeat. */
   #graceUntil = 0;
   readonly #log: Logger;
@@ -28,24 +28,18 @@ export class Reaper {
   constructor(opts: ReaperOptions) {
     this.opts = opts;
     this.#log = opts.logger.child({ component: 'reaper' });
+    this.#rounds = new Rounds(() => this.reap(opts.staleAfterMs), opts.intervalMs, (error) => {
+      this.#graceUntil = Date.now() + opts.staleAfterMs;
+      this.#log.error({ err: error }, 'reaper round failed');
+    });
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.#round ??= this.reap(this.opts.staleAfterMs)
-        .catch((error: unknown) => {
-          this.#graceUntil = Date.now() + this.opts.staleAfterMs;
-          this.#log.error({ err: error }, 'reaper round failed');
-        })
-        .finally(() => (this.#round = undefined));
-    }, this.opts.intervalMs);
+    this.#rounds.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#round;
+  stop(): Promise<void> {
+    return this.#rounds.stop();
   }
 
   /** Settles jobs whose heartbeat is older than `staleMs`; 0 settles every running job (sole owner at startup). */

@@ -8,6 +8,7 @@ import { CodedError, errorText } from '../../src/lib/errors.ts';
 import { Semaphore } from '../../src/lib/semaphore.ts';
 import { formatPeriod, parsePeriod } from '../../src/lib/duration.ts';
 import { isUuid, timeOrderedUuid } from '../../src/lib/uuid.ts';
+import { Rounds } from '../../src/lib/rounds.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { describeIssues, fieldIssues } from '../../src/lib/issues.ts';
 import { z } from 'zod';
@@ -201,5 +202,35 @@ describe('timeOrderedUuid', () => {
     expect(ids[2]! < ids[3]!).toBe(true);
     expect(ids[1]).not.toBe(ids[2]); // same ms, random bits apart
     expect(timeOrderedUuid(Date.UTC(2026, 0, 1)).slice(0, 13)).toBe('019b76da-a800') // 2026-01-01T00:00:00Z in ms, 48 bits;
+  });
+});
+
+describe('Rounds', () => {
+  it('never runs two rounds at once, hands a failed round to onError and goes on, and stop waits for the round in flight', async () => {
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    const errors: unknown[] = [];
+    const rounds = new Rounds(
+      async () => {
+        calls++;
+        running++;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        running--;
+        if (calls === 1) throw new Error('first round fails');
+      },
+      5,
+      (error) => errors.push(error),
+    );
+    rounds.start();
+    await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(3));
+    await rounds.stop();
+    expect(running).toBe(0); // stop waited for the round in flight
+    expect(most).toBe(1);
+    expect(errors).toHaveLength(1);
+    const after = calls;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(calls).toBe(after);
   });
 });
