@@ -19,6 +19,7 @@ export function formatDuration(ms: number): string {
 /** "12 s ago" relative to `now`. */
 export const formatAge = (at: string, now: number) => `${formatDuration(Math.max(0, now - Date.parse(at)))} ago`;
 
-export const shortId = (id: string) => id.slice(0, 8);
+/** The last 8 hex digits: a job id is a UUIDv7, whose first digits are its creation time and so shared by the jobs of the same minute. */
+export const shortId = (id: string) => id.slice(-8);
 
 export const json = (value: unknown) => JSON.stringify(value, null, 2);
