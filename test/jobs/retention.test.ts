@@ -2,15 +2,16 @@ import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, defaultMigrationsDir } from '../../src/db/migrate.ts';
+import { loadConfig } from '../../src/config.ts';
 import { Retention, type RetentionRules } from '../../src/jobs/ledger/retention.ts';
 import { retentionRules } from '../../src/jobs/pruner.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase } from '../helpers/database.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
+import { Harness, systemPerFile, testEnv, waitForJob } from '../helpers/system.ts';
 
 const DAY = 86_400_000;
 const WEEK: RetentionRules = { default: { completed: 7 * DAY, failed: 30 * DAY }, byTask: new Map() };
@@ -22,21 +23,24 @@ async function countsOf(system: JobSystem, type: string): Promise<Record<string,
 }
 
 describe('retention and the tallies that outlive it', () => {
-  let database: TestDatabase;
-  let harness: Harness;
+  // Pruning is driven by the tests, not the timer.
+  const { system: current } = systemPerFile({ PRUNE_INTERVAL_MS: '3600000' });
   let system: JobSystem;
-  let admin: pg.Client;
+  beforeAll(() => {
+    system = current();
+  });
+  const sql = <T = Record<string, unknown>>(text: string, params?: unknown[]) => system.db.query<T>(text, params);
 
   /** Makes jobs look as if they were created and ended `days` ago (not a status change: tallies stay). */
   const age = (ids: string[], days: number) =>
-    admin.query(
+    sql(
       `UPDATE "Job" SET "createdAt" = now() - $2 * interval '1 day', "finishedAt" = CASE WHEN "finishedAt" IS NULL THEN NULL ELSE now() - $2 * interval '1 day' END WHERE id = ANY($1::uuid[])`,
       [ids, days],
     );
   const remaining = async (ids: string[]) =>
-    (await admin.query<{ id: string }>(`SELECT id FROM "Job" WHERE id = ANY($1::uuid[])`, [ids])).rows.map((row) => row.id).sort();
+    (await sql<{ id: string }>(`SELECT id FROM "Job" WHERE id = ANY($1::uuid[])`, [ids])).map((row) => row.id).sort();
   const eventsOf = async (ids: string[]) =>
-    Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM "JobEvent" WHERE "jobId" = ANY($1::uuid[])`, [ids])).rows[0]!.n);
+    (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "JobEvent" WHERE "jobId" = ANY($1::uuid[])`, [ids]))[0]!.n;
 
   /** Runs `n` jobs of `type` to their end and returns their ids. */
   async function run(type: string, n: number, input: unknown = {}): Promise<string[]> {
@@ -45,20 +49,6 @@ describe('retention and the tallies that outlive it', () => {
     for (const id of ids) await waitForJob(system, id);
     return ids;
   }
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    admin = new pg.Client({ connectionString: database.url });
-    await admin.connect();
-    // Pruning is driven by the tests, not the timer.
-    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('retention'), PRUNE_INTERVAL_MS: '3600000' }));
-    system = await harness.start();
-  });
-  afterAll(async () => {
-    await harness?.stopAll();
-    await admin?.end();
-    await database?.drop();
-  });
 
   it('counts finished jobs from their tallies, and a retried failure leaves the FAILED count', async () => {
     const done = await run('test.echo', 3, { value: 1 });
@@ -69,8 +59,8 @@ describe('retention and the tallies that outlive it', () => {
     await system.retry(failed[0]!);
     await waitForJob(system, failed[0]!, 'FAILED');
     await waitUntil('FAILED counted twice', async () => (await countsOf(system, 'test.refuses')).FAILED === 2);
-    const tallied = await admin.query<{ ended: number }>(`SELECT sum("ended")::int AS ended FROM "JobTally" WHERE "type" = 'test.refuses' AND "status" = 'FAILED'`);
-    expect(tallied.rows[0]!.ended).toBe(3); // it failed three times: the chart shows each
+    const [tallied] = await sql<{ ended: number }>(`SELECT sum("ended")::int AS ended FROM "JobTally" WHERE "type" = 'test.refuses' AND "status" = 'FAILED'`);
+    expect(tallied!.ended).toBe(3); // it failed three times: the chart shows each
 
     const minutes = await system.throughput(5);
     const now = minutes.filter((row) => row.status === 'COMPLETED').reduce((sum, row) => sum + row.ended, 0);
@@ -121,13 +111,13 @@ describe('retention and the tallies that outlive it', () => {
   it('reads periods from the settings and the tasks, and refuses a period it cannot read', () => {
     const rules = retentionRules({ JOB_RETENTION: DAY, JOB_RETENTION_FAILED: Infinity }, createTestRegistry());
     expect(rules.default).toEqual({ completed: DAY, failed: Infinity });
-    expect(() => harness.config({ JOB_RETENTION: 'a week' })).toThrow(/JOB_RETENTION.*7d or 12h/s);
+    expect(() => loadConfig(testEnv({ JOB_RETENTION: 'a week' }))).toThrow(/JOB_RETENTION.*7d or 12h/s);
   });
 
   it('never removes a job twice: processes pruning at once remove each job once, in bounded batches', async () => {
     const ids = await run('test.echo', 60);
     await age(ids, 10);
-    const others = await Promise.all([0, 1, 2].map(() => new pg.Pool({ connectionString: database.url, max: 2 })));
+    const others = [0, 1, 2].map(() => new pg.Pool({ connectionString: system.config.DATABASE_URL, max: 2 }));
     try {
       const pruners = others.map((pool) => new Retention({ kind: 'postgres', query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows } as never));
       const before = (await system.ledger.retention.summary()).prunedJobs;
@@ -150,7 +140,7 @@ describe('retention and the tallies that outlive it', () => {
   });
 
   it('rolls minute tallies older than two hours into their day without changing a count', async () => {
-    await admin.query(
+    await sql(
       `INSERT INTO "JobTally" ("bucket", "type", "status", "shard", "count", "ended", "durationMs") VALUES
        (date_trunc('minute', now() - interval '3 days'), 'test.old', 'COMPLETED', 0, 5, 5, 50),
        (date_trunc('minute', now() - interval '3 days') + interval '1 minute', 'test.old', 'COMPLETED', 2, 1, 1, 10),
@@ -159,8 +149,8 @@ describe('retention and the tallies that outlive it', () => {
     const before = await countsOf(system, 'test.old');
     expect(await system.ledger.retention.compactTallies()).toBe(3);
     expect(await countsOf(system, 'test.old')).toEqual(before);
-    const rows = await admin.query(`SELECT "shard", "count" FROM "JobTally" WHERE "type" = 'test.old' ORDER BY "status"`);
-    expect(rows.rows.every((row: { shard: number }) => row.shard === -1)).toBe(true);
+    const rows = await sql<{ shard: number }>(`SELECT "shard", "count" FROM "JobTally" WHERE "type" = 'test.old' ORDER BY "status"`);
+    expect(rows.every((row) => row.shard === -1)).toBe(true);
     expect(await system.ledger.retention.compactTallies()).toBe(0);
   });
 });
