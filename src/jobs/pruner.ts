@@ -35,8 +35,9 @@ export interface PrunerOptions {
 
 /**
  * Removes finished jobs past their retention, in batches of `batch` one statement each, resting
- * between batches as long as each took, until a batch comes back short; rolls old tallies up first. Runs in worker processes; the ledger lets one
- * process prune at a time, so the others' rounds find nothing to do and end at once.
+ * between batches as long as each took, until a batch comes back short; rolls old tallies up
+ * first. Runs in worker processes; the ledger lets one process prune at a time, so the others'
+ * rounds find nothing to do and end at once.
  */
 export class Pruner {
   readonly #rounds: Rounds;

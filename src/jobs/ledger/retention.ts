@@ -101,9 +101,8 @@ export class Retention {
 
   async summary(): Promise<RetentionSummary> {
     const [row] = await this.db.query<RetentionSummary>(
-      `SELECT coalesce((SELECT "prunedJobs"::float8 FROM "LedgerRetention" WHERE "singleton" = 1), 0) AS "prunedJobs",
-              (SELECT "lastPrunedAt" FROM "LedgerRetention" WHERE "singleton" = 1) AS "lastPrunedAt",
-              (SELECT min("createdAt") FROM "Job") AS "oldestJobAt"`,
+      `SELECT coalesce(r."prunedJobs"::float8, 0) AS "prunedJobs", r."lastPrunedAt", (SELECT min("createdAt") FROM "Job") AS "oldestJobAt"
+       FROM (SELECT 1) one LEFT JOIN "LedgerRetention" r ON r."singleton" = 1`,
     );
     return row ?? { prunedJobs: 0, lastPrunedAt: null, oldestJobAt: null };
   }
