@@ -258,7 +258,10 @@ describe('GraphQL API', () => {
       await waitFor(async () => [...warmUps].some((id) => reported.has(id)), (ok) => ok, 500).catch(() => {});
     }
     await alice().request(`mutation { enqueueJob(type: "test.echo", input: {}) { job { id } } }`);
-    watch.id = await enqueueRefused();
+    // Due 300 ms later: its FAILED must not arrive before the answer that names it, or `until`,
+    // which reads watch.id, would let it pass and wait forever.
+    const watched = await alice().request(`mutation { enqueueJob(type: "test.refuses", input: {}, delayMs: 300) { job { id } } }`);
+    watch.id = watched.data!.enqueueJob.job.id as string;
     const updates = (await stream).map((r) => r.data!.jobUpdates).filter((u) => !warmUps.has(u.id));
     expect(updates.every((u) => u.type === 'test.refuses' && u.id === watch.id)).toBe(true);
     expect(updates.map((u) => u.status)).toEqual(expect.arrayContaining(['QUEUED', 'FAILED']));
