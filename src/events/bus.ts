@@ -22,12 +22,20 @@ export class EventBus {
   readonly #target: EventTarget;
   readonly #topics: { [K in keyof Topics]: string };
   readonly #close: () => Promise<void>;
+  readonly #transportState: TransportState | undefined;
   readonly pubsub: BusPubSub;
 
-  constructor(opts: { transport: BusTransport; target: EventTarget; namespace: string; close: () => Promise<void> }) {
+  constructor(opts: {
+    transport: BusTransport;
+    target: EventTarget;
+    namespace: string;
+    close: () => Promise<void>;
+    state?: TransportState;
+  }) {
     this.transport = opts.transport;
     this.#target = opts.target;
     this.#close = opts.close;
+    this.#transportState = opts.state;
     this.#topics = { jobs: `${opts.namespace}.jobs`, control: `${opts.namespace}.control` };
     this.pubsub = createPubSub({ eventTarget: opts.target as never }) as BusPubSub;
   }
@@ -61,7 +69,9 @@ export class EventBus {
    * live on the transport. Remote transports subscribe asynchronously; callers that must not miss
    * the next event (tests, the start of a worker) wait for this. 15 s by default: on a loaded
    * machine (two cores, a test run's processes) a first Redis subscription took over 5 s, and a
-   * start that gives up then is one more restart for nothing.
+   * start that gives up then is one more restart for nothing. Every few seconds without an echo the
+   * subscription is asked for again (a SUBSCRIBE of a channel already subscribed is harmless), and
+   * a start that gives up says what the transport's connections were doing.
    */
   async ready(timeoutMs = 15_000): Promise<void> {
     const nonce = randomUUID();
@@ -72,13 +82,20 @@ export class EventBus {
       });
     });
     const deadline = Date.now() + timeoutMs;
+    let resubscribeAt = Date.now() + RESUBSCRIBE_AFTER_MS;
     try {
       while (Date.now() < deadline) {
         this.publishControl({ kind: 'ping', nonce });
         const outcome = await Promise.race([echoed.then(() => true), delay(100).then(() => false)]);
         if (outcome) return;
+        if (this.#transportState && Date.now() >= resubscribeAt) {
+          resubscribeAt = Date.now() + RESUBSCRIBE_AFTER_MS;
+          // Not awaited: while the connection is down the SUBSCRIBE waits for it, and the deadline must not.
+          this.#transportState.resubscribe(this.#topics.control).catch(() => {});
+        }
       }
-      throw new Error(`event bus (${this.transport}) did not echo within ${timeoutMs} ms`);
+      const state = this.#transportState ? ` (${this.#transportState.describe()})` : '';
+      throw new Error(`event bus (${this.transport}) did not echo within ${timeoutMs} ms${state}`);
     } finally {
       stop();
     }
@@ -93,6 +110,15 @@ export class EventBus {
     this.#target.addEventListener(topic, callback);
     return () => this.#target.removeEventListener(topic, callback);
   }
+}
+
+/** How long `ready` waits for an echo before it asks the transport to subscribe again. */
+const RESUBSCRIBE_AFTER_MS = 3_000;
+
+/** What a remote transport can say about its connections, and do when an echo does not come. */
+interface TransportState {
+  resubscribe(topic: string): Promise<unknown>;
+  describe(): string;
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -117,14 +143,19 @@ export function createEventBus(opts: BusOptions): EventBus {
       // Auto-pipelining: the PUBLISHes of one tick (a job's changes, many jobs') share one write.
       const publisher = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
       const subscriber = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
-      for (const client of [publisher, subscriber]) {
-        client.on('error', (error) => logger.debug({ err: error }, 'redis event bus connection error'));
+      const lastError: { publisher?: string; subscriber?: string } = {};
+      for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+        client.on('error', (error) => {
+          lastError[role] = String(error);
+          logger.debug({ err: error }, 'redis event bus connection error');
+        });
       }
       // redis-event-target fires PUBLISH without awaiting it; a rejected publish (Redis down) must
       // be logged, not become an unhandled rejection that kills the process.
       const publishClient = {
         publish: (channel: string, message: string) =>
           publisher.publish(channel, message).catch((error: unknown) => {
+            lastError.publisher = `PUBLISH: ${String(error)}`;
             logger.warn({ err: error, channel }, 'event bus: PUBLISH failed');
             return 0;
           }),
@@ -133,6 +164,12 @@ export function createEventBus(opts: BusOptions): EventBus {
       return new EventBus({
         ...opts,
         target,
+        state: {
+          resubscribe: (topic) => subscriber.subscribe(topic),
+          describe: () =>
+            `publisher ${publisher.status}${lastError.publisher ? `, last error ${lastError.publisher}` : ''}; ` +
+            `subscriber ${subscriber.status}${lastError.subscriber ? `, last error ${lastError.subscriber}` : ''}`,
+        },
         close: async () => {
           publisher.disconnect();
           subscriber.disconnect();
