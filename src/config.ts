@@ -91,6 +91,12 @@ const configSchema = z.object({
   PRUNE_INTERVAL_MS: intFrom(1_000).default(60_000),
   /** Jobs removed per statement, so pruning never holds many rows or stalls running jobs. */
   PRUNE_BATCH: intFrom(1).max(10_000).default(500),
+  /**
+   * The run sweep's bound: a live workflow run with a step whose job ended, a step ready to go, a
+   * gate past due or nothing live is advanced within this (it is advanced at once when this process
+   * ended the job; the sweep covers every other case).
+   */
+  RUN_SWEEP_INTERVAL_MS: intFrom(50).default(5_000),
   /** An OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM); unset: the offline heuristic. */
   LLM_BASE_URL: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
   LLM_API_KEY: z.string().optional(),

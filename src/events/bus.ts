@@ -4,13 +4,13 @@ import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from '../lib/logger.ts';
-import type { ControlMessage, JobChange } from './messages.ts';
+import type { ControlMessage, JobChange, RunChange } from './messages.ts';
 import { createPgEventTarget } from './pg-event-target.ts';
 
 export type BusTransport = 'redis' | 'postgres' | 'memory';
 
-type Topics = { jobs: [JobChange]; control: [ControlMessage] };
-export type BusPubSub = PubSub<Record<string, [JobChange] | [ControlMessage]>>;
+type Topics = { jobs: [JobChange]; control: [ControlMessage]; runs: [RunChange] };
+export type BusPubSub = PubSub<Record<string, [JobChange] | [ControlMessage] | [RunChange]>>;
 
 /**
  * The event bus: job changes and control orders between processes. A thin layer over graphql-yoga's
@@ -36,7 +36,7 @@ export class EventBus {
     this.#target = opts.target;
     this.#close = opts.close;
     this.#transportState = opts.state;
-    this.#topics = { jobs: `${opts.namespace}.jobs`, control: `${opts.namespace}.control` };
+    this.#topics = { jobs: `${opts.namespace}.jobs`, control: `${opts.namespace}.control`, runs: `${opts.namespace}.runs` };
     this.pubsub = createPubSub({ eventTarget: opts.target as never }) as BusPubSub;
   }
 
@@ -44,6 +44,14 @@ export class EventBus {
 
   publishJobChange(change: JobChange): void {
     this.#target.dispatchEvent(new CustomEvent(this.#topics.jobs, { detail: change }));
+  }
+
+  publishRunChange(change: RunChange): void {
+    this.#target.dispatchEvent(new CustomEvent(this.#topics.runs, { detail: change }));
+  }
+
+  onRunChange(listener: (change: RunChange) => void): () => void {
+    return this.#listen(this.#topics.runs, listener);
   }
 
   publishControl(message: ControlMessage): void {

@@ -15,6 +15,14 @@ export interface JobChange {
   attempt: number;
   /** Owner, so subscriptions can filter what a caller may see without reading the ledger. */
   createdBy: string | null;
+  /** The workflow run it is a step of, if any. */
+  runId: string | null;
+}
+
+/** A workflow run moved (a step, a gate decision, its status): subscribers read it again. */
+export interface RunChange {
+  runId: string;
+  seq: number;
 }
 
 /**

@@ -18,5 +18,6 @@ export function toJobChanges({ job, events }: Change): JobChange[] {
         : event.message,
     attempt: job.attempt,
     createdBy: job.createdBy,
+    runId: job.runId,
   }));
 }

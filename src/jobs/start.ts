@@ -24,6 +24,7 @@ import { LocalChanges } from './local-changes.ts';
 import type { JobSystemParts } from './system.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
+import { WorkflowRegistry, type AnyWorkflow } from './runs/workflow.ts';
 
 export interface JobSystemOptions {
   config: Config;
@@ -41,6 +42,8 @@ export interface JobSystemOptions {
    */
   killWhenStuck?: boolean;
   tuning?: AdapterTuning;
+  /** The workflows this process knows (src/tasks: appWorkflows); their steps' tasks must be in `registry`. */
+  workflows?: readonly AnyWorkflow[];
 }
 
 /** Opens the ledger, chooses the backend and starts this process's parts; JobSystem.start makes the service of them. */
@@ -50,6 +53,8 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
   const { registry } = opts;
   const worker = opts.worker ?? config.WORKER_IN_PROCESS;
   const deps = opts.deps ?? ({} as TaskDeps);
+  // Before anything opens: a workflow naming a task this process does not know stops the start.
+  const workflows = new WorkflowRegistry(opts.workflows ?? [], registry);
   const ledgerUrl = config.DATABASE_URL ?? config.EMBEDDED_LEDGER_URL;
   if (!ledgerUrl && !worker) {
     throw new ConfigError([
@@ -181,7 +186,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',
     );
-    return { config, logger, registry, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, localChanges };
+    return { config, logger, registry, workflows, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, localChanges };
   } catch (error) {
     for (const step of cleanup) await step().catch(() => {});
     throw error;

@@ -21,6 +21,10 @@ import { startJobSystem, type JobSystemOptions } from './start.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
 import type { LocalChanges } from './local-changes.ts';
+import { RunAdvancer } from './runs/advancer.ts';
+import { Runs } from './runs/runs.ts';
+import type { WorkflowRegistry } from './runs/workflow.ts';
+import { isTerminal } from './states.ts';
 
 export type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 export type { JobSystemOptions } from './start.ts';
@@ -30,6 +34,7 @@ export interface JobSystemParts {
   config: Config;
   logger: Logger;
   registry: TaskRegistry;
+  workflows: WorkflowRegistry;
   db: LedgerDb;
   ledger: Ledger;
   bus: EventBus;
@@ -74,6 +79,10 @@ export class JobSystem implements JobService {
   /** Retention, in processes that run workers. */
   readonly pruner: Pruner | undefined;
   readonly #localChanges: LocalChanges;
+  /** Workflow runs: start, decide gates, retry, re-run, cancel, read. */
+  readonly runs: Runs;
+  readonly #advancer: RunAdvancer;
+  readonly #stopRunNudges: () => void;
 
   /** Made of the parts startJobSystem (start.ts) wires. */
   constructor(parts: JobSystemParts) {
@@ -93,11 +102,34 @@ export class JobSystem implements JobService {
     this.#reaper = parts.reaper;
     this.pruner = parts.pruner;
     this.#localChanges = parts.localChanges;
+    const { bus } = parts;
+    this.#advancer = new RunAdvancer({
+      ledger: parts.ledger,
+      workflows: parts.workflows,
+      logger: parts.logger,
+      prepare: (type, input, createdBy) => this.#prepareOrThrow(type, input, { createdBy }),
+      cancelJob: (jobId, by) => this.cancel(jobId, by),
+      published: (runId, seq) => bus.publishRunChange({ runId, seq }),
+      sweepIntervalMs: parts.config.RUN_SWEEP_INTERVAL_MS,
+    });
+    this.runs = new Runs({
+      ledger: parts.ledger,
+      workflows: parts.workflows,
+      advancer: this.#advancer,
+      publish: (runId, seq) => bus.publishRunChange({ runId, seq }),
+      listen: (listener) => bus.onRunChange(listener),
+    });
+    // A step's job that this process ended moves its run now; any other case is the run sweep's.
+    this.#stopRunNudges = parts.localChanges.add((change) => {
+      if (change.job.runId && isTerminal(change.job.status)) this.#advancer.nudge(change.job.runId);
+    });
   }
 
   /** Starts a job system (see start.ts). */
   static async start(opts: JobSystemOptions): Promise<JobSystem> {
-    return new JobSystem(await startJobSystem(opts));
+    const system = new JobSystem(await startJobSystem(opts));
+    system.#advancer.start();
+    return system;
   }
 
   get tasks(): JobService['tasks'] {
@@ -108,10 +140,7 @@ export class JobSystem implements JobService {
 
   /** Validates the input against the task, records the job and hands it to a queue. */
   async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
-    const prepared = await this.#prepare(type, input, opts);
-    if ('issues' in prepared && prepared.in === 'type') throw new UnknownTaskError(type);
-    if ('issues' in prepared) throw new InvalidInputError(`Invalid ${prepared.in} for ${type}: ${describeIssues(prepared.issues)}`, prepared.issues);
-    return this.ledger.transitions.createJob(prepared.job);
+    return this.ledger.transitions.createJob(await this.#prepareOrThrow(type, input, opts));
   }
 
   /**
@@ -159,6 +188,14 @@ export class JobSystem implements JobService {
         createdBy: opts.createdBy ?? null,
       },
     };
+  }
+
+  /** #prepare, as the error an enqueue would throw: for a workflow step's job. */
+  async #prepareOrThrow(type: string, input: unknown, opts: EnqueueOptions): Promise<NewJob> {
+    const prepared = await this.#prepare(type, input, opts);
+    if ('issues' in prepared && prepared.in === 'type') throw new UnknownTaskError(type);
+    if ('issues' in prepared) throw new InvalidInputError(`Invalid ${prepared.in} for ${type}: ${describeIssues(prepared.issues)}`, prepared.issues);
+    return prepared.job;
   }
 
   /** Cancels a job: a queued one at once, a running one by aborting it wherever it runs. */
@@ -268,6 +305,8 @@ export class JobSystem implements JobService {
     const [executor, reaper, fallback] = [this.#executor, this.#reaper, this.#fallback];
     this.logger.info({ running: executor?.runningJobIds.length ?? 0 }, 'stopping: no new jobs');
     await dispatcher.stop();
+    this.#stopRunNudges();
+    await this.#advancer.stop();
     await reaper?.stop();
     await this.pruner?.stop();
     if (executor) {

@@ -51,14 +51,15 @@ export interface TaskContext<C = unknown> {
   log(message: string, data?: unknown): Promise<void>;
 }
 
-export interface TaskDefinition<I = unknown, O = unknown, C = unknown> {
+/** `In`: the input as a caller writes it (before the schema's defaults); `I`: as the handler gets it. */
+export interface TaskDefinition<I = unknown, O = unknown, C = unknown, In = I> {
   readonly name: string;
   readonly phase: Phase;
   readonly description?: string;
   /** Name of the task's typed GraphQL mutation; default: the last part of `name` ("demo.countWords" → countWords). */
   readonly mutation?: string;
   /** Validates input at enqueue time and again before the handler runs. */
-  readonly input: z.ZodType<I>;
+  readonly input: z.ZodType<I, In>;
   readonly maxAttempts?: number;
   readonly backoff?: BackoffPolicy;
   readonly timeoutMs?: number;
@@ -84,7 +85,7 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown> {
 }
 
 /** Declares a task; the identity function that gives handlers their typed input (and checkpoint). */
-export function defineTask<I, O, C = unknown>(definition: TaskDefinition<I, O, C>): TaskDefinition<I, O, C> {
+export function defineTask<I, O, C = unknown, In = I>(definition: TaskDefinition<I, O, C, In>): TaskDefinition<I, O, C, In> {
   if (!/^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/.test(definition.name)) {
     throw new Error(`Task name "${definition.name}" must be dotted camelCase, e.g. "planning.generateAttributes"`);
   }

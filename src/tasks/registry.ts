@@ -7,6 +7,8 @@ import { selectSamples } from './sampling.ts';
 import { generateScopingRecommendations } from './scoping.ts';
 import { seedDemoData } from './seed.ts';
 import { executeTests } from './testing.ts';
+import type { AnyWorkflow } from '../jobs/runs/workflow.ts';
+import { reportTesting } from './report-testing.ts';
 
 export { TaskRegistry };
 
@@ -26,3 +28,6 @@ const appTasks: readonly AnyTask[] = [
 export function createTaskRegistry(extra: readonly AnyTask[] = []): TaskRegistry {
   return new TaskRegistry([...appTasks, ...extra]);
 }
+
+/** The one list of the application's workflows (their steps' tasks are in the list above). */
+export const appWorkflows: readonly AnyWorkflow[] = [reportTesting];

@@ -7,6 +7,7 @@ import type { JobChange } from '../../src/events/messages.ts';
 import type { Job } from '../../src/jobs/ledger/index.ts';
 import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
 import { createLogger } from '../../src/lib/logger.ts';
+import { testWorkflows } from '../fixtures/workflows.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { waitFor } from './wait.ts';
@@ -53,6 +54,7 @@ export class Harness {
       config,
       logger: createLogger(config.LOG_LEVEL),
       registry: createTestRegistry(),
+      workflows: testWorkflows,
       tuning: { bullmq: { lockDurationMs: 2_000, stalledIntervalMs: 1_000 }, pgboss: { heartbeatSeconds: 10 } },
       ...opts,
     });
@@ -132,7 +134,7 @@ export async function recordChanges(system: JobSystem, jobId?: string): Promise<
     if (Date.now() > deadline) throw new Error('the bus did not echo a job change within 15 s');
     system.bus.publishJobChange({
       jobId: sentinel, type: 'sentinel', phase: 'PLANNING', seq: 0, at: new Date().toISOString(), kind: 'LOG',
-      status: 'QUEUED', progress: 0, message: null, attempt: 0, createdBy: null,
+      status: 'QUEUED', progress: 0, message: null, attempt: 0, createdBy: null, runId: null,
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

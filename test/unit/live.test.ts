@@ -62,6 +62,7 @@ class FakeLedger {
       message: null,
       attempt: this.job.attempt,
       createdBy: null,
+      runId: null,
     };
   }
 

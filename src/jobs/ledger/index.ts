@@ -7,6 +7,7 @@
  *   outbox       which waiting jobs a queue holds, and the sweep's leases
  *   liveness     workers, heartbeats, and jobs whose worker was lost
  *   retention    finished jobs leaving once past their period; the tallies that outlive them
+ *   runs         workflow runs: a run, its steps and its history, and the jobs its steps release
  *   sql          what their statements are built from
  */
 import type { LedgerDb } from '../../db/client.ts';
@@ -14,6 +15,7 @@ import { Liveness } from './liveness.ts';
 import { Outbox } from './outbox.ts';
 import { LedgerQueries } from './queries.ts';
 import { Retention } from './retention.ts';
+import { RunLedger } from './runs.ts';
 import type { AfterWrite, Change, LedgerContext } from './sql.ts';
 import { JobTransitions } from './transitions.ts';
 
@@ -23,6 +25,7 @@ export { isUuid } from './sql.ts';
 export type { JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
 export type { RetentionPeriods, RetentionRules, RetentionSummary } from './retention.ts';
 export type { ClaimOutcome, NewJob } from './transitions.ts';
+export type { NewRun, RunEvent, RunListFilter, RunStep, RunView, StepJob, StepView, WorkflowRun } from './runs.ts';
 
 export class Ledger {
   readonly queries: LedgerQueries;
@@ -30,6 +33,7 @@ export class Ledger {
   readonly outbox: Outbox;
   readonly liveness: Liveness;
   readonly retention: Retention;
+  readonly runs: RunLedger;
   #afterWrite: AfterWrite = async () => {};
 
   readonly db: LedgerDb;
@@ -47,6 +51,7 @@ export class Ledger {
     this.outbox = new Outbox(ctx);
     this.liveness = new Liveness(ctx);
     this.retention = new Retention(db);
+    this.runs = new RunLedger(ctx);
   }
 
   /**

@@ -41,6 +41,9 @@ export interface NewJob {
   priority?: number;
   delayMs?: number;
   createdBy?: string | null;
+  /** A workflow run's step: the run and the step's name. */
+  runId?: string | null;
+  step?: string | null;
 }
 
 export type ClaimOutcome =
@@ -102,13 +105,13 @@ export class JobTransitions {
       this.ctx.db.query<JobWithEvents>(
         `WITH i AS (
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
-                                $9::int[], $10::text[], $11::text[]) WITH ORDINALITY
-             AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, n)),
+                                $9::int[], $10::text[], $11::text[], $12::uuid[], $13::text[]) WITH ORDINALITY
+             AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, "runId", step, n)),
          j AS (
            INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
-                              "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq")
+                              "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq", "runId", "step")
            SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
-                  i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1
+                  i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1, i."runId", i.step
            FROM i ORDER BY i.type, i.key NULLS LAST, i.n
            ON CONFLICT DO NOTHING
            RETURNING *),
@@ -129,6 +132,8 @@ export class JobTransitions {
           delays,
           jobs.map((job) => job.createdBy ?? null),
           delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
+          jobs.map((job) => job.runId ?? null),
+          jobs.map((job) => job.step ?? null),
         ],
         'jobgraph.createJob',
       );
