@@ -110,8 +110,8 @@ const configSchema = z.object({
   API_TOKENS: z
     .string()
     .regex(
-      /^\s*[^:,\s]+:[^:,\s]+:(viewer|operator|admin)\s*(,\s*[^:,\s]+:[^:,\s]+:(viewer|operator|admin)\s*)*$/,
-      'comma-separated name:token:role entries, role one of viewer, operator, admin',
+      /^\s*[^:,\s]+:[^:,\s]+:(viewer|operator|approver|admin)\s*(,\s*[^:,\s]+:[^:,\s]+:(viewer|operator|approver|admin)\s*)*$/,
+      'comma-separated name:token:role entries, role one of viewer, operator, approver, admin',
     )
     .optional(),
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset: open, like /health. */

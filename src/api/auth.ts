@@ -5,11 +5,14 @@ import type { Job } from '../jobs/ledger/index.ts';
  * Who is calling, from a bearer token. API_TOKENS lists `name:token:role`; without it the API runs
  * open and every caller is the local admin (single-user development).
  *
- * viewer:   read and subscribe to their own jobs
- * operator: also enqueue, cancel and retry their own jobs
- * admin:    everything, every job
+ * viewer:   read and subscribe to their own jobs and runs
+ * operator: also enqueue, cancel and retry their own jobs; start, retry and cancel their own runs
+ * approver: sees every run, and approves or rejects sign-off gates of runs someone else started
+ *           (segregation of duties: who ran the work does not sign it off)
+ * admin:    everything, every job and run
  */
-export type Role = 'viewer' | 'operator' | 'admin';
+export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
+const ROLES: readonly Role[] = ['viewer', 'operator', 'approver', 'admin'];
 
 export interface Viewer {
   name: string;
@@ -24,6 +27,7 @@ export class TokenBook {
   constructor(spec: string | undefined) {
     for (const entry of spec?.split(',') ?? []) {
       const [name, token, role] = entry.trim().split(':') as [string, string, Role];
+      if (!ROLES.includes(role)) throw new Error(`API_TOKENS: "${name}" has the role "${role}"; a role is one of ${ROLES.join(', ')}`);
       if (this.#byToken.has(token)) throw new Error(`API_TOKENS: the token of "${name}" is used twice`);
       this.#byToken.set(token, { name, role });
     }
@@ -62,9 +66,17 @@ export function requireViewer(viewer: Viewer | undefined): Viewer {
 
 export function requireRole(viewer: Viewer | undefined, role: Exclude<Role, 'viewer'>): Viewer {
   const who = requireViewer(viewer);
-  if (role === 'operator' && who.role === 'viewer') throw forbidden('Viewers cannot change jobs; an operator token is needed');
+  if (role === 'operator' && (who.role === 'viewer' || who.role === 'approver')) {
+    throw forbidden(`A ${who.role} cannot change jobs or runs; an operator token is needed`);
+  }
+  if (role === 'approver' && who.role !== 'approver' && who.role !== 'admin') throw forbidden('Sign-off needs an approver token');
   if (role === 'admin' && who.role !== 'admin') throw forbidden('This needs an admin token');
   return who;
+}
+
+/** Whether `viewer` may see a run: admins and approvers see all, others their own. */
+export function canSeeRun(viewer: Viewer, run: { createdBy: string | null }): boolean {
+  return viewer.role === 'admin' || viewer.role === 'approver' || run.createdBy === viewer.name;
 }
 
 /** Whether `viewer` may see `job`: admins see all, others their own. */

@@ -9,6 +9,7 @@ import type { DispatcherStatus } from './dispatcher.ts';
 import type { Change, Job, JobEvent, JobListFilter, RetentionSummary, ThroughputRow, WorkerRow } from './ledger/index.ts';
 import type { JobStatus } from './states.ts';
 import type { TaskCatalog } from './task-registry.ts';
+import type { RunService } from './runs/runs.ts';
 
 export interface EnqueueOptions {
   idempotencyKey?: string | null;
@@ -49,6 +50,8 @@ export interface Readiness {
 export interface JobService {
   /** The tasks this process knows (read only). */
   readonly tasks: TaskCatalog;
+  /** Workflow runs: start, decide gates, retry, re-run, cancel, read, follow. */
+  readonly runs: RunService;
 
   // ── jobs ──
   /** Validates the input against the task, records the job and hands it to a queue. */

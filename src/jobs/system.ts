@@ -117,6 +117,7 @@ export class JobSystem implements JobService {
       workflows: parts.workflows,
       advancer: this.#advancer,
       publish: (runId, seq) => bus.publishRunChange({ runId, seq }),
+      check: async (workflow, input) => (workflow.check ? workflow.check(input, { db: parts.db.prisma, deps: parts.deps }) : []),
       listen: (listener) => bus.onRunChange(listener),
     });
     // A step's job that this process ended moves its run now; any other case is the run sweep's.

@@ -5,6 +5,7 @@ import { generateProfilingRules, profileDataset } from './profiling.ts';
 import { selectSamples } from './sampling.ts';
 import { generateScopingRecommendations } from './scoping.ts';
 import { executeTests } from './testing.ts';
+import { unknownIds } from './domain-errors.ts';
 
 /**
  * A report's testing as one run: the phases in order, a reviewer's sign-off on the scoping before
@@ -26,6 +27,7 @@ export const reportTesting = defineWorkflow('reportTesting', {
       seed: z.number().int().min(0).max(2_147_483_647).default(1),
     }),
   }),
+  check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
 })
   .step('attributes', generateLlmAttributes, { input: (run) => ({ reportId: run.reportId }) })
   .step('mappings', regeneratePdeMappings, { after: ['attributes'], input: (run) => ({ reportId: run.reportId }) })

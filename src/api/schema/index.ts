@@ -4,6 +4,7 @@ import { builder } from './builder.ts';
 import './jobs.ts';
 import './queue.ts';
 import './workflow.ts';
+import './runs.ts';
 import './me.ts';
 import { addTaskFields } from './tasks.ts';
 

@@ -1,7 +1,7 @@
 import { requireViewer, type Viewer } from '../auth.ts';
 import { builder } from './builder.ts';
 
-const RoleEnum = builder.enumType('Role', { values: ['viewer', 'operator', 'admin'] as const });
+const RoleEnum = builder.enumType('Role', { values: ['viewer', 'operator', 'approver', 'admin'] as const });
 
 const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
   description: 'The caller, from its token (the local admin when API_TOKENS is unset).',

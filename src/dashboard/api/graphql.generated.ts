@@ -26,6 +26,7 @@ export type QueueBackend =
 
 export type Role =
   | 'admin'
+  | 'approver'
   | 'operator'
   | 'viewer';
 

@@ -24,7 +24,7 @@ export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'RETRYING', 'CANCELLING', 'COM
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const PHASES = ['PLANNING', 'SCOPING', 'SAMPLE_SELECTION', 'DATA_PROFILING', 'TEST_EXECUTION'] as const;
 export type Phase = (typeof PHASES)[number];
-export type Role = 'viewer' | 'operator' | 'admin';
+export type Role = 'viewer' | 'operator' | 'approver' | 'admin';
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 /** Statuses a cancel applies to (CANCELLING is on its way already). */

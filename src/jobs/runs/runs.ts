@@ -4,7 +4,7 @@
  * the ledger, then an advance (advancer.ts) and a word on the bus to every process's subscribers.
  */
 import { CodedError } from '../../lib/errors.ts';
-import { describeIssues, fieldIssues } from '../../lib/issues.ts';
+import { describeIssues, fieldIssues, type FieldIssue } from '../../lib/issues.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { Ledger, RunEvent, RunListFilter, RunView, WorkflowRun } from '../ledger/index.ts';
 import type { Params } from '../ledger/sql.ts';
@@ -62,6 +62,8 @@ export interface RunsOptions {
   workflows: WorkflowRegistry;
   advancer: RunAdvancer;
   publish(runId: string, seq: number): void;
+  /** Runs a workflow's `check` with what it needs (the ledger's data, the tasks' collaborators). */
+  check(workflow: AnyWorkflow, input: unknown): Promise<FieldIssue[]>;
   listen(listener: (change: { runId: string; seq: number }) => void): () => void;
 }
 
@@ -83,6 +85,8 @@ export class Runs implements RunService {
       const issues = fieldIssues(parsed.error);
       throw new InvalidInputError(`Invalid input for workflow ${name}: ${describeIssues(issues)}`, issues);
     }
+    const unfit = await this.#opts.check(workflow, parsed.data);
+    if (unfit.length > 0) throw new InvalidInputError(`Invalid input for workflow ${name}: ${describeIssues(unfit)}`, unfit);
     const { run, deduplicated } = await this.#opts.ledger.runs.createRun({
       workflow: name,
       input: parsed.data,

@@ -12,7 +12,9 @@
  */
 import type { z } from 'zod';
 import { parsePeriod } from '../../lib/duration.ts';
-import type { AnyTask, TaskDefinition } from '../task.ts';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import type { FieldIssue } from '../../lib/issues.ts';
+import type { AnyTask, TaskDefinition, TaskDeps } from '../task.ts';
 import type { TaskRegistry } from '../task-registry.ts';
 
 /** What a gate step's dependents get as its result: the decision. */
@@ -35,20 +37,31 @@ export interface StepSpec {
   readonly timeoutMs?: number;
 }
 
+/** What a workflow's `check` is given: the ledger's data and the tasks' collaborators. */
+export interface WorkflowCheckContext {
+  db: PrismaClient;
+  deps: TaskDeps;
+}
+
 export interface WorkflowDefinition<I = unknown> {
   readonly name: string;
   readonly description?: string;
   readonly input: z.ZodType<I>;
+  /** Checks the input against the data when a run starts (an id that names nothing): issues by field path refuse it. */
+  readonly check?: (input: I, ctx: WorkflowCheckContext) => Promise<FieldIssue[]>;
   /** In definition order: every step after its parents. */
   readonly steps: readonly StepSpec[];
 }
 
 const NAME = /^[a-z][A-Za-z0-9]*$/;
 
+/** A workflow's definition but its steps. */
+type WorkflowHead<I> = Omit<WorkflowDefinition<I>, 'steps'>;
+
 export class WorkflowBuilder<I, R extends Record<string, unknown>> {
-  readonly #definition: { name: string; description?: string; input: z.ZodType<I> };
+  readonly #definition: WorkflowHead<I>;
   readonly #steps: StepSpec[];
-  constructor(definition: { name: string; description?: string; input: z.ZodType<I> }, steps: StepSpec[] = []) {
+  constructor(definition: WorkflowHead<I>, steps: StepSpec[] = []) {
     this.#definition = definition;
     this.#steps = steps;
   }
@@ -106,9 +119,9 @@ export class WorkflowBuilder<I, R extends Record<string, unknown>> {
 
 /** Starts a workflow's definition; add steps and gates, then build(). */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no step results yet
-export function defineWorkflow<I>(name: string, opts: { input: z.ZodType<I>; description?: string }): WorkflowBuilder<I, {}> {
+export function defineWorkflow<I>(name: string, opts: Omit<WorkflowHead<I>, 'name'>): WorkflowBuilder<I, {}> {
   if (!NAME.test(name)) throw new Error(`Workflow name "${name}" must be camelCase, e.g. "reportTesting"`);
-  return new WorkflowBuilder({ name, input: opts.input, ...(opts.description ? { description: opts.description } : {}) });
+  return new WorkflowBuilder({ name, ...opts });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds workflows of every input type
