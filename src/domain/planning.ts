@@ -8,7 +8,7 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LlmClient } from './llm/client.ts';
 import { attributesRequest, mappingsRequest, type AttributeFacts, type CatalogElement } from './llm/requests.ts';
 import { findReport } from './lookups.ts';
-import { askEach } from './ask-each.ts';
+import { askEach, llmReport, type AskingRun } from './ask-each.ts';
 import { NotFoundError, type Run } from './run.ts';
 import { mostSimilar } from './similarity.ts';
 
@@ -46,7 +46,7 @@ export async function generateAttributes(db: PrismaClient, llm: LlmClient, repor
 }
 
 /** Per attribute, the data elements that hold it; all the report's mappings replaced at once. */
-export async function regenerateMappings(db: PrismaClient, llm: LlmClient, reportId: string, run: Run) {
+export async function regenerateMappings(db: PrismaClient, llm: LlmClient, reportId: string, run: AskingRun) {
   await requireReport(db, reportId);
   const attributes = await db.attribute.findMany({ where: { reportId }, orderBy: { name: 'asc' } });
   const elements = await catalog(db);
@@ -73,7 +73,7 @@ export async function regenerateMappings(db: PrismaClient, llm: LlmClient, repor
     db.pdeMapping.createMany({ data: mappings }),
   ]);
   await run.progress(100, `${mappings.length} mappings for ${attributes.length} attributes`);
-  return { mappings: mappings.length, attributes: attributes.length, method: asked.method, model: asked.model, usage: asked.usage };
+  return { mappings: mappings.length, attributes: attributes.length, ...llmReport(asked) };
 }
 
 export function facts(attribute: { name: string; description: string; dataType: string; isKey: boolean; isCritical: boolean }): AttributeFacts {

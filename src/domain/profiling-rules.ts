@@ -2,11 +2,10 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LlmClient } from './llm/client.ts';
 import { rulesRequest } from './llm/requests.ts';
-import { askEach } from './ask-each.ts';
+import { askEach, llmReport, type AskingRun } from './ask-each.ts';
 import { facts, requireReport } from './planning.ts';
-import type { Run } from './run.ts';
 
-export async function generateRules(db: PrismaClient, llm: LlmClient, reportId: string, run: Run) {
+export async function generateRules(db: PrismaClient, llm: LlmClient, reportId: string, run: AskingRun) {
   await requireReport(db, reportId);
   const attributes = await db.attribute.findMany({
     where: { reportId },
@@ -35,5 +34,5 @@ export async function generateRules(db: PrismaClient, llm: LlmClient, reportId: 
   run.signal.throwIfAborted();
   await db.$transaction([db.profilingRule.deleteMany({ where: { attribute: { reportId } } }), db.profilingRule.createMany({ data: rules })]);
   await run.progress(100, `${rules.length} rules for ${attributes.length} attributes`);
-  return { rules: rules.length, attributes: attributes.length, method: asked.method, model: asked.model, usage: asked.usage };
+  return { rules: rules.length, attributes: attributes.length, ...llmReport(asked) };
 }

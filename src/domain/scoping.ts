@@ -2,11 +2,10 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LlmClient } from './llm/client.ts';
 import { scopingRequest } from './llm/requests.ts';
-import { askEach } from './ask-each.ts';
+import { askEach, llmReport, type AskingRun } from './ask-each.ts';
 import { facts, requireReport } from './planning.ts';
-import type { Run } from './run.ts';
 
-export async function generateRecommendations(db: PrismaClient, llm: LlmClient, reportId: string, run: Run) {
+export async function generateRecommendations(db: PrismaClient, llm: LlmClient, reportId: string, run: AskingRun) {
   const report = await requireReport(db, reportId);
   const attributes = await db.attribute.findMany({
     where: { reportId },
@@ -31,5 +30,5 @@ export async function generateRecommendations(db: PrismaClient, llm: LlmClient, 
   ]);
   const inScope = recommendations.filter((r) => r.decision === 'IN_SCOPE').length;
   await run.progress(100, `${inScope} in scope, ${recommendations.length - inScope} out of scope`);
-  return { inScope, outOfScope: recommendations.length - inScope, method: asked.method, model: asked.model, usage: asked.usage };
+  return { inScope, outOfScope: recommendations.length - inScope, ...llmReport(asked) };
 }
