@@ -15,7 +15,7 @@ import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
-import type { Change, Job, JobEvent } from '../jobs/ledger/index.ts';
+import type { Change, Job, JobEvent, RunSummary } from '../jobs/ledger/index.ts';
 import type { JobService, QueueInfo } from '../jobs/service.ts';
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../jobs/states.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -116,6 +116,14 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     }
   };
   const stopListening = system.onLocalChange(record);
+  const gateWait = new Histogram({
+    name: 'jobgraph_gate_wait_seconds',
+    help: 'From a sign-off gate opening to its decision, for gates decided through this process.',
+    labelNames: ['workflow', 'step', 'decision'] as const,
+    buckets: [60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600],
+    registers,
+  });
+  const stopDecisions = system.runs.onDecision((d) => gateWait.observe({ workflow: d.workflow, step: d.step, decision: d.decision }, d.waitedMs / 1000));
 
   // ── what the ledger holds, and this process's view of its backend ──
   // Each gauge's collect() runs in the same scrape: they share one queueInfo() read.
@@ -157,12 +165,54 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
   });
   const oldest: Gauge = new Gauge({
     name: 'jobgraph_retention_oldest_job_age_seconds',
-    help: 'Age of the oldest job kept in the ledger, read at scrape time; absent while the ledger holds none.',
+    help: 'Age of the oldest job kept in the ledger, read at scrape time; 0 while the ledger holds none.',
     registers,
     async collect() {
       const info = await snapshot();
       oldest.reset();
       if (info?.retention.oldestJobAt) oldest.set((Date.now() - new Date(info.retention.oldestJobAt).getTime()) / 1000);
+    },
+  });
+  // Runs: a read of their own (not every scrape of every process needs queueInfo's), shared by both gauges.
+  let pendingRuns: Promise<RunSummary | undefined> | undefined;
+  const runSnapshot = () =>
+    (pendingRuns ??= withTimeout(system.runs.summary(), SNAPSHOT_TIMEOUT_MS, 'reading runs for /metrics')
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'metrics: runs could not be read; their gauges are left out of this scrape');
+        return undefined;
+      })
+      .finally(() => {
+        pendingRuns = undefined;
+      }));
+  const runs: Gauge<'workflow' | 'status'> = new Gauge({
+    name: 'jobgraph_runs',
+    help: 'Workflow runs per workflow and status, read at scrape time (the same in every process): started = the sum over statuses, finished = COMPLETED + FAILED + CANCELLED.',
+    labelNames: ['workflow', 'status'] as const,
+    registers,
+    async collect() {
+      const summary = await runSnapshot();
+      runs.reset();
+      for (const row of summary?.runs ?? []) runs.set({ workflow: row.workflow, status: row.status }, row.count);
+    },
+  });
+  const gatesOpen: Gauge = new Gauge({
+    name: 'jobgraph_gates_open',
+    help: 'Sign-off gates waiting for a decision now, read at scrape time (the same in every process).',
+    registers,
+    async collect() {
+      const summary = await runSnapshot();
+      gatesOpen.reset();
+      if (summary) gatesOpen.set(summary.openGates);
+    },
+  });
+  const gateOldest: Gauge = new Gauge({
+    name: 'jobgraph_gate_oldest_wait_seconds',
+    help: 'How long the oldest open sign-off gate has waited, read at scrape time; 0 while none is open.',
+    registers,
+    async collect() {
+      const summary = await runSnapshot();
+      gateOldest.reset();
+      if (summary?.oldestOpenGateSeconds != null) gateOldest.set(summary.oldestOpenGateSeconds);
     },
   });
   const workers: Gauge = new Gauge({
@@ -236,7 +286,10 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
         res.end('metrics could not be collected\n');
       }
     },
-    close: stopListening,
+    close: () => {
+      stopListening();
+      stopDecisions();
+    },
   };
 }
 

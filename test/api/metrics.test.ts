@@ -270,4 +270,22 @@ describe('GET /metrics', () => {
     expect(table(after, 'jobgraph_jobs', ['status'])).toEqual(before);
     expect(value(after, 'jobgraph_retention_pruned_jobs')).toBe(finished!.n);
   });
+
+  it('counts runs per status, the open gates and the oldest one\'s wait, and times each decision', async () => {
+    const { run } = await system.runs.start('testDiamond', { tag: 'metrics' });
+    await waitFor(async () => (await system.runs.get(run.run.id))!.run.status, (status) => status === 'WAITING', 15_000, 'the gate open');
+    const open = await scrape(otherUrl, undefined);
+    expect(value(open, 'jobgraph_runs', { workflow: 'testDiamond', status: 'WAITING' })).toBe(1);
+    expect(value(open, 'jobgraph_gates_open')).toBe(1);
+    expect(value(open, 'jobgraph_gate_oldest_wait_seconds')).toBeGreaterThanOrEqual(0);
+    await system.runs.approve(run.run.id, 'signOff', 'reviewer');
+    await waitFor(async () => (await system.runs.get(run.run.id))!.run.status, (status) => status === 'COMPLETED', 15_000, 'the run completed');
+    const ours = await scrape();
+    expect(value(ours, 'jobgraph_runs', { workflow: 'testDiamond', status: 'COMPLETED' })).toBe(1);
+    expect(value(ours, 'jobgraph_gates_open')).toBe(0);
+    expect(value(ours, 'jobgraph_gate_oldest_wait_seconds')).toBe(0);
+    expect(value(ours, 'jobgraph_gate_wait_seconds_count', { workflow: 'testDiamond', step: 'signOff', decision: 'APPROVED' })).toBe(1);
+    // The decision was made through this process: the other counts none.
+    expect(find(await scrape(otherUrl, undefined), 'jobgraph_gate_wait_seconds_count')).toEqual([]);
+  });
 });

@@ -232,7 +232,7 @@ describe('jobgraph, the command line', () => {
 
     const viewer = await cli(['enqueue', 'test.echo', '--input', '{}', '--token', TOKENS.viewer], secured);
     expect(viewer.code).toBe(3);
-    expectOneLineError(viewer, /FORBIDDEN: Viewers cannot change jobs/);
+    expectOneLineError(viewer, /FORBIDDEN: A viewer cannot change jobs or runs/);
 
     const ok = await cli(['enqueue', 'test.echo', '--input', '{"steps":2}', '--watch', '--json'], { ...secured, JOBGRAPH_TOKEN: TOKENS.operator });
     expect(ok.code, ok.stderr).toBe(0);

@@ -25,7 +25,7 @@ export { isUuid } from './sql.ts';
 export type { JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
 export type { RetentionPeriods, RetentionRules, RetentionSummary } from './retention.ts';
 export type { ClaimOutcome, NewJob } from './transitions.ts';
-export type { NewRun, RunEvent, RunListFilter, RunStep, RunView, StepJob, StepView, WorkflowRun } from './runs.ts';
+export type { NewRun, RunSummary, RunEvent, RunListFilter, RunStep, RunView, StepJob, StepView, WorkflowRun } from './runs.ts';
 
 export class Ledger {
   readonly queries: LedgerQueries;

@@ -45,6 +45,13 @@ export interface RunListFilter {
   after?: { createdAt: Date; id: string };
 }
 
+export interface RunSummary {
+  runs: { workflow: string; status: RunStatus; count: number }[];
+  openGates: number;
+  /** How long the oldest open gate has waited; null when none is open. */
+  oldestOpenGateSeconds: number | null;
+}
+
 /** A move of one step: the transition, what else it sets, and what its event says. */
 export interface StepMove {
   runId: string;
@@ -61,6 +68,23 @@ export interface StepMove {
   /** Only while the run is in one of these (default: any). */
   runIn?: readonly RunStatus[];
 }
+
+/**
+ * The run's row, locked (and, with `statuses`, only while it is in one of them, checked once the
+ * lock is ours): every write of a run takes it first, so moves of one run queue on it and a step
+ * cannot be released after the run was cancelled. Use as the first CTE, named `lock`.
+ */
+function lockRun(runId: string, statuses?: readonly RunStatus[]): string {
+  return `lock AS MATERIALIZED (SELECT id FROM "WorkflowRun" WHERE id = ${runId}::uuid${statuses ? ` AND ${inStatuses(statuses)}` : ''} FOR UPDATE)`;
+}
+
+/**
+ * The run's seq, bumped once for the step a write moved (CTE s): no step moved, no seq taken, so a
+ * run's events number 1, 2, 3… without a gap whatever races with it.
+ */
+const bumpSeq = `r AS (
+  UPDATE "WorkflowRun" SET "lastSeq" = "lastSeq" + 1, "updatedAt" = now() FROM s WHERE "WorkflowRun".id = s."runId"
+  RETURNING "WorkflowRun".id, "WorkflowRun"."lastSeq")`;
 
 const TERMINAL_JOB = inStatuses(TERMINAL_STATUSES, 'j."status"');
 const LIVE_RUN = inStatuses(LIVE_RUN_STATUSES, 'r."status"');
@@ -156,23 +180,19 @@ export class RunLedger {
 
   /**
    * Moves one step along `move.transition`, bumping the run's seq and appending the event, in one
-   * statement; undefined when the step was not where the transition starts (someone else moved it).
-   * The run's row is updated first: concurrent moves of one run queue on it, and a guard on the
-   * run's status (`runIn`) is checked again once the row is ours.
+   * statement; undefined when the step was not where the transition starts (someone else moved it)
+   * or the run was not in `runIn`.
    */
   async moveStep(move: StepMove): Promise<RunStep | undefined> {
     const p = new Params();
     const stepWhere = this.#stepWhere(p, move);
-    const runIn = move.runIn ? ` AND ${inStatuses(move.runIn)}` : '';
     const to = p.add(move.to);
     const [step] = await this.ctx.db.query<RunStep>(
-      `WITH r AS (
-         UPDATE "WorkflowRun" SET "lastSeq" = "lastSeq" + 1, "updatedAt" = now()
-         WHERE id = ${p.add(move.runId)}::uuid${runIn} AND EXISTS (SELECT 1 FROM "RunStep" WHERE ${stepWhere})
-         RETURNING id, "lastSeq"),
+      `WITH ${lockRun(p.add(move.runId), move.runIn)},
        s AS (
          UPDATE "RunStep" SET "status" = ${to}::"StepStatus"${move.set ? `, ${move.set(p)}` : ''}
-         FROM r WHERE ${stepWhere} RETURNING "RunStep".*),
+         FROM lock WHERE ${stepWhere} RETURNING "RunStep".*),
+       ${bumpSeq},
        e AS (
          INSERT INTO "RunEvent" ("runId", "seq", "step", "status", "message", "actor")
          SELECT s."runId", r."lastSeq", s.name, s."status"::text, ${p.add(move.message ?? null)}::text, ${p.add(move.actor ?? null)}::text FROM s, r)
@@ -194,13 +214,11 @@ export class RunLedger {
     const stepWhere = this.#stepWhere(p, move);
     const id = p.add(timeOrderedUuid());
     const [row] = await this.ctx.db.query<JobWithEvents>(
-      `WITH r AS (
-         UPDATE "WorkflowRun" SET "lastSeq" = "lastSeq" + 1, "updatedAt" = now()
-         WHERE id = ${p.add(runId)}::uuid AND ${inStatuses(LIVE_RUN_STATUSES)} AND EXISTS (SELECT 1 FROM "RunStep" WHERE ${stepWhere})
-         RETURNING id, "lastSeq"),
+      `WITH ${lockRun(p.add(runId), LIVE_RUN_STATUSES)},
        s AS (
          UPDATE "RunStep" SET "status" = 'ACTIVE', "jobId" = ${id}::uuid, "startedAt" = now(), "finishedAt" = NULL
-         FROM r WHERE ${stepWhere} RETURNING "RunStep".*),
+         FROM lock WHERE ${stepWhere} RETURNING "RunStep".*),
+       ${bumpSeq},
        re AS (
          INSERT INTO "RunEvent" ("runId", "seq", "step", "status", "message")
          SELECT s."runId", r."lastSeq", s.name, 'ACTIVE', 'started as job ' || ${id}::text FROM s, r),
@@ -269,16 +287,17 @@ export class RunLedger {
     const names = p.add(opts.steps);
     const resettable = inStatuses(stepSources('reset'), '"RunStep"."status"');
     const [run] = await this.ctx.db.query<WorkflowRun>(
-      `WITH r AS (
-         UPDATE "WorkflowRun" SET "status" = 'RUNNING', "updatedAt" = now(), "finishedAt" = NULL, "reason" = NULL,
-           "lastSeq" = "lastSeq" + 1 + (SELECT count(*) FROM "RunStep" WHERE "runId" = ${runId}::uuid AND name = ANY(${names}::text[]) AND ${resettable})
-         WHERE id = ${runId}::uuid AND ${inStatuses(runSources(opts.transition))}
-         RETURNING *),
+      `WITH ${lockRun(runId, runSources(opts.transition))},
        s AS (
          UPDATE "RunStep" SET "status" = 'PENDING', "generation" = "generation" + 1, "jobId" = NULL, "result" = NULL, "error" = NULL,
            "startedAt" = NULL, "finishedAt" = NULL, "dueAt" = NULL, "decidedBy" = NULL, "decidedAt" = NULL, "comment" = NULL
-         FROM r WHERE "RunStep"."runId" = r.id AND name = ANY(${names}::text[]) AND ${resettable}
+         FROM lock WHERE "RunStep"."runId" = lock.id AND name = ANY(${names}::text[]) AND ${resettable}
          RETURNING "RunStep".name),
+       r AS (
+         UPDATE "WorkflowRun" SET "status" = 'RUNNING', "updatedAt" = now(), "finishedAt" = NULL, "reason" = NULL,
+           "lastSeq" = "lastSeq" + 1 + (SELECT count(*) FROM s)
+         FROM lock WHERE "WorkflowRun".id = lock.id
+         RETURNING "WorkflowRun".*),
        -- Seqs old + 1 … new: one per step set back, in name order, then the run's own.
        x AS (
          SELECT name, 'PENDING' AS status, 'to run again' AS message, row_number() OVER (ORDER BY name) AS k FROM s
@@ -314,6 +333,19 @@ export class RunLedger {
       'jobgraph.runsDue',
     );
     return rows.map((row) => row.id);
+  }
+
+  /** Runs per workflow and status, and the open gates with how long the oldest has waited (for /metrics). */
+  async summary(): Promise<RunSummary> {
+    const [counts, gates] = await Promise.all([
+      this.ctx.db.query<{ workflow: string; status: RunStatus; count: number }>(
+        `SELECT "workflow", "status", count(*)::int AS count FROM "WorkflowRun" GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
+      this.ctx.db.query<{ open: number; oldest: number | null }>(
+        `SELECT count(*)::int AS open, extract(epoch FROM now() - min("startedAt"))::float8 AS oldest FROM "RunStep" WHERE "status" = 'WAITING'`,
+      ),
+    ]);
+    return { runs: counts, openGates: gates[0]?.open ?? 0, oldestOpenGateSeconds: gates[0]?.oldest ?? null };
   }
 
   #stepWhere(p: Params, move: StepMove): string {

@@ -6,7 +6,7 @@
 import { CodedError } from '../../lib/errors.ts';
 import { describeIssues, fieldIssues, type FieldIssue } from '../../lib/issues.ts';
 import { InvalidInputError } from '../errors.ts';
-import type { Ledger, RunEvent, RunListFilter, RunView, WorkflowRun } from '../ledger/index.ts';
+import type { Ledger, RunEvent, RunListFilter, RunSummary, RunView, WorkflowRun } from '../ledger/index.ts';
 import type { Params } from '../ledger/sql.ts';
 import type { RunAdvancer } from './advancer.ts';
 import { isLiveRun, LIVE_RUN_STATUSES } from './states.ts';
@@ -53,8 +53,20 @@ export interface RunService {
   rerunFrom(runId: string, step: string, by: string | null): Promise<RunView>;
   /** Cancels every step not yet ended; nothing starts after it. */
   cancel(runId: string, by: string | null): Promise<RunView>;
+  /** Runs per workflow and status, open gates and the oldest one's wait (read from the ledger). */
+  summary(): Promise<RunSummary>;
+  /** Every gate this process decided (for metrics); returns the unsubscribe. */
+  onDecision(listener: (decision: GateDecided) => void): () => void;
   /** Every run change this process hears of, from any process; returns the unsubscribe. */
   onRunChange(listener: (change: { runId: string; seq: number }) => void): () => void;
+}
+
+export interface GateDecided {
+  workflow: string;
+  step: string;
+  decision: 'APPROVED' | 'REJECTED';
+  /** From the gate opening to the decision. */
+  waitedMs: number;
 }
 
 export interface RunsOptions {
@@ -69,6 +81,7 @@ export interface RunsOptions {
 
 export class Runs implements RunService {
   readonly #opts: RunsOptions;
+  readonly #decisionListeners = new Set<(decision: GateDecided) => void>();
   constructor(opts: RunsOptions) {
     this.#opts = opts;
   }
@@ -140,8 +153,31 @@ export class Runs implements RunService {
       set: (p) => `"decidedBy" = ${p.add(by)}, "decidedAt" = now(), "comment" = ${p.add(comment)}, "finishedAt" = now(), ${set(p)}`,
     });
     if (!moved) await this.#explain(runId, step, transition);
+    const view = await this.#require(runId);
+    const decided: GateDecided = {
+      workflow: view.run.workflow,
+      step,
+      decision: transition === 'approve' ? 'APPROVED' : 'REJECTED',
+      waitedMs: moved!.decidedAt && moved!.startedAt ? moved!.decidedAt.getTime() - moved!.startedAt.getTime() : 0,
+    };
+    for (const listener of this.#decisionListeners) {
+      try {
+        listener(decided);
+      } catch {
+        // Metrics only: a listener's failure must not fail a decision already recorded.
+      }
+    }
     await this.#advanced(runId);
     return this.#require(runId);
+  }
+
+  summary(): Promise<RunSummary> {
+    return this.#opts.ledger.runs.summary();
+  }
+
+  onDecision(listener: (decision: GateDecided) => void): () => void {
+    this.#decisionListeners.add(listener);
+    return () => this.#decisionListeners.delete(listener);
   }
 
   async retry(runId: string, by: string | null): Promise<RunView> {
