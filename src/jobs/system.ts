@@ -81,7 +81,8 @@ export class JobSystem implements JobService {
   readonly #localChanges: LocalChanges;
   /** Workflow runs: start, decide gates, retry, re-run, cancel, read. */
   readonly runs: Runs;
-  readonly #advancer: RunAdvancer;
+  /** Moves runs forward (and sweeps them); the service's actions use it, tests may too. */
+  readonly advancer: RunAdvancer;
   readonly #stopRunNudges: () => void;
 
   /** Made of the parts startJobSystem (start.ts) wires. */
@@ -103,7 +104,7 @@ export class JobSystem implements JobService {
     this.pruner = parts.pruner;
     this.#localChanges = parts.localChanges;
     const { bus } = parts;
-    this.#advancer = new RunAdvancer({
+    this.advancer = new RunAdvancer({
       ledger: parts.ledger,
       workflows: parts.workflows,
       logger: parts.logger,
@@ -115,21 +116,21 @@ export class JobSystem implements JobService {
     this.runs = new Runs({
       ledger: parts.ledger,
       workflows: parts.workflows,
-      advancer: this.#advancer,
+      advancer: this.advancer,
       publish: (runId, seq) => bus.publishRunChange({ runId, seq }),
       check: async (workflow, input) => (workflow.check ? workflow.check(input, { db: parts.db.prisma, deps: parts.deps }) : []),
       listen: (listener) => bus.onRunChange(listener),
     });
     // A step's job that this process ended moves its run now; any other case is the run sweep's.
     this.#stopRunNudges = parts.localChanges.add((change) => {
-      if (change.job.runId && isTerminal(change.job.status)) this.#advancer.nudge(change.job.runId);
+      if (change.job.runId && isTerminal(change.job.status)) this.advancer.nudge(change.job.runId);
     });
   }
 
   /** Starts a job system (see start.ts). */
   static async start(opts: JobSystemOptions): Promise<JobSystem> {
     const system = new JobSystem(await startJobSystem(opts));
-    system.#advancer.start();
+    system.advancer.start();
     return system;
   }
 
@@ -307,7 +308,7 @@ export class JobSystem implements JobService {
     this.logger.info({ running: executor?.runningJobIds.length ?? 0 }, 'stopping: no new jobs');
     await dispatcher.stop();
     this.#stopRunNudges();
-    await this.#advancer.stop();
+    await this.advancer.stop();
     await reaper?.stop();
     await this.pruner?.stop();
     if (executor) {
