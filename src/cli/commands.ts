@@ -20,6 +20,7 @@ import {
   type TasksData,
 } from './operations.ts';
 import { followJob } from './watch.ts';
+import { runCommand } from './run-command.ts';
 
 /** What a command works with: the API, the output mode, and where to write. */
 export interface Context {
@@ -248,4 +249,4 @@ const tasks: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks];
+export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks, runCommand];

@@ -18,6 +18,44 @@ export type Phase =
   | 'SCOPING'
   | 'TEST_EXECUTION';
 
+export type RunStatus =
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'RUNNING'
+  | 'WAITING';
+
+export type SampleMethod =
+  | 'RANDOM'
+  | 'RISK_BASED'
+  | 'STRATIFIED';
+
+export type SamplingInput = {
+  method: SampleMethod;
+  /** The same seed and data give the same sample (default 1). */
+  seed?: number | null | undefined;
+  size: number;
+};
+
+export type StartReportTestingInput = {
+  datasetId: string;
+  reportId: string;
+  sampling: SamplingInput;
+};
+
+export type StepKind =
+  | 'GATE'
+  | 'TASK';
+
+export type StepStatus =
+  | 'ACTIVE'
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'PENDING'
+  | 'REJECTED'
+  | 'WAITING';
+
 export type JobViewFragment = { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, result: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, nextRetryAt: string | null, error: { code: string, message: string } | null };
 
 export type CliEnqueueJobMutationVariables = Exact<{
@@ -65,3 +103,76 @@ export type CliJobProgressSubscriptionVariables = Exact<{
 
 
 export type CliJobProgressSubscription = { jobProgress: { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, result: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, nextRetryAt: string | null, error: { code: string, message: string } | null } };
+
+export type RunViewFragment = { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> };
+
+export type CliStartReportTestingMutationVariables = Exact<{
+  input: StartReportTestingInput;
+  idempotencyKey?: string | null | undefined;
+}>;
+
+
+export type CliStartReportTestingMutation = { startReportTesting: { deduplicated: boolean, run: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } } };
+
+export type CliRunQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CliRunQuery = { run: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } | null };
+
+export type CliRunsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  status?: Array<RunStatus> | RunStatus | null | undefined;
+}>;
+
+
+export type CliRunsQuery = { runs: { hasNextPage: boolean, nodes: Array<{ id: string, workflow: string, status: RunStatus, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null }> } };
+
+export type CliApproveStepMutationVariables = Exact<{
+  runId: string;
+  step: string;
+  comment?: string | null | undefined;
+}>;
+
+
+export type CliApproveStepMutation = { approveStep: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type CliRejectStepMutationVariables = Exact<{
+  runId: string;
+  step: string;
+  comment?: string | null | undefined;
+}>;
+
+
+export type CliRejectStepMutation = { rejectStep: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type CliRetryRunMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CliRetryRunMutation = { retryRun: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type CliRerunFromMutationVariables = Exact<{
+  runId: string;
+  step: string;
+}>;
+
+
+export type CliRerunFromMutation = { rerunFrom: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type CliCancelRunMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CliCancelRunMutation = { cancelRun: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type CliRunProgressSubscriptionVariables = Exact<{
+  id: string;
+  afterSeq?: number | null | undefined;
+}>;
+
+
+export type CliRunProgressSubscription = { runProgress: { seq: number, events: Array<{ seq: number, step: string | null, status: string, message: string | null, actor: string | null }>, run: { id: string, workflow: string, status: RunStatus, progress: number, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, dueAt: string | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } } };

@@ -2,7 +2,8 @@
  * `jobgraph`, the command line client of the API (bin/jobgraph.mjs runs this file through tsx).
  * It speaks GraphQL over HTTP and SSE only, and imports nothing of the server.
  *
- *   jobgraph <command> [options]      commands.ts: enqueue, jobs, watch, cancel, retry, tasks
+ *   jobgraph <command> [options]      commands.ts: enqueue, jobs, watch, cancel, retry, tasks;
+ *                                     run-command.ts: run start|watch|show|list|approve|reject|retry|rerun|cancel
  *
  * Exit status: errors.ts (EXIT). Every expected failure is one line on stderr, without a stack;
  * set JOBGRAPH_DEBUG=1 to see the stack of an unexpected one.

@@ -4,6 +4,15 @@
  */
 import { withFragments } from '../lib/graphql-text.ts';
 import type {
+  CliApproveStepMutation,
+  CliCancelRunMutation,
+  CliRejectStepMutation,
+  CliRerunFromMutation,
+  CliRetryRunMutation,
+  CliRunProgressSubscription,
+  CliRunQuery,
+  CliRunsQuery,
+  CliStartReportTestingMutation,
   CliCancelJobMutation,
   CliEnqueueJobMutation,
   CliJobProgressSubscription,
@@ -50,3 +59,58 @@ export type TasksData = CliTasksQuery;
 
 export const JOB_PROGRESS = withFragments(/* GraphQL */ `subscription CliJobProgress($id: ID!) { jobProgress(id: $id) { ...JobView } }`, JOB_VIEW);
 export type JobProgressData = CliJobProgressSubscription;
+
+// ── runs ──
+
+const RUN_VIEW = /* GraphQL */ `fragment RunView on Run {
+  id workflow status progress reason createdBy createdAt finishedAt lastSeq
+  steps { name kind status progress message attempt generation error dueAt decision { decision by at comment } }
+}`;
+
+export type { RunViewFragment as RunView } from './graphql.generated.ts';
+
+export const START_REPORT_TESTING = withFragments(
+  /* GraphQL */ `mutation CliStartReportTesting($input: StartReportTestingInput!, $idempotencyKey: String) {
+    startReportTesting(input: $input, idempotencyKey: $idempotencyKey) { deduplicated run { ...RunView } }
+  }`,
+  RUN_VIEW,
+);
+export type StartReportTestingData = CliStartReportTestingMutation;
+
+export const SHOW_RUN = withFragments(/* GraphQL */ `query CliRun($id: ID!) { run(id: $id) { ...RunView } }`, RUN_VIEW);
+export type ShowRunData = CliRunQuery;
+
+export const LIST_RUNS = /* GraphQL */ `query CliRuns($first: Int, $status: [RunStatus!]) {
+  runs(first: $first, status: $status) { nodes { id workflow status reason createdBy createdAt finishedAt } hasNextPage }
+}`;
+export type ListRunsData = CliRunsQuery;
+
+export const APPROVE_STEP = withFragments(
+  /* GraphQL */ `mutation CliApproveStep($runId: ID!, $step: String!, $comment: String) { approveStep(runId: $runId, step: $step, comment: $comment) { ...RunView } }`,
+  RUN_VIEW,
+);
+export type ApproveStepData = CliApproveStepMutation;
+
+export const REJECT_STEP = withFragments(
+  /* GraphQL */ `mutation CliRejectStep($runId: ID!, $step: String!, $comment: String) { rejectStep(runId: $runId, step: $step, comment: $comment) { ...RunView } }`,
+  RUN_VIEW,
+);
+export type RejectStepData = CliRejectStepMutation;
+
+export const RETRY_RUN = withFragments(/* GraphQL */ `mutation CliRetryRun($id: ID!) { retryRun(id: $id) { ...RunView } }`, RUN_VIEW);
+export type RetryRunData = CliRetryRunMutation;
+
+export const RERUN_FROM = withFragments(
+  /* GraphQL */ `mutation CliRerunFrom($runId: ID!, $step: String!) { rerunFrom(runId: $runId, step: $step) { ...RunView } }`,
+  RUN_VIEW,
+);
+export type RerunFromData = CliRerunFromMutation;
+
+export const CANCEL_RUN = withFragments(/* GraphQL */ `mutation CliCancelRun($id: ID!) { cancelRun(id: $id) { ...RunView } }`, RUN_VIEW);
+export type CancelRunData = CliCancelRunMutation;
+
+export const RUN_PROGRESS = withFragments(
+  /* GraphQL */ `subscription CliRunProgress($id: ID!, $afterSeq: Int) { runProgress(id: $id, afterSeq: $afterSeq) { seq events { seq step status message actor } run { ...RunView } } }`,
+  RUN_VIEW,
+);
+export type RunProgressData = CliRunProgressSubscription;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
 import { waitForJob } from '../helpers/system.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startCliTestServer, TOKENS, type CliTestServer } from './server.ts';
 
 /**
@@ -256,6 +257,48 @@ describe('jobgraph, the command line', () => {
     expect(screen).toContain('\u001b[?25h');
     expect(screen).toMatch(/COMPLETED in \d+\.\d s\r?\n\{"words":4\}/);
   });
+
+  it('run: start the report testing, watch it line by line, approve its gates (an approver, not who started it), show and list it', async () => {
+    const seeded = await server.system.enqueue('demo.seedDemoData', { records: 300 });
+    await waitForJob(server.system, seeded.job.id, 'COMPLETED', 60_000);
+    const [report] = await server.system.db.prisma.report.findMany();
+    const [dataset] = await server.system.db.prisma.dataset.findMany();
+    const secured = (token: string) => ({ JOBGRAPH_URL: server.securedUrl, JOBGRAPH_TOKEN: token });
+    const started = await cli(['run', 'start', '--report', report!.id, '--dataset', dataset!.id, '--size', '20', '--seed', '3'], secured(TOKENS.operator));
+    expect(started.code, started.stderr).toBe(0);
+    const [id, status] = started.stdout.trim().split(' ');
+    expect(id).toMatch(UUID);
+    expect(status).toBe('RUNNING');
+
+    const watching = cli(['run', 'watch', id!], secured(TOKENS.operator));
+    const gateOpen = async (gate: string) => {
+      const view = await waitFor(() => server.system.runs.get(id!), (v) => v!.run.status !== 'RUNNING', 60_000, gate);
+      expect(view!.steps.find((step) => step.name === gate)!.status, view!.run.reason ?? '').toBe('WAITING');
+    };
+    await gateOpen('scopingSignOff');
+    const self = await cli(['run', 'approve', id!, 'scopingSignOff'], secured(TOKENS.operator));
+    expect(self.code).toBe(3);
+    expectOneLineError(self, /FORBIDDEN/);
+    const approved = await cli(['run', 'approve', id!, 'scopingSignOff', '--comment', 'scope ok'], secured(TOKENS.approver));
+    expect(approved.code, approved.stderr).toBe(0);
+    await gateOpen('resultsSignOff');
+    expect((await cli(['run', 'approve', id!, 'resultsSignOff'], secured(TOKENS.approver))).code).toBe(0);
+
+    const watched = await watching;
+    expect(watched.code, `${watched.stdout}\n${watched.stderr}`).toBe(0);
+    expect(watched.stderr).toMatch(/waiting for sign-off: scopingSignOff/);
+    expect(watched.stderr).toMatch(/^\s*\d+ scopingSignOff COMPLETED approved: scope ok \(rita\)$/m);
+    expect(watched.stderr).toMatch(/^\s*\d+ run COMPLETED every step completed$/m);
+    expect(watched.stdout).toMatch(new RegExp(`^run ${id} \\(reportTesting\\) COMPLETED 100%`, 'm'));
+
+    const shown = await cli(['run', 'show', id!, '--json'], secured(TOKENS.operator));
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id, status: 'COMPLETED' });
+    const listed = await cli(['run', 'list', '--status', 'completed'], secured(TOKENS.operator));
+    expect(listed.stdout.split('\n')[1]).toMatch(new RegExp(`^${id} +reportTesting +COMPLETED +olga`));
+    const bad = await cli(['run', 'frobnicate'], secured(TOKENS.operator));
+    expect(bad.code).toBe(2);
+    expectOneLineError(bad, /run needs an action: start, watch/);
+  }, 120_000);
 });
 
 const shellQuote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;

@@ -1,6 +1,7 @@
 import { createHttpServer, type HttpServer } from '../../src/api/server.ts';
 import { createApi } from '../../src/api/yoga.ts';
 import { workflowReads } from '../../src/domain/queries.ts';
+import { createTaskDeps } from '../../src/tasks/deps.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName } from '../helpers/system.ts';
@@ -14,8 +15,8 @@ export interface CliTestServer {
   close(): Promise<void>;
 }
 
-/** Tokens of the secured listener: an operator and a viewer. */
-export const TOKENS = { operator: 'tok-olga', viewer: 'tok-vic' };
+/** Tokens of the secured listener: an operator, a viewer and an approver. */
+export const TOKENS = { operator: 'tok-olga', viewer: 'tok-vic', approver: 'tok-rita' };
 
 /**
  * One job system (inline queue, an in-process worker, a database of its own) behind two real
@@ -26,7 +27,7 @@ export async function startCliTestServer(): Promise<CliTestServer> {
   const harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('cli') }));
   const servers: HttpServer[] = [];
   try {
-    const system = await harness.start();
+    const system = await harness.start({}, { deps: createTaskDeps({ LLM_CONCURRENCY: 4 }) });
     const listen = async (config: ReturnType<Harness['config']>) => {
       const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, system.logger), system, system.logger);
       servers.push(http);
@@ -34,7 +35,7 @@ export async function startCliTestServer(): Promise<CliTestServer> {
       return `http://127.0.0.1:${port}/graphql`;
     };
     const url = await listen(harness.config());
-    const securedUrl = await listen(harness.config({ API_TOKENS: `olga:${TOKENS.operator}:operator,vic:${TOKENS.viewer}:viewer` }));
+    const securedUrl = await listen(harness.config({ API_TOKENS: `olga:${TOKENS.operator}:operator,vic:${TOKENS.viewer}:viewer,rita:${TOKENS.approver}:approver` }));
     return { system, url, securedUrl, close };
   } catch (error) {
     await close();
