@@ -198,3 +198,27 @@ describe('npm start, embedded, killed', () => {
     expect(code).toBe(1);
   });
 });
+
+describe('npm start, embedded: a report\'s testing as one run', () => {
+  it('runs every phase on the demo data and completes once both gates are approved over GraphQL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { url } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const ids = await waitFor(() => demoIds(url), (found) => found !== undefined, 120_000, 'the demo data');
+    const { startReportTesting } = await gql<{ startReportTesting: { run: { id: string } } }>(
+      url,
+      'mutation($input: StartReportTestingInput!) { startReportTesting(input: $input) { run { id } } }',
+      { input: { ...ids, sampling: { size: 200, method: 'STRATIFIED', seed: 42 } } },
+    );
+    const id = startReportTesting.run.id;
+    type Run = { status: string; reason: string | null; steps: { name: string; status: string }[] };
+    const read = () => gql<{ run: Run }>(url, 'query($id: ID!) { run(id: $id) { status reason steps { name status } } }', { id }).then((r) => r.run);
+    for (const gate of ['scopingSignOff', 'resultsSignOff']) {
+      const run = await waitFor(read, (r) => r.status !== 'RUNNING', 180_000, `the run to stop at ${gate}`);
+      expect(run.steps.find((step) => step.name === gate)?.status, run.reason ?? run.status).toBe('WAITING');
+      await gql(url, 'mutation($id: ID!, $gate: String!) { approveStep(runId: $id, step: $gate, comment: "ok") { status } }', { id, gate });
+    }
+    const done = await waitFor(read, (r) => r.status !== 'RUNNING' && r.status !== 'WAITING', 60_000, 'the run to end');
+    expect(done.status, done.reason ?? '').toBe('COMPLETED');
+  }, 300_000);
+});
