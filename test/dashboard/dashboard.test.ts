@@ -12,6 +12,7 @@ import { createHttpServer, type HttpServer } from '../../src/api/server.ts';
 import { createApi } from '../../src/api/yoga.ts';
 import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
+import { createTaskDeps } from '../../src/tasks/deps.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
 
@@ -26,6 +27,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const TOKEN_KEY = 'jobgraph.dashboard.token';
 const OPERATOR = 'tok-ops';
 const VIEWER = 'tok-ops-viewer';
+const APPROVER = 'tok-rev';
 /**
  * The one console error a page may show: Chromium logs the 401 with which the API answers a
  * request without a token, which is how the dashboard learns that it must ask for one.
@@ -68,10 +70,10 @@ describe('dashboard', () => {
         DATABASE_URL: database.url,
         QUEUE_BACKEND: 'inline',
         QUEUE_NAME: uniqueName('dash'),
-        API_TOKENS: `ops:${OPERATOR}:operator,ops:${VIEWER}:viewer`,
+        API_TOKENS: `ops:${OPERATOR}:operator,ops:${VIEWER}:viewer,rev:${APPROVER}:approver`,
       }),
     );
-    system = await harness.start();
+    system = await harness.start({}, { deps: createTaskDeps({ LLM_CONCURRENCY: 4 }) });
     http = createHttpServer(createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger), system, system.logger);
     port = await http.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${port}`;
@@ -344,6 +346,50 @@ describe('dashboard', () => {
     await mkdir(join(root, 'docs'), { recursive: true });
     await page.screenshot({ path: join(root, 'docs/dashboard-job.png'), fullPage: true });
   });
+
+  it('a report testing run: started from the Runs page, its DAG live, each gate signed off by an approver with what it signs (screenshot docs/dashboard-run.png)', async () => {
+    const seeded = await system.enqueue('demo.seedDemoData', { records: 2_000 });
+    await waitForJob(system, seeded.job.id, 'COMPLETED', 60_000);
+    const page = await open('/dashboard/runs', OPERATOR);
+    const form = page.getByRole('region', { name: 'Test a report' });
+    await form.getByLabel('Sample size').fill('40');
+    await form.getByRole('button', { name: 'Start testing' }).click();
+    await page.waitForURL(/\/dashboard\/runs\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').at(-1)!;
+    // The operator who started it sees the gate wait, but no Approve: an approver decides.
+    const firstGate = page.getByRole('region', { name: 'Sign-off: scopingSignOff' });
+    await firstGate.waitFor({ timeout: 60_000 });
+    await firstGate.getByText('An approver decides this gate.').waitFor();
+    expect(await firstGate.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    // The DAG, described for a screen reader; the run is WAITING.
+    await page.getByRole('img', { name: /scopingSignOff waiting after scoping/ }).waitFor();
+
+    const reviewer = await open(`/dashboard/runs/${id}`, APPROVER);
+    const gate = reviewer.getByRole('region', { name: 'Sign-off: scopingSignOff' });
+    // What the reviewer signs off is on the page where they sign: attributes, mappings, scope.
+    await reviewer.getByRole('region', { name: 'Attributes, mappings and scope' }).getByText(/attributes in scope/).waitFor();
+    await gate.getByLabel('Comment (kept with the decision)').fill('scope reviewed');
+    await gate.getByRole('button', { name: 'Approve' }).click();
+    const resultsGate = reviewer.getByRole('region', { name: 'Sign-off: resultsSignOff' });
+    await resultsGate.waitFor({ timeout: 60_000 });
+    await reviewer.getByRole('region', { name: 'Test results' }).getByText(/checks:/).waitFor();
+    const profile = reviewer.getByRole('region', { name: 'Dataset profile' });
+    await profile.getByText('rows profiled', { exact: false }).waitFor();
+    // A row per column, by its name.
+    await profile.getByRole('cell', { name: 'loan_id', exact: true }).waitFor();
+    await reviewer.getByRole('region', { name: 'Steps' }).getByText(/approved by rev .*“scope reviewed”/).waitFor();
+    await mkdir(join(root, 'docs'), { recursive: true });
+    // The top of the page: the DAG, the gate and the steps (the review goes on below it).
+    await reviewer.screenshot({ path: join(root, 'docs/dashboard-run.png') });
+
+    await resultsGate.getByRole('button', { name: 'Approve' }).click();
+    const head = reviewer.locator('section[aria-labelledby="run-title"]');
+    await head.getByText('COMPLETED', { exact: true }).waitFor({ timeout: 30_000 });
+    // The operator's page followed it live.
+    await page.locator('section[aria-labelledby="run-title"]').getByText('COMPLETED', { exact: true }).waitFor({ timeout: 10_000 });
+    await page.getByRole('region', { name: 'History' }).getByText('— rev').first().waitFor();
+    expect((await system.runs.get(id))!.run.status).toBe('COMPLETED');
+  }, 180_000);
 
   it('a viewer sees no Cancel, Retry or Enqueue', async () => {
     const failed = await enqueue('test.refuses', {});

@@ -30,6 +30,61 @@ export type Role =
   | 'operator'
   | 'viewer';
 
+export type RuleKind =
+  | 'ALLOWED_VALUES'
+  | 'MAX_LENGTH'
+  | 'NOT_NULL'
+  | 'PATTERN'
+  | 'RANGE'
+  | 'UNIQUE';
+
+export type RunStatus =
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'RUNNING'
+  | 'WAITING';
+
+export type SampleMethod =
+  | 'RANDOM'
+  | 'RISK_BASED'
+  | 'STRATIFIED';
+
+export type SamplingInput = {
+  method: SampleMethod;
+  /** The same seed and data give the same sample (default 1). */
+  seed?: number | null | undefined;
+  size: number;
+};
+
+export type ScopeDecision =
+  | 'IN_SCOPE'
+  | 'OUT_OF_SCOPE';
+
+export type Severity =
+  | 'HIGH'
+  | 'LOW'
+  | 'MEDIUM';
+
+export type StartReportTestingInput = {
+  datasetId: string;
+  reportId: string;
+  sampling: SamplingInput;
+};
+
+export type StepKind =
+  | 'GATE'
+  | 'TASK';
+
+export type StepStatus =
+  | 'ACTIVE'
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'PENDING'
+  | 'REJECTED'
+  | 'WAITING';
+
 export type JobSummaryFragment = { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number };
 
 export type JobDetailFragment = { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null };
@@ -121,3 +176,67 @@ export type DashboardEnqueueMutationVariables = Exact<{
 
 
 export type DashboardEnqueueMutation = { enqueueJob: { deduplicated: boolean, job: { id: string } } };
+
+export type RunDetailFragment = { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> };
+
+export type DashboardRunsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  status?: Array<RunStatus> | RunStatus | null | undefined;
+}>;
+
+
+export type DashboardRunsQuery = { runs: { hasNextPage: boolean, nodes: Array<{ id: string, workflow: string, status: RunStatus, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null }> } };
+
+export type DashboardRunQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DashboardRunQuery = { run: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, events: Array<{ seq: number, at: string, step: string | null, status: string, message: string | null, actor: string | null }>, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } | null };
+
+export type DashboardRunProgressSubscriptionVariables = Exact<{
+  id: string;
+  afterSeq?: number | null | undefined;
+}>;
+
+
+export type DashboardRunProgressSubscription = { runProgress: { seq: number, events: Array<{ seq: number, at: string, step: string | null, status: string, message: string | null, actor: string | null }>, run: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } } };
+
+export type DashboardStartReportTestingMutationVariables = Exact<{
+  input: StartReportTestingInput;
+}>;
+
+
+export type DashboardStartReportTestingMutation = { startReportTesting: { deduplicated: boolean, run: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } } };
+
+export type DashboardDecideGateMutationVariables = Exact<{
+  runId: string;
+  step: string;
+  comment?: string | null | undefined;
+  approve: boolean;
+}>;
+
+
+export type DashboardDecideGateMutation = { approveStep?: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> }, rejectStep?: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type DashboardRunActionMutationVariables = Exact<{
+  id: string;
+  retry: boolean;
+  cancel: boolean;
+}>;
+
+
+export type DashboardRunActionMutation = { retryRun?: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> }, cancelRun?: { id: string, workflow: string, status: RunStatus, progress: number, input: unknown, reason: string | null, createdBy: string | null, createdAt: string, finishedAt: string | null, lastSeq: number, steps: Array<{ name: string, kind: StepKind, task: string | null, parents: Array<string>, status: StepStatus, progress: number, message: string | null, attempt: number | null, generation: number, error: string | null, result: unknown, startedAt: string | null, finishedAt: string | null, dueAt: string | null, job: { id: string } | null, decision: { decision: string, by: string | null, at: string, comment: string | null } | null }> } };
+
+export type DashboardReviewQueryVariables = Exact<{
+  reportId: string;
+  datasetId: string;
+}>;
+
+
+export type DashboardReviewQuery = { report: { id: string, name: string, regulation: string, sampleCount: number, attributes: Array<{ id: string, name: string, dataType: string, isKey: boolean, isCritical: boolean, mappings: Array<{ confidence: number, dataElement: { table: string, column: string } }>, recommendation: { decision: ScopeDecision, riskScore: number, rationale: string } | null, rules: Array<{ kind: RuleKind, column: string | null, severity: Severity }> }>, samples: Array<{ row: number, stratum: string | null, method: SampleMethod, seed: number }>, testRuns: Array<{ id: string, datasetId: string, total: number, passed: number, failed: number, results: Array<{ row: number, attribute: string, message: string | null, passed: boolean, rule: { kind: RuleKind, column: string | null, severity: Severity } }> }> } | null, dataset: { id: string, name: string, recordCount: number, profile: { rows: number, columns: unknown, createdAt: string } | null } | null };
+
+export type DashboardDemoIdsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardDemoIdsQuery = { reports: Array<{ id: string, name: string }>, datasets: Array<{ id: string, name: string, recordCount: number }> };

@@ -3,6 +3,15 @@
  * and schema.graphql (`npm run codegen`, graphql.generated.ts): never written by hand.
  */
 import type {
+  DashboardDecideGateMutation,
+  DashboardDemoIdsQuery,
+  DashboardReviewQuery,
+  DashboardRunActionMutation,
+  DashboardRunProgressSubscription,
+  DashboardRunQuery,
+  DashboardRunsQuery,
+  DashboardStartReportTestingMutation,
+  RunDetailFragment,
   DashboardCancelJobMutation,
   DashboardEnqueueMutation,
   DashboardJobEventsSubscription,
@@ -124,3 +133,74 @@ export const ENQUEUE_JOB = /* GraphQL */ `mutation DashboardEnqueue($type: Strin
   enqueueJob(type: $type, input: $input, priority: $priority, delayMs: $delayMs) { job { id } deduplicated }
 }`;
 export type EnqueueJobData = DashboardEnqueueMutation;
+
+// ── runs ──
+
+export const RUN_STATUSES = ['RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+const RUN_DETAIL = /* GraphQL */ `fragment RunDetail on Run {
+  id workflow status progress input reason createdBy createdAt finishedAt lastSeq
+  steps {
+    name kind task parents status progress message attempt generation error result startedAt finishedAt dueAt
+    job { id } decision { decision by at comment }
+  }
+}`;
+export type RunDetail = RunDetailFragment;
+
+export const RUNS = /* GraphQL */ `query DashboardRuns($first: Int, $status: [RunStatus!]) {
+  runs(first: $first, status: $status) { nodes { id workflow status reason createdBy createdAt finishedAt } hasNextPage }
+}`;
+export type RunsData = DashboardRunsQuery;
+
+export const RUN = withFragments(/* GraphQL */ `query DashboardRun($id: ID!) { run(id: $id) { ...RunDetail events { seq at step status message actor } } }`, RUN_DETAIL);
+export type RunData = DashboardRunQuery;
+
+export const RUN_PROGRESS = withFragments(
+  /* GraphQL */ `subscription DashboardRunProgress($id: ID!, $afterSeq: Int) { runProgress(id: $id, afterSeq: $afterSeq) { seq events { seq at step status message actor } run { ...RunDetail } } }`,
+  RUN_DETAIL,
+);
+export type RunProgressData = DashboardRunProgressSubscription;
+export type RunHistoryEvent = DashboardRunProgressSubscription['runProgress']['events'][number];
+
+export const START_REPORT_TESTING = withFragments(
+  /* GraphQL */ `mutation DashboardStartReportTesting($input: StartReportTestingInput!) { startReportTesting(input: $input) { deduplicated run { ...RunDetail } } }`,
+  RUN_DETAIL,
+);
+export type StartReportTestingData = DashboardStartReportTestingMutation;
+
+export const DECIDE_GATE = withFragments(
+  /* GraphQL */ `mutation DashboardDecideGate($runId: ID!, $step: String!, $comment: String, $approve: Boolean!) {
+    approveStep(runId: $runId, step: $step, comment: $comment) @include(if: $approve) { ...RunDetail }
+    rejectStep(runId: $runId, step: $step, comment: $comment) @skip(if: $approve) { ...RunDetail }
+  }`,
+  RUN_DETAIL,
+);
+export type DecideGateData = DashboardDecideGateMutation;
+
+export const RUN_ACTION = withFragments(
+  /* GraphQL */ `mutation DashboardRunAction($id: ID!, $retry: Boolean!, $cancel: Boolean!) {
+    retryRun(id: $id) @include(if: $retry) { ...RunDetail }
+    cancelRun(id: $id) @include(if: $cancel) { ...RunDetail }
+  }`,
+  RUN_DETAIL,
+);
+export type RunActionData = DashboardRunActionMutation;
+
+/** What a reviewer reads before signing off: the report's attributes, mappings, scope, sample, rules and results, and the dataset's profile. */
+export const REVIEW = /* GraphQL */ `query DashboardReview($reportId: ID!, $datasetId: ID!) {
+  report(id: $reportId) {
+    id name regulation sampleCount
+    attributes { id name dataType isKey isCritical
+      mappings { confidence dataElement { table column } }
+      recommendation { decision riskScore rationale }
+      rules { kind column severity } }
+    samples(datasetId: $datasetId, first: 10) { row stratum method seed }
+    testRuns { id datasetId total passed failed results(failedOnly: true, first: 50) { row attribute message passed rule { kind column severity } } }
+  }
+  dataset(id: $datasetId) { id name recordCount profile { rows columns createdAt } }
+}`;
+export type ReviewData = DashboardReviewQuery;
+
+export const DEMO_IDS = /* GraphQL */ `query DashboardDemoIds { reports { id name } datasets { id name recordCount } }`;
+export type DemoIdsData = DashboardDemoIdsQuery;

@@ -9,6 +9,8 @@ export interface ViewerState {
   me: MeData['me'] | null;
   /** Whether to show enqueue, cancel and retry: known from `me`, else until a mutation is FORBIDDEN. */
   canOperate: boolean;
+  /** Whether to show Approve and Reject on sign-off gates (approvers and admins). */
+  canApprove: boolean;
 }
 
 /** Asks the API who we are (`me { name role }`) once per token. */
@@ -28,11 +30,15 @@ export function useViewerQuery(): ViewerState {
   }, [session]);
   switch (state.status) {
     case 'loading':
-      return { me: null, canOperate: false };
+      return { me: null, canOperate: false, canApprove: false };
     case 'unknown':
-      return { me: null, canOperate: !forbidden };
+      return { me: null, canOperate: !forbidden, canApprove: !forbidden };
     case 'known':
-      return { me: state.me, canOperate: state.me.role !== 'viewer' && !forbidden };
+      return {
+        me: state.me,
+        canOperate: (state.me.role === 'operator' || state.me.role === 'admin') && !forbidden,
+        canApprove: state.me.role === 'approver' || state.me.role === 'admin',
+      };
     default: {
       const never: never = state;
       return never;
@@ -40,7 +46,7 @@ export function useViewerQuery(): ViewerState {
   }
 }
 
-export const ViewerContext = createContext<ViewerState>({ me: null, canOperate: false });
+export const ViewerContext = createContext<ViewerState>({ me: null, canOperate: false, canApprove: false });
 
 /** The caller and what it may do, from the app's one `useViewerQuery`. */
 export const useViewer = () => useContext(ViewerContext);

@@ -9,6 +9,8 @@ import { JobDetail } from '../JobDetail/JobDetail.tsx';
 import { JobsTable } from '../JobsTable/JobsTable.tsx';
 import { Link } from '../Link/Link.tsx';
 import { Overview } from '../Overview/Overview.tsx';
+import { RunDetail } from '../RunDetail/RunDetail.tsx';
+import { RunsPage } from '../RunsPage/RunsPage.tsx';
 import { TokenPrompt } from '../TokenPrompt/TokenPrompt.tsx';
 import styles from './App.module.css';
 
@@ -40,6 +42,9 @@ function Page() {
   if (path === '/') return <Overview />;
   if (path === '/jobs') return <JobsTable />;
   if (path === '/enqueue') return <EnqueueForm />;
+  if (path === '/runs') return <RunsPage />;
+  const run = /^\/runs\/([^/]+)$/.exec(path);
+  if (run) return <RunDetail id={decodeURIComponent(run[1]!)} />;
   const job = /^\/jobs\/([^/]+)$/.exec(path);
   if (job) return <JobDetail id={decodeURIComponent(job[1]!)} />;
   return (
@@ -56,7 +61,7 @@ function Shell({ children }: { children: ComponentChildren }) {
   const { path } = useRoute();
   const state = useApiState();
   const { canOperate } = useViewer();
-  const section = path === '/' ? 'overview' : path.startsWith('/jobs') ? 'jobs' : path === '/enqueue' ? 'enqueue' : '';
+  const section = path === '/' ? 'overview' : path.startsWith('/jobs') ? 'jobs' : path.startsWith('/runs') ? 'runs' : path === '/enqueue' ? 'enqueue' : '';
   const current = (name: string) => (section === name ? 'page' : undefined);
   return (
     <>
@@ -70,6 +75,9 @@ function Shell({ children }: { children: ComponentChildren }) {
           </Link>
           <Link to="/jobs" aria-current={current('jobs')}>
             Jobs
+          </Link>
+          <Link to="/runs" aria-current={current('runs')}>
+            Runs
           </Link>
           {canOperate && (
             <Link to="/enqueue" aria-current={current('enqueue')}>
