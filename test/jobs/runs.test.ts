@@ -92,7 +92,7 @@ describe('workflow runs', () => {
     const { run } = await s.runs.start('testDiamond', { tag: 'r' });
     const waiting = await runUntil(s, run.run.id, (v) => v.run.status === 'WAITING', 'waiting at the gate');
     const rerun = await s.runs.rerunFrom(run.run.id, 'b', 'operator');
-    expect(rerun.run.status).not.toBe('WAITING');
+    expect(stepOf(rerun, 'b').generation).toBe(1);
     const again = await runUntil(s, run.run.id, (v) => v.run.status === 'WAITING' && stepOf(v, 'd').generation === 1, 'the gate open again');
     for (const name of ['a', 'c']) expect(stepOf(again, name).jobId).toBe(stepOf(waiting, name).jobId);
     for (const name of ['b', 'd']) {
@@ -165,6 +165,18 @@ describe('workflow runs', () => {
     await s.ledger.runs.moveStep({ runId: run.run.id, step: 'signOff', transition: 'approve', to: 'COMPLETED', actor: 'ghost' });
     const done = await runUntil(s, run.run.id, (v) => v.run.status === 'COMPLETED', 'the sweep completing the run');
     expect(stepOf(done, 'e').status).toBe('COMPLETED');
+  });
+
+  it('the sweep cancels the running job of a run cancelled by a process that died before it cancelled its jobs', async () => {
+    const s = system();
+    const { run } = await s.runs.start('testDiamond', { tag: 'd', slowMs: 60_000 });
+    await runUntil(s, run.run.id, (v) => v.run.status === 'WAITING', 'waiting at the gate');
+    await s.runs.approve(run.run.id, 'signOff', 'reviewer');
+    await runUntil(s, run.run.id, (v) => stepOf(v, 'e').job?.status === 'RUNNING', 'e running');
+    // The run's row says CANCELLED; nobody cancelled its jobs.
+    await s.ledger.runs.moveRun({ runId: run.run.id, transition: 'cancel', to: 'CANCELLED', reason: 'cancelled' });
+    const settled = await runUntil(s, run.run.id, (v) => stepOf(v, 'e').status === 'CANCELLED', 'the sweep cancelling e');
+    expect(stepOf(settled, 'e').job?.status).toBe('CANCELLED');
   });
 
   it('defineWorkflow refuses a parent defined after its child, a duplicate step, a gate with no parent', () => {

@@ -314,8 +314,9 @@ export class RunLedger {
 
   /**
    * The runs the sweep must advance (the run invariant): live runs quiet for `quietMs` with nothing
-   * live, a gate past due, or a PENDING step whose parents are all done; and runs of any status with
-   * a step whose job ended (a sibling finishing after its run failed).
+   * live, a gate past due, or a PENDING step whose parents are all done; runs of any status with a
+   * step whose job ended (a sibling finishing after its run failed); and cancelled runs with a step
+   * whose job was not cancelled yet (the cancel of it failed).
    */
   async dueForAdvance(limit: number, quietMs: number): Promise<string[]> {
     const rows = await this.ctx.db.query<{ id: string }>(
@@ -326,8 +327,9 @@ export class RunLedger {
            OR EXISTS (SELECT 1 FROM "RunStep" s WHERE s."runId" = r.id AND s."status" = 'PENDING'
                         AND NOT EXISTS (SELECT 1 FROM "RunStep" q WHERE q."runId" = r.id AND q.name = ANY(s.parents) AND q."status" <> 'COMPLETED')))
        UNION
-       SELECT s."runId" FROM "RunStep" s LEFT JOIN "Job" j ON j.id = s."jobId"
-       WHERE s."status" = 'ACTIVE' AND (j.id IS NULL OR ${TERMINAL_JOB})
+       SELECT s."runId" FROM "RunStep" s LEFT JOIN "Job" j ON j.id = s."jobId" JOIN "WorkflowRun" r ON r.id = s."runId"
+       WHERE s."status" = 'ACTIVE'
+         AND (j.id IS NULL OR ${TERMINAL_JOB} OR (r."status" = 'CANCELLED' AND ${inStatuses(['QUEUED', 'RUNNING', 'RETRYING'], 'j."status"')}))
        LIMIT $2`,
       [quietMs, limit],
       'jobgraph.runsDue',
