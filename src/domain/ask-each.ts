@@ -31,7 +31,8 @@ export interface LlmReport {
  * Asks the LLM once per item, in order, stopping between asks when the run is aborted, and
  * reports progress up to 95 % with the message `use` gives for each answer (`position`: "3 of
  * 40"). Returns what `use` made of every answer, with what a result reports of the LLM. Answers
- * the run's checkpoint already holds are not asked again; each new one is saved as it comes.
+ * the run's checkpoint already holds are not asked again; each new paid (LLM) answer is saved as
+ * it comes.
  */
 export async function askEach<T, R extends LlmRequest, U>(
   llm: LlmClient,
@@ -60,7 +61,9 @@ export async function askEach<T, R extends LlmRequest, U>(
       calls++;
     }
     state.answers.push({ request: key, answer });
-    if (run.checkpoint && !saved.has(key)) await run.checkpoint(state);
+    // A paid answer is saved before the next is asked; the offline heuristic's cost nothing to
+    // make again, and a ledger write each would be most of its run time.
+    if (run.checkpoint && !saved.has(key) && answer.method === 'LLM') await run.checkpoint(state);
     model = answer.model;
     usage.promptTokens += answer.usage.promptTokens;
     usage.completionTokens += answer.usage.completionTokens;

@@ -10,20 +10,23 @@ import type { JobSystem } from '../../src/jobs/system.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { Harness, testEnv, uniqueName, waitForJob } from '../helpers/system.ts';
 
-/** The heuristic, counting what it is asked; the `failOnCall`-th call fails once (a provider's 503). */
+/**
+ * A paid provider, as far as the step can tell (method LLM, tokens counted), answering with the
+ * heuristic's answers; it counts what it is asked, and its `failOnCall`-th call fails once (a 503).
+ */
 function countingClient(failOnCall: number) {
   const heuristic = createHeuristicClient();
   const answered: string[] = [];
   let calls = 0;
   const client: LlmClient = {
-    method: heuristic.method,
+    method: 'LLM',
     async complete(request, opts) {
       calls++;
       if (calls === failOnCall) throw new Error('503 Service Unavailable');
       const answer = await heuristic.complete(request, opts);
       answered.push(createHash('sha256').update(JSON.stringify(request)).digest('hex'));
       // Tokens as a provider would count them, so the result's usage can be checked.
-      return { ...answer, usage: { promptTokens: 10, completionTokens: 5 } };
+      return { ...answer, method: 'LLM', model: 'counting', usage: { promptTokens: 10, completionTokens: 5 } };
     },
   };
   return { client, answered, calls: () => calls };

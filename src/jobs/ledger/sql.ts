@@ -108,8 +108,14 @@ export function lockInOrder(where: string): string {
  * behind them). Locked, a row's status cannot change before the UPDATE, so guarding on it is the same.
  */
 export function lockIdsInOrder(ids: string, also?: string): string {
-  return `SELECT id, "status" FROM "Job" WHERE id = ANY(${ids})${also ? ` AND ${also}` : ''} ORDER BY id FOR UPDATE`;
+  return `SELECT id, "status", "runId" FROM "Job" WHERE id = ANY(${ids})${also ? ` AND ${also}` : ''} ORDER BY id FOR UPDATE`;
 }
+
+/**
+ * For a claim: the job (locked as `l`) is not a step of a cancelled run. A run is cancelled in its
+ * own statement and its waiting jobs afterwards; no claim may start one in between.
+ */
+export const RUN_NOT_CANCELLED = `(l."runId" IS NULL OR NOT EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r.id = l."runId" AND r."status" = 'CANCELLED'))`;
 
 /** An event as json_agg renders it: timestamps are strings. */
 type RawEvent = Omit<JobEvent, 'at'> & { at: string };

@@ -22,6 +22,7 @@ import {
   oneEventEach,
   OVERLAPPING,
   Params,
+  RUN_NOT_CANCELLED,
   splitChange,
   statusIn,
   updateJob,
@@ -187,8 +188,19 @@ export class JobTransitions {
     }
     const current = await this.queries.getJob(jobId);
     if (!current) return { claimed: false, reason: 'gone' };
+    if (isWaiting(current.status) && current.runId && (await this.#runCancelled(current.runId))) {
+      // A step of a cancelled run: cancelled here rather than run (or sent round again). Should
+      // this write fail, the run sweep cancels it (a cancelled run's waiting jobs are its own).
+      await this.cancel(jobId, 'its run').catch(() => undefined);
+      return { claimed: false, reason: 'not-waiting' };
+    }
     if (isWaiting(current.status)) return { claimed: false, reason: 'early', job: current };
     return { claimed: false, reason: 'not-waiting' };
+  }
+
+  async #runCancelled(runId: string): Promise<boolean> {
+    const rows = await this.ctx.db.query(`SELECT 1 FROM "WorkflowRun" WHERE id = $1 AND "status" = 'CANCELLED'`, [runId]);
+    return rows.length > 0;
   }
 
   /** Records progress of a job this worker holds; undefined when it no longer holds it. */
@@ -242,7 +254,7 @@ export class JobTransitions {
          j AS (
            UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
              "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
-           FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')}
+           FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')} AND ${RUN_NOT_CANCELLED}
            RETURNING "Job".*),
          ${oneEventEach('STATUS', '$3::text')}`,
         [ids, workerId, `running on ${workerId}`],

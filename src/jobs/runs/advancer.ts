@@ -10,6 +10,7 @@ import { errorText } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { Rounds } from '../../lib/rounds.ts';
 import type { Ledger, NewJob, RunView, StepView } from '../ledger/index.ts';
+import { IllegalTransitionError } from '../errors.ts';
 import { isTerminal } from '../states.ts';
 import { isLiveRun, LIVE_RUN_STATUSES } from './states.ts';
 import type { WorkflowRegistry } from './workflow.ts';
@@ -77,17 +78,28 @@ export class RunAdvancer {
     return entry.done;
   }
 
-  /** Advances without waiting; a failure is logged and left to the sweep. */
-  nudge(runId: string): void {
-    this.advance(runId).catch((error: unknown) => {
+  /**
+   * Advances, and resolves whatever happens: a failure is logged and left to the sweep. For callers
+   * whose own write has already taken effect (a decision, a cancel): they must not be told it failed.
+   */
+  async advanceOrLeave(runId: string): Promise<void> {
+    await this.advance(runId).catch((error: unknown) => {
       this.#opts.logger.warn({ err: error, runId }, 'advancing a run failed; the run sweep tries again');
     });
+  }
+
+  /** Advances without waiting (advanceOrLeave). */
+  nudge(runId: string): void {
+    void this.advanceOrLeave(runId);
   }
 
   /** The run invariant: every run the ledger says needs it is advanced. */
   async sweep(): Promise<number> {
     const due = await this.#opts.ledger.runs.dueForAdvance(SWEEP_BATCH, this.#opts.sweepIntervalMs);
-    for (const runId of due) await this.advance(runId);
+    // One run that cannot be advanced now does not hold up the others.
+    for (const runId of due) {
+      await this.advance(runId).catch((error: unknown) => this.#opts.logger.warn({ err: error, runId }, 'run sweep: advancing a run failed; the next round tries again'));
+    }
     return due.length;
   }
 
@@ -119,7 +131,11 @@ export class RunAdvancer {
         return true;
       }
       for (const step of steps) {
-        if (step.status === 'ACTIVE' && step.job && !isTerminal(step.job.status)) await this.#opts.cancelJob(step.job.id, 'its run was cancelled');
+        if (step.status !== 'ACTIVE' || !step.job || isTerminal(step.job.status)) continue;
+        // A job that ended since it was read cannot be cancelled, and needs not be: the next move settles it.
+        await this.#opts.cancelJob(step.job.id, 'its run').catch((error: unknown) => {
+          if (!(error instanceof IllegalTransitionError)) throw error;
+        });
       }
       return false;
     }

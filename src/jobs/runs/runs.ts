@@ -232,9 +232,9 @@ export class Runs implements RunService {
     return this.#opts.listen(listener);
   }
 
-  /** Advances the run, then tells every process's subscribers where it is. */
+  /** Advances the run (a failure is the sweep's to repair), then tells every process's subscribers where it is. */
   async #advanced(runId: string): Promise<void> {
-    await this.#opts.advancer.advance(runId);
+    await this.#opts.advancer.advanceOrLeave(runId);
     const run = await this.#opts.ledger.runs.getRun(runId);
     if (run) this.#opts.publish(runId, run.lastSeq);
   }
