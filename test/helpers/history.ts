@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { canTransition, type JobStatus } from '../../src/jobs/states.ts';
+import { canMoveRun, canMoveStep, type RunStatus, type StepStatus } from '../../src/jobs/runs/states.ts';
 
 /**
  * Reads every job's history in a database and returns the status changes the state machine
@@ -27,4 +28,22 @@ export async function illegalTransitions(databaseUrl: string): Promise<string[]>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The moves of a run's history (its RunEvents in seq order) that the run and step state tables
+ * (src/jobs/runs/states.ts) do not allow: each step from PENDING, the run from its first status.
+ */
+export function unlawfulRunMoves(events: readonly { seq: number; step: string | null; status: string }[]): string[] {
+  const problems: string[] = [];
+  const last = new Map<string | null, string>();
+  for (const event of events) {
+    const from = last.get(event.step) ?? (event.step === null ? undefined : 'PENDING');
+    const lawful =
+      from === undefined ||
+      (event.step === null ? canMoveRun(from as RunStatus, event.status as RunStatus) : canMoveStep(from as StepStatus, event.status as StepStatus));
+    if (!lawful) problems.push(`seq ${event.seq}: ${event.step ?? 'run'} ${from} → ${event.status}`);
+    last.set(event.step, event.status);
+  }
+  return problems;
 }

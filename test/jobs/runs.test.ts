@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSystem } from '../../src/jobs/system.ts';
 import type { RunView } from '../../src/jobs/ledger/index.ts';
-import { canMoveRun, canMoveStep, type RunStatus, type StepStatus } from '../../src/jobs/runs/states.ts';
 import { defineWorkflow } from '../../src/jobs/runs/workflow.ts';
 import { systemPerFile, uniqueName } from '../helpers/system.ts';
+import { unlawfulRunMoves } from '../helpers/history.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { echo } from '../fixtures/tasks.ts';
 import { z } from 'zod';
@@ -23,19 +23,7 @@ const statuses = (view: RunView) => Object.fromEntries(view.steps.map((step) => 
 async function expectLawfulHistory(s: JobSystem, runId: string) {
   const events = await s.runs.events(runId);
   expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
-  const runAt: RunStatus[] = [];
-  const stepAt = new Map<string, StepStatus>();
-  for (const event of events) {
-    if (event.step === null) {
-      const from = runAt.at(-1);
-      if (from) expect(canMoveRun(from, event.status as RunStatus), `run ${from} → ${event.status}`).toBe(true);
-      runAt.push(event.status as RunStatus);
-    } else {
-      const from = stepAt.get(event.step) ?? 'PENDING';
-      expect(canMoveStep(from, event.status as StepStatus), `${event.step}: ${from} → ${event.status}`).toBe(true);
-      stepAt.set(event.step, event.status as StepStatus);
-    }
-  }
+  expect(unlawfulRunMoves(events)).toEqual([]);
 }
 
 describe('workflow runs', () => {

@@ -114,8 +114,9 @@ export function badInput(message: string, path: (string | number)[], issues?: un
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field: path.join('.'), ...(issues ? { issues } : {}) } });
 }
 
-const encodeCursor = (job: Job) => Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url');
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+/** A page cursor: where a list ordered by (createdAt, id) goes on — of jobs, of runs. */
+export const encodeCursor = (row: { createdAt: Date; id: string }) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const createdAt = new Date(at ?? '');
   if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput('after is not a cursor this API gave out', ['after']);

@@ -6,14 +6,14 @@
 import { GraphQLError } from 'graphql';
 import { RunStatus, StepKind, StepStatus } from '../../generated/prisma/enums.ts';
 import { InvalidInputError } from '../../jobs/errors.ts';
-import { isUuid, type RunEvent, type RunView, type StepView, type WorkflowRun } from '../../jobs/ledger/index.ts';
+import { type RunEvent, type RunView, type StepView, type WorkflowRun } from '../../jobs/ledger/index.ts';
 import { RunNotFoundError } from '../../jobs/runs/runs.ts';
 import { describeIssues } from '../../lib/issues.ts';
 import { canSeeRun, requireRole, requireViewer, type Viewer } from '../auth.ts';
 import { followRun, runProgress, stepProgress, type RunUpdate } from '../live-runs.ts';
 import { builder, type ApiContext } from './builder.ts';
 import { namedEnum } from './enums.ts';
-import { badInput, JobRef } from './jobs.ts';
+import { badInput, decodeCursor, encodeCursor, JobRef } from './jobs.ts';
 
 const RunStatusEnum = builder.enumType('RunStatus', { values: Object.values(RunStatus) });
 const StepStatusEnum = builder.enumType('StepStatus', { values: Object.values(StepStatus) });
@@ -185,14 +185,6 @@ async function startFor(ctx: ApiContext, workflow: string, input: unknown, idemp
     const issues = error.issues.map((issue) => ({ path: ['input', ...issue.path].join('.'), message: issue.message }));
     throw new GraphQLError(`Invalid input for ${workflow}: ${describeIssues(error.issues, ['input'])}`, { extensions: { code: 'BAD_USER_INPUT', issues } });
   }
-}
-
-const encodeCursor = (run: WorkflowRun) => Buffer.from(`${run.createdAt.toISOString()}|${run.id}`).toString('base64url');
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw badInput('after is not a cursor this API gave out', ['after']);
-  return { createdAt, id };
 }
 
 builder.queryFields((t) => ({

@@ -7,8 +7,8 @@
  */
 import pg from 'pg';
 import { expect } from 'vitest';
-import { canMoveRun, canMoveStep, type RunStatus, type StepStatus } from '../../../src/jobs/runs/states.ts';
-import { illegalTransitions } from '../../helpers/history.ts';
+import type { RunStatus, StepStatus } from '../../../src/jobs/runs/states.ts';
+import { illegalTransitions, unlawfulRunMoves } from '../../helpers/history.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { recordRow } from './report.ts';
 import type { Scenario } from './scenario.ts';
@@ -279,17 +279,10 @@ export async function judgeRun(databaseUrl: string, runId: string): Promise<RunV
     }
     for (const seq of seqs) if (seq < 1 || seq > run.lastSeq) seqProblems.push(`seq ${seq} outside 1..${run.lastSeq}`);
 
-    // Each step's history from PENDING, and the run's from RUNNING, along the drawn transitions.
-    const unlawful: string[] = [];
-    const last = new Map<string | null, string>([[null, 'RUNNING']]);
-    for (const event of events) {
-      if (event.seq === 1 && event.step === null) continue;
-      const from = last.get(event.step) ?? 'PENDING';
-      const lawful =
-        event.step === null ? canMoveRun(from as RunStatus, event.status as RunStatus) : canMoveStep(from as StepStatus, event.status as StepStatus);
-      if (!lawful) unlawful.push(`seq ${event.seq}: ${event.step ?? 'run'} ${from} → ${event.status}`);
-      last.set(event.step, event.status);
-    }
+    // Each step's history from PENDING, and the run's from its first status, along the drawn transitions.
+    const unlawful = unlawfulRunMoves(events);
+    // Where each step's history (and the run's: key null) ends.
+    const last = new Map<string | null, string>(events.map((event) => [event.step, event.status]));
 
     const stepRows = (
       await client.query<{ name: string; status: StepStatus; jobStatus: string | null; attempt: number | null }>(
