@@ -100,7 +100,8 @@ describe('npm start, embedded (no DATABASE_URL, no Redis)', () => {
     // Run by the worker process, never by the API's (the worker may since have been replaced:
     // profiling grows it past WORKER_MAX_MEMORY_MB).
     for (const job of [profile, tests]) expect(await runnerPid(url, job.id)).not.toBe(api.pid);
-  });
+    // Its waits alone (the demo load, the phases, the long tasks) can pass the 60 s default.
+  }, 300_000);
 });
 
 describe('npm start with PostgreSQL and Redis', () => {
