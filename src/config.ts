@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parsePeriod } from './lib/duration.ts';
+import { parseLimitsSetting } from './lib/limits-setting.ts';
 import { BACKEND_NAMES } from './adapters/backends.ts';
 
 /**
@@ -102,8 +103,23 @@ const configSchema = z.object({
   LLM_API_KEY: z.string().optional(),
   /** Required with LLM_BASE_URL. */
   LLM_MODEL: z.string().optional(),
-  /** LLM calls at once per worker process, across its jobs. */
+  /** LLM calls at once per worker process, across its jobs (the shared limit `llm` bounds the deployment). */
   LLM_CONCURRENCY: intFrom(1).max(1000).default(4),
+  /**
+   * Shared limits' budgets, for every process of the deployment, over what code declares:
+   * `llm:requests=60/1m,tokens=90000/1m,concurrency=8;crm:requests=10/1s` (src/lib/limits-setting.ts).
+   */
+  LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseLimitsSetting(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(0).max(65_535).default(4000),
   /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */

@@ -21,7 +21,7 @@ try {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: getCompileCacheDir() };
   // The ledger process first: PGlite takes a second to open, and the API's modules load meanwhile.
   const ledgerUrl = config.WORKER_IN_PROCESS && !config.DATABASE_URL ? startLedger(childEnv) : undefined;
-  const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows }, { createTaskDeps }] = await Promise.all([
+  const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits }, { createTaskDeps }] = await Promise.all([
     import('./api/server.ts'),
     import('./api/yoga.ts'),
     import('./api/metrics.ts'),
@@ -36,7 +36,7 @@ try {
   // The worker starts beside the API; jobs accepted before it is up wait in the ledger.
   const workerStarted = config.WORKER_IN_PROCESS ? startWorker(childEnv) : Promise.resolve();
   workerStarted.catch(() => {}); // awaited below, once the API listens
-  const system = await JobSystem.start({ config: apiConfig, logger, registry: createTaskRegistry(), workflows: appWorkflows, deps: createTaskDeps(config), worker: false });
+  const system = await JobSystem.start({ config: apiConfig, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, deps: createTaskDeps(config), worker: false });
   const metrics = createMetrics(system, config, logger);
   const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger, { metrics }), system, logger);
   const port = await http.listen(config.PORT);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
-import { appWorkflows, createTaskRegistry } from './tasks/registry.ts';
+import { appLimits, appWorkflows, createTaskRegistry } from './tasks/registry.ts';
 import { createTaskDeps } from './tasks/deps.ts';
 import { createLogger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
@@ -28,7 +28,7 @@ if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
   process.exit(1);
 }
 try {
-  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, deps: createTaskDeps(config), worker: true, killWhenStuck: true });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, deps: createTaskDeps(config), worker: true, killWhenStuck: true });
   // Outcomes, retries and durations are counted where jobs run: a worker serves them itself.
   const metricsServer = config.METRICS_PORT === undefined ? undefined : await serveMetrics(createMetrics(system, config, logger), config.METRICS_PORT);
   if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'worker metrics on /metrics');

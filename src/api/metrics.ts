@@ -18,6 +18,7 @@ import type { Config } from '../config.ts';
 import type { Change, Job, JobEvent, RunSummary } from '../jobs/ledger/index.ts';
 import type { JobService, QueueInfo } from '../jobs/service.ts';
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../jobs/states.ts';
+import type { LimitState } from '../jobs/limits/limits.ts';
 import type { Logger } from '../lib/logger.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 
@@ -215,6 +216,77 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
       if (summary?.oldestOpenGateSeconds != null) gateOldest.set(summary.oldestOpenGateSeconds);
     },
   });
+  // Shared limits: one read of their state per scrape, shared by the gauges.
+  let pendingLimits: Promise<LimitState[] | undefined> | undefined;
+  const limitSnapshot = () =>
+    (pendingLimits ??= withTimeout(system.limits.states(), SNAPSHOT_TIMEOUT_MS, 'reading limits for /metrics')
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'metrics: limits could not be read; their gauges are left out of this scrape');
+        return undefined;
+      })
+      .finally(() => {
+        pendingLimits = undefined;
+      }));
+  const limitBudget: Gauge<'limit' | 'kind'> = new Gauge({
+    name: 'jobgraph_limit_budget',
+    help: 'What each shared limit allows: requests and tokens per window (jobgraph_limit_window_seconds), concurrency at once; absent when unbounded.',
+    labelNames: ['limit', 'kind'] as const,
+    registers,
+    async collect() {
+      const states = await limitSnapshot();
+      limitBudget.reset();
+      for (const { limit } of states ?? []) {
+        if (limit.requests) limitBudget.set({ limit: limit.name, kind: 'requests' }, limit.requests.count);
+        if (limit.tokens) limitBudget.set({ limit: limit.name, kind: 'tokens' }, limit.tokens.count);
+        if (limit.concurrency) limitBudget.set({ limit: limit.name, kind: 'concurrency' }, limit.concurrency);
+      }
+    },
+  });
+  const limitUsed: Gauge<'limit' | 'kind'> = new Gauge({
+    name: 'jobgraph_limit_used',
+    help: 'What is taken of each shared limit now, in every process: requests and tokens in the last window, concurrency slots held.',
+    labelNames: ['limit', 'kind'] as const,
+    registers,
+    async collect() {
+      const states = await limitSnapshot();
+      limitUsed.reset();
+      for (const state of states ?? []) {
+        limitUsed.set({ limit: state.name, kind: 'requests' }, state.requests);
+        limitUsed.set({ limit: state.name, kind: 'tokens' }, state.tokens);
+        limitUsed.set({ limit: state.name, kind: 'concurrency' }, state.held);
+      }
+    },
+  });
+  const limitWaiting: Gauge<'limit'> = new Gauge({
+    name: 'jobgraph_limit_waiting',
+    help: 'Takes waiting on each shared limit now, in every process.',
+    labelNames: ['limit'] as const,
+    registers,
+    async collect() {
+      const states = await limitSnapshot();
+      limitWaiting.reset();
+      for (const state of states ?? []) limitWaiting.set({ limit: state.name }, state.waiting);
+    },
+  });
+  const limitPaused: Gauge<'limit'> = new Gauge({
+    name: 'jobgraph_limit_paused_seconds',
+    help: "Seconds left of each shared limit's pause (a provider's Retry-After); 0 when not paused.",
+    labelNames: ['limit'] as const,
+    registers,
+    async collect() {
+      const states = await limitSnapshot();
+      limitPaused.reset();
+      for (const state of states ?? []) limitPaused.set({ limit: state.name }, state.pausedUntil ? Math.max(0, (state.pausedUntil.getTime() - Date.now()) / 1000) : 0);
+    },
+  });
+  const limitWait = new Histogram({
+    name: 'jobgraph_limit_wait_seconds',
+    help: 'How long takes of this process waited on a shared limit before it granted them, by the last reason (paused, concurrency, requests, tokens).',
+    labelNames: ['limit', 'why'] as const,
+    buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300],
+    registers,
+  });
+  const stopLimitWaits = system.limits.onWait((limit, seconds, why) => limitWait.observe({ limit, why }, seconds));
   const workers: Gauge = new Gauge({
     name: 'jobgraph_workers',
     help: 'Workers heartbeating in the ledger, read at scrape time (the same in every process).',
@@ -289,6 +361,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     close: () => {
       stopListening();
       stopDecisions();
+      stopLimitWaits();
     },
   };
 }

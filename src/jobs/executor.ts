@@ -13,6 +13,8 @@ import { retryDelayMs } from './retry.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import type { JobStatus } from '../generated/prisma/enums.ts';
 import { HeartbeatThread } from './heartbeat-thread.ts';
+import { inJobScope } from './job-scope.ts';
+import type { Limits, Permit } from './limits/limits.ts';
 
 export interface ExecutorOptions {
   workerId: string;
@@ -22,6 +24,8 @@ export interface ExecutorOptions {
   query<T>(text: string, params?: unknown[]): Promise<T[]>;
   /** Handed to every task as ctx.deps. */
   deps: TaskDeps;
+  /** The shared limits a task names (TaskDefinition.limits) are taken from these. */
+  limits: Limits;
   registry: TaskRegistry;
   bus: EventBus;
   dispatcher: Dispatcher;
@@ -182,7 +186,13 @@ export class Executor {
       const parsed = task.input.safeParse(job.input);
       if (parsed.success) {
         const resumeFrom = await this.#resumeFrom(task, job);
-        const result = await this.#callHandler(task, parsed.data, this.#context(job, controller.signal, resumeFrom), controller.signal);
+        const ctx = this.#context(job, controller.signal, resumeFrom);
+        const scope = {
+          jobId: job.id,
+          log: (message: string, data?: unknown) =>
+            ctx.log(message, data).catch((error: unknown) => this.#log.warn({ err: error, jobId: job.id }, 'could not record a line in the job history')),
+        };
+        const result = await inJobScope(scope, () => this.#withLimits(task, controller.signal, () => this.#callHandler(task, parsed.data, ctx, controller.signal)));
         outcome = this.#outcomeOf(result, controller.signal, task);
       } else {
         outcome = { kind: 'failed', error: new NonRetryableError(describeIssues(fieldIssues(parsed.error)), 'INVALID_INPUT') };
@@ -222,6 +232,22 @@ export class Executor {
   /** Tells the heartbeat thread which jobs run here now. */
   #syncThread(): void {
     this.#thread?.setJobs([...this.#running].map(([id, running]) => [id, running.stuckAfter]));
+  }
+
+  /** Runs `run` once every limit the task names has granted it (waiting as long as they say), giving them back after. */
+  async #withLimits(task: AnyTask, signal: AbortSignal, run: () => Promise<HandlerResult>): Promise<HandlerResult> {
+    const permits: Permit[] = [];
+    try {
+      for (const name of task.limits ?? []) permits.push(await this.#opts.limits.take(name, { signal }));
+    } catch (error) {
+      for (const permit of permits) await permit.done();
+      return { ok: false, error };
+    }
+    try {
+      return await run();
+    } finally {
+      for (const permit of permits) await permit.done();
+    }
   }
 
   /** Resolves with the handler's settlement, or when it ignores an abort for longer than the grace period. */

@@ -10,6 +10,10 @@ import type { Change, Job, JobEvent, JobListFilter, RetentionSummary, Throughput
 import type { JobStatus } from './states.ts';
 import type { TaskCatalog } from './task-registry.ts';
 import type { RunService } from './runs/runs.ts';
+import type { Limits } from './limits/limits.ts';
+
+/** The shared limits as a client may see and steer them. */
+export type LimitService = Pick<Limits, 'states' | 'resume' | 'onWait' | 'has'>;
 
 export interface EnqueueOptions {
   idempotencyKey?: string | null;
@@ -52,6 +56,8 @@ export interface JobService {
   readonly tasks: TaskCatalog;
   /** Workflow runs: start, decide gates, retry, re-run, cancel, read, follow. */
   readonly runs: RunService;
+  /** Shared limits: what each allows, what is taken, paused until, who waits; an operator may lift a pause. */
+  readonly limits: LimitService;
 
   // ── jobs ──
   /** Validates the input against the task, records the job and hands it to a queue. */

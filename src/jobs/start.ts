@@ -25,14 +25,27 @@ import type { JobSystemParts } from './system.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import type { TaskDeps } from './task.ts';
 import { WorkflowRegistry, type AnyWorkflow } from './runs/workflow.ts';
+import { applyOverrides, type LimitDefinition } from './limits/definition.ts';
+import { Limits } from './limits/limits.ts';
+
+/** What the core offers the application's collaborators (ctx.deps) when it makes them. */
+export interface CoreServices {
+  /** The deployment's shared limits (the LLM client takes from `llm`). */
+  limits: Limits;
+}
 
 export interface JobSystemOptions {
   config: Config;
   logger?: Logger;
   /** The tasks this process knows (src/tasks: createTaskRegistry()); the core never imports them. */
   registry: TaskRegistry;
-  /** What every task gets as ctx.deps (src/tasks: createTaskDeps()); tasks that need none run without. */
-  deps?: TaskDeps;
+  /**
+   * What every task gets as ctx.deps (src/tasks: createTaskDeps()), or how to make it from the
+   * core's services; tasks that need none run without.
+   */
+  deps?: TaskDeps | ((core: CoreServices) => TaskDeps);
+  /** The shared limits this deployment declares in code (src/tasks: appLimits); LIMITS overrides them. */
+  limits?: readonly LimitDefinition[];
   /** Run workers in this process (default: config.WORKER_IN_PROCESS). */
   worker?: boolean;
   /**
@@ -52,9 +65,10 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const { registry } = opts;
   const worker = opts.worker ?? config.WORKER_IN_PROCESS;
-  const deps = opts.deps ?? ({} as TaskDeps);
-  // Before anything opens: a workflow naming a task this process does not know stops the start.
+  // Before anything opens: a workflow naming a task this process does not know, or a task naming
+  // a limit nobody declared, stops the start.
   const workflows = new WorkflowRegistry(opts.workflows ?? [], registry);
+  const limitsApplied = resolveLimits(opts.limits ?? [], config, registry);
   const ledgerUrl = config.DATABASE_URL ?? config.EMBEDDED_LEDGER_URL;
   if (!ledgerUrl && !worker) {
     throw new ConfigError([
@@ -73,6 +87,9 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
   const cleanup: (() => Promise<unknown>)[] = [() => db.close()];
   try {
     const ledger = new Ledger(db);
+    const limits = new Limits({ ledger: ledger.limits, limits: limitsApplied, leaseMs: config.STALE_AFTER_MS, logger });
+    cleanup.unshift(async () => limits.close());
+    const deps = typeof opts.deps === 'function' ? opts.deps({ limits }) : (opts.deps ?? ({} as TaskDeps));
     const queueName = scopedQueueName(config.QUEUE_NAME, await ledger.queries.identity());
     const selection = await selectBackend(config, logger, opts.tuning, queueName);
     cleanup.unshift(() => selection.adapter.close());
@@ -128,6 +145,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
         prisma: db.prisma,
         query: (text, params) => db.query(text, params),
         deps,
+        limits,
         registry,
         bus,
         dispatcher,
@@ -186,7 +204,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',
     );
-    return { config, logger, registry, workflows, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, localChanges };
+    return { config, logger, registry, workflows, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, limits, localChanges };
   } catch (error) {
     for (const step of cleanup) await step().catch(() => {});
     throw error;
@@ -213,6 +231,20 @@ function onceATick(fn: () => void): () => void {
       fn();
     });
   };
+}
+
+/** Code's limits with LIMITS over them; a task naming a limit that is not there is a configuration error. */
+function resolveLimits(definitions: readonly LimitDefinition[], config: Config, registry: TaskRegistry) {
+  let resolved;
+  try {
+    resolved = applyOverrides(definitions, config.LIMITS ?? new Map());
+  } catch (error) {
+    throw new ConfigError([`LIMITS: ${(error as Error).message}`]);
+  }
+  const names = new Set(resolved.map((l) => l.name));
+  const unknown = registry.list().flatMap((task) => (task.limits ?? []).filter((name) => !names.has(name)).map((name) => `task ${task.name} names limit "${name}", which no one declared`));
+  if (unknown.length > 0) throw new ConfigError(unknown);
+  return resolved;
 }
 
 /** EVENT_BUS=auto: in-process on PGlite (one process), else the bus the backend's row pairs with (Redis beside BullMQ). */

@@ -25,6 +25,7 @@ import { RunAdvancer } from './runs/advancer.ts';
 import { Runs } from './runs/runs.ts';
 import type { WorkflowRegistry } from './runs/workflow.ts';
 import { isTerminal } from './states.ts';
+import type { Limits } from './limits/limits.ts';
 
 export type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 export type { JobSystemOptions } from './start.ts';
@@ -47,6 +48,7 @@ export interface JobSystemParts {
   workerId: string | undefined;
   queueName: string;
   deps: TaskDeps;
+  limits: Limits;
   localChanges: LocalChanges;
 }
 
@@ -73,6 +75,8 @@ export class JobSystem implements JobService {
   readonly queueName: string;
   /** What tasks get as ctx.deps (and their enqueue checks). */
   readonly deps: TaskDeps;
+  /** The deployment's shared limits: take, pause, and what is taken of each. */
+  readonly limits: Limits;
   readonly #fallback: QueueAdapter | undefined;
   readonly #executor: Executor | undefined;
   readonly #reaper: Reaper | undefined;
@@ -98,6 +102,7 @@ export class JobSystem implements JobService {
     this.workerId = parts.workerId;
     this.queueName = parts.queueName;
     this.deps = parts.deps;
+    this.limits = parts.limits;
     this.#fallback = parts.fallback;
     this.#executor = parts.executor;
     this.#reaper = parts.reaper;

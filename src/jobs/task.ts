@@ -66,6 +66,12 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown, In = I> {
   /** Most runs of this task at once in one worker process (the process limit still applies). */
   readonly concurrency?: number;
   /**
+   * Shared limits (defineLimit) each run takes one request from before its handler starts, holding
+   * one of their concurrency slots until it ends; while a limit has no room the job waits, and its
+   * history says so. (The LLM client takes from `llm` per call: a task that calls it need not name it.)
+   */
+  readonly limits?: readonly string[];
+  /**
    * Checks the input against the data at enqueue time (an id that names nothing): the issues,
    * by field path, refuse the job before it is written. Empty: accepted.
    */

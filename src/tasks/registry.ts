@@ -29,5 +29,7 @@ export function createTaskRegistry(extra: readonly AnyTask[] = []): TaskRegistry
   return new TaskRegistry([...appTasks, ...extra]);
 }
 
+export { appLimits } from './limits.ts';
+
 /** The one list of the application's workflows (their steps' tasks are in the list above). */
 export const appWorkflows: readonly AnyWorkflow[] = [reportTesting];

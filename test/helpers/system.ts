@@ -8,6 +8,7 @@ import type { Job } from '../../src/jobs/ledger/index.ts';
 import { JobSystem, type JobSystemOptions } from '../../src/jobs/system.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { testWorkflows } from '../fixtures/workflows.ts';
+import { testLimits } from '../fixtures/limits.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
 import { withTimeout } from '../../src/lib/timeouts.ts';
 import { waitFor } from './wait.ts';
@@ -55,6 +56,7 @@ export class Harness {
       logger: createLogger(config.LOG_LEVEL),
       registry: createTestRegistry(),
       workflows: testWorkflows,
+      limits: testLimits,
       tuning: { bullmq: { lockDurationMs: 2_000, stalledIntervalMs: 1_000 }, pgboss: { heartbeatSeconds: 10 } },
       ...opts,
     });

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/ports.ts';
 import { REDIS_URL, testEnv, uniqueName } from '../helpers/system.ts';
+import { testLimits } from '../fixtures/limits.ts';
 import { createTestRegistry } from '../fixtures/tasks.ts';
 
 const logger = createLogger('silent');
@@ -83,7 +84,7 @@ describe('backend selection', () => {
 
   it('JobSystem.start fails on an explicit backend that is down, and leaves nothing open', async () => {
     await expect(
-      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, PGLITE_DIR: 'memory://' }), logger, registry: createTestRegistry() }),
+      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, PGLITE_DIR: 'memory://' }), logger, registry: createTestRegistry(), limits: testLimits }),
     ).rejects.toThrow(/QUEUE_BACKEND=bullmq was chosen but its probe failed/);
   });
 
@@ -91,7 +92,7 @@ describe('backend selection', () => {
     const system = await JobSystem.start({
       config: config({ REDIS_URL: closedRedis, DATABASE_URL: database.url }),
       logger,
-      registry: createTestRegistry(),
+      registry: createTestRegistry(), limits: testLimits,
     });
     try {
       const info = await system.queueInfo();

@@ -5,6 +5,7 @@ import './jobs.ts';
 import './queue.ts';
 import './workflow.ts';
 import './runs.ts';
+import './limits.ts';
 import './me.ts';
 import { addTaskFields } from './tasks.ts';
 

@@ -2,8 +2,11 @@
  * An LlmClient for any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, LM Studio,
  * llama.cpp server …). One `complete` = up to `outputAttempts` HTTP calls: an answer that is not
  * JSON or does not fit the request's schema is asked for again, with what was wrong added to the
- * conversation. HTTP-level failures are not retried here: they become LlmRateLimitedError or
- * LlmUnavailableError and the job's retry policy decides.
+ * conversation. Given a budget (the shared `llm` limit), each HTTP call first takes from it, and a
+ * 429/503 with Retry-After pauses it for everyone and the call waits and goes again, without
+ * failing (so the job spends no attempt), up to `rateLimitWaits` times. Other HTTP-level failures
+ * are not retried here: they become LlmUnavailableError (or LlmRateLimitedError past the waits) and
+ * the job's retry policy decides.
  */
 import type { z } from 'zod';
 import { errorText } from '../../lib/errors.ts';
@@ -12,6 +15,7 @@ import { withTimeout } from '../../lib/timeouts.ts';
 import type { LlmAnswer, LlmClient, LlmUsage } from './client.ts';
 import { LlmOutputError, LlmRateLimitedError, LlmUnavailableError } from './errors.ts';
 import type { AnswerOf, LlmRequest } from './requests.ts';
+import { estimateTokens, type CallBudget } from './budget.ts';
 
 export interface OpenAiClientOptions {
   /** The API root, e.g. `http://localhost:11434/v1` or `https://api.openai.com/v1`. */
@@ -23,6 +27,10 @@ export interface OpenAiClientOptions {
   /** Answers asked for, in all, before LlmOutputError. */
   outputAttempts?: number;
   fetch?: typeof globalThis.fetch;
+  /** Taken from before each HTTP call, paused by a Retry-After (the shared `llm` limit). */
+  budget?: CallBudget;
+  /** Rate-limited answers a call waits out (with a budget) before it fails with LlmRateLimitedError; default 10. */
+  rateLimitWaits?: number;
 }
 
 interface Message {
@@ -119,6 +127,27 @@ export function createOpenAiClient(options: OpenAiClientOptions): LlmClient {
     }
   }
 
+  /** `call` within the budget: a rate-limited answer pauses the budget for everyone and the call goes again once it lifts. */
+  async function budgeted(messages: Message[], signal: AbortSignal | undefined): Promise<Completion> {
+    const budget = options.budget;
+    if (!budget) return call(messages, signal);
+    const waits = options.rateLimitWaits ?? 10;
+    for (let waited = 0; ; waited++) {
+      const permit = await budget.take(estimateTokens(messages.map((m) => m.content)), signal);
+      let completion: Completion | undefined;
+      try {
+        completion = await call(messages, signal);
+        return completion;
+      } catch (error) {
+        if (!(error instanceof LlmRateLimitedError) || waited >= waits) throw error;
+        await budget.pause(error.retryAt.getTime() - Date.now(), error.message);
+      } finally {
+        const used = completion ? completion.usage.promptTokens + completion.usage.completionTokens : 0;
+        await permit.done(used > 0 ? used : undefined);
+      }
+    }
+  }
+
   return {
     method: 'LLM',
     async complete<R extends LlmRequest>(request: R, opts?: { signal?: AbortSignal }): Promise<LlmAnswer<AnswerOf<R>>> {
@@ -130,7 +159,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): LlmClient {
       const usage: LlmUsage = { promptTokens: 0, completionTokens: 0 };
       let issues: FieldIssue[] = [];
       for (let attempt = 1; attempt <= outputAttempts; attempt++) {
-        const completion = await call(messages, opts?.signal);
+        const completion = await budgeted(messages, opts?.signal);
         usage.promptTokens += completion.usage.promptTokens;
         usage.completionTokens += completion.usage.completionTokens;
 

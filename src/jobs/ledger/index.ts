@@ -8,6 +8,7 @@
  *   liveness     workers, heartbeats, and jobs whose worker was lost
  *   retention    finished jobs leaving once past their period; the tallies that outlive them
  *   runs         workflow runs: a run, its steps and its history, and the jobs its steps release
+ *   limits       shared limits: takes, leases and pauses every process of a deployment sees
  *   sql          what their statements are built from
  */
 import type { LedgerDb } from '../../db/client.ts';
@@ -18,11 +19,13 @@ import { Retention } from './retention.ts';
 import { RunLedger } from './runs.ts';
 import type { AfterWrite, Change, LedgerContext } from './sql.ts';
 import { JobTransitions } from './transitions.ts';
+import { LimitLedger } from './limits.ts';
 
 export type { Job, JobEvent } from '../../generated/prisma/client.ts';
 export type { AfterWrite, Change } from './sql.ts';
 export { isUuid } from './sql.ts';
 export type { JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
+export type { LimitBounds, LimitUsage, TakeOutcome, WaitReason } from './limits.ts';
 export type { RetentionPeriods, RetentionRules, RetentionSummary } from './retention.ts';
 export type { ClaimOutcome, NewJob } from './transitions.ts';
 export type { NewRun, RunSummary, RunEvent, RunListFilter, RunStep, RunView, StepJob, StepView, WorkflowRun } from './runs.ts';
@@ -34,6 +37,7 @@ export class Ledger {
   readonly liveness: Liveness;
   readonly retention: Retention;
   readonly runs: RunLedger;
+  readonly limits: LimitLedger;
   #afterWrite: AfterWrite = async () => {};
 
   readonly db: LedgerDb;
@@ -52,6 +56,7 @@ export class Ledger {
     this.liveness = new Liveness(ctx);
     this.retention = new Retention(db);
     this.runs = new RunLedger(ctx);
+    this.limits = new LimitLedger(db);
   }
 
   /**
