@@ -12,11 +12,11 @@ import { createLogger } from '../src/lib/logger.ts';
 import { stopOnSignals } from '../src/lib/shutdown.ts';
 import { countChild } from './counters.ts';
 import { serveStdin } from './lib.ts';
-import { benchRegistry } from './tasks.ts';
+import { benchLimits, benchRegistry } from './tasks.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
-const system = await JobSystem.start({ config, logger, registry: benchRegistry() });
+const system = await JobSystem.start({ config, logger, registry: benchRegistry(), limits: benchLimits });
 countChild(system.db);
 const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger), system, logger);
 const port = await http.listen(config.PORT, '127.0.0.1');

@@ -28,7 +28,7 @@ import {
   writeResult,
   type Summary,
 } from './lib.ts';
-import { benchRegistry } from './tasks.ts';
+import { benchLimits, benchRegistry } from './tasks.ts';
 
 const REQUESTS = envInt('BENCH_REQUESTS', 2_000);
 const WARMUP = envInt('BENCH_WARMUP_REQUESTS', 200);
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     // The same backend and queue from this process, without HTTP: what the ledger and the queue cost.
     const config = loadConfig({ ...env, WORKER_IN_PROCESS: 'false' });
-    system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), worker: false });
+    system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), limits: benchLimits, worker: false });
     const inProcess = system;
 
     const kinds: { what: string; http: boolean; op: (agent: ReturnType<typeof keepAliveAgent>) => () => Promise<unknown> }[] = [

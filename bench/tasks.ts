@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { defineTask } from '../src/jobs/task.ts';
+import { defineLimit } from '../src/jobs/limits/definition.ts';
 import { createTaskRegistry, type TaskRegistry } from '../src/tasks/registry.ts';
 
 /** Opens and closes; a closed gate holds bench.noop handlers (so a throughput run can enqueue first). */
@@ -100,7 +101,30 @@ export const progress = defineTask({
   },
 });
 
-export const benchTasks = [noop, progress];
+/** bench.noop that takes from the shared limit `bench` (one request, a slot held while it runs) before it runs. */
+export const limitedNoop = defineTask({
+  name: 'bench.limitedNoop',
+  phase: 'TEST_EXECUTION',
+  description: 'Does nothing, after taking from the limit `bench` (benchmarks).',
+  limits: ['bench'],
+  input: z.object({ tag: z.string().max(100).optional() }),
+  handler: async () => null,
+});
+
+/** bench.noop with a concurrency key (its tag, one at a time): the claim's admission, without contention when tags differ. */
+export const keyedNoop = defineTask({
+  name: 'bench.keyedNoop',
+  phase: 'TEST_EXECUTION',
+  description: 'Does nothing, under a concurrency key (benchmarks).',
+  concurrencyKey: { key: (input: { tag?: string | undefined }) => input.tag ?? '', limit: 1 },
+  input: z.object({ tag: z.string().max(100).optional() }),
+  handler: async () => null,
+});
+
+export const benchTasks = [noop, progress, limitedNoop, keyedNoop];
+
+/** The limits the bench tasks name: `bench` bounds nothing a run reaches, so it measures the take itself. */
+export const benchLimits = [defineLimit({ name: 'bench', requests: { count: 1_000_000, per: '1m' }, concurrency: 100_000 })];
 
 let registry: TaskRegistry | undefined;
 /** The app's tasks plus the bench tasks: one object per process. */

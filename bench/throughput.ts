@@ -34,7 +34,7 @@ import {
   writeResult,
   type BenchDatabase,
 } from './lib.ts';
-import { benchRegistry, noopGate } from './tasks.ts';
+import { benchLimits, benchRegistry, noopGate } from './tasks.ts';
 
 const JOBS = envInt('BENCH_JOBS', 10_000);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 20);
@@ -205,7 +205,7 @@ function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 
       SHUTDOWN_TIMEOUT_MS: '5000',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     });
-    const system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), worker: true });
+    const system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), limits: benchLimits, worker: true });
     countLedger(system.db);
     let done = 0;
     const ledgerApi = system.ledger.transitions;

@@ -9,11 +9,11 @@ import { createLogger } from '../src/lib/logger.ts';
 import { stopOnSignals } from '../src/lib/shutdown.ts';
 import { countChild } from './counters.ts';
 import { completions, serveStdin } from './lib.ts';
-import { benchRegistry, openNamedGate, setDirectProgress } from './tasks.ts';
+import { benchLimits, benchRegistry, openNamedGate, setDirectProgress } from './tasks.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
-const system = await JobSystem.start({ config, logger, registry: benchRegistry(), worker: true });
+const system = await JobSystem.start({ config, logger, registry: benchRegistry(), limits: benchLimits, worker: true });
 countChild(system.db);
 system.onLocalChange(({ job }) => {
   if (job.status === 'COMPLETED') completions.add();

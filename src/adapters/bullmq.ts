@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger.ts';
 import { BullmqConsumer } from './bullmq-consumer.ts';
 import { connectRedis, endConnection, ErrorLog } from './bullmq-redis.ts';
 import { ConsumeOnce, OPERATION_TIMEOUT_MS, timedProbe, type EntryData } from './shared.ts';
-import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
+import { priorityWithRank, type DeliveryHandler, type Dispatch, type ProbeResult, type QueueAdapter, type QueueCapabilities, type QueueCounts } from './types.ts';
 
 export interface BullmqAdapterOptions {
   redisUrl: string;
@@ -162,8 +162,9 @@ class BullmqAdapter implements QueueAdapter {
         opts: {
           jobId: queueRef,
           // BullMQ: 1 runs first, and 0 (no priority) jumps ahead of every prioritized job, so
-          // every job gets one: 1000 → 1, 0 → 1001, -1000 → 2001.
-          priority: 1001 - priority,
+          // every job gets one: priority 1000 rank 0 → 1, priority -1000 rank 999 → 2,001,000
+          // (BullMQ's highest is 2,097,152).
+          priority: 1_000_001 - priorityWithRank(priority, dispatch.rank),
           delay: Math.max(0, Math.round(dispatch.delayMs ?? 0)),
           attempts: 1,
           removeOnComplete: true,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { refuseUnfit } from './errors.ts';
-import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
+import { priorityWithRank, type DeliveryHandler, type Dispatch, type ProbeResult, type QueueAdapter, type QueueCapabilities, type QueueCounts } from './types.ts';
 
 /** One waiting delivery. */
 interface Entry {
@@ -99,7 +99,7 @@ export function createInlineAdapter(): QueueAdapter {
       refuseUnfit(dispatch, capabilities.maxDelayMs);
       const existing = held.get(dispatch.key);
       if (existing) return existing;
-      const entry: Entry = { ref: randomUUID(), key: dispatch.key, jobId: dispatch.jobId, priority: dispatch.priority ?? 0, order: order++ };
+      const entry: Entry = { ref: randomUUID(), key: dispatch.key, jobId: dispatch.jobId, priority: priorityWithRank(dispatch.priority ?? 0, dispatch.rank), order: order++ };
       held.set(entry.key, entry.ref);
       const delayMs = dispatch.delayMs ?? 0;
       if (delayMs <= 0) {

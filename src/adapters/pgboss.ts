@@ -9,7 +9,7 @@ import { isUuid } from '../lib/uuid.ts';
 import { refuseUnfit } from './errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { CONSUME_WAIT_MS, ConsumeOnce, deliver, InFlight, operation, timedProbe, type EntryData } from './shared.ts';
-import type { DeliveryHandler, Dispatch, ProbeResult, QueueAdapter, QueueCapabilities, QueueCounts } from './types.ts';
+import { priorityWithRank, type DeliveryHandler, type Dispatch, type ProbeResult, type QueueAdapter, type QueueCapabilities, type QueueCounts } from './types.ts';
 
 export interface PgbossAdapterOptions {
   connectionString: string;
@@ -374,13 +374,13 @@ class PgbossAdapter implements QueueAdapter {
     return operation('pg-boss enqueue', () => this.#enqueue(dispatch));
   }
 
-  async #enqueue({ jobId, key, task, delayMs, priority }: Dispatch): Promise<string> {
+  async #enqueue({ jobId, key, task, delayMs, priority, rank }: Dispatch): Promise<string> {
     const id = uuidFromKey(key);
     await this.#inserts.add({
       id,
       data: { jobId, task },
       // Higher runs first in pg-boss as in our contract.
-      priority: Math.round(priority ?? 0),
+      priority: priorityWithRank(Math.round(priority ?? 0), rank),
       // An interval, which pg-boss adds to the database's clock: app/database clock skew does not
       // shift the delay.
       ...(delayMs && delayMs > 0 ? { startAfter: `${Math.round(delayMs)} milliseconds` } : {}),

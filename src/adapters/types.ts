@@ -52,6 +52,23 @@ export interface Dispatch {
   delayMs?: number;
   /** Higher runs first; 0 is the default. An integer in PRIORITY_RANGE. */
   priority?: number;
+  /**
+   * Among dispatches of one priority, lower goes first (0 or absent: first): the job's place in
+   * its group's line (fairness). Told apart up to RANK_LEVELS - 1; beyond that, in arrival order.
+   * A backend whose priorities cannot hold it (RabbitMQ) keeps arrival order.
+   */
+  rank?: number;
+}
+
+/** The ranks a backend that orders by them tells apart (0 … RANK_LEVELS - 1). */
+export const RANK_LEVELS = 1_000;
+
+/**
+ * Priority and rank as one number, higher first, for a backend whose priorities are integers:
+ * priority × RANK_LEVELS − rank (ranks past the last level share it). -1,000,999 … 1,000,000.
+ */
+export function priorityWithRank(priority: number, rank: number | undefined): number {
+  return priority * RANK_LEVELS - Math.min(Math.max(0, Math.round(rank ?? 0)), RANK_LEVELS - 1);
 }
 
 /** The priorities a dispatch may carry, higher first: the one rule the service, the API, the CLI and every adapter use. */

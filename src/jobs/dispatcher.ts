@@ -83,7 +83,7 @@ export class Dispatcher {
     // Both times are the database's (the statement that leased it set both): no clock skew.
     const delayMs = Math.max(0, job.runAt.getTime() - lease.getTime());
     const key = opts.resend ? resendKey(job) : dispatchKey(job);
-    const dispatch = { jobId: job.id, key, task: job.type, delayMs, priority: job.priority };
+    const dispatch = { jobId: job.id, key, task: job.type, delayMs, priority: job.priority, rank: job.fairRank };
     let held = false;
     for (let attempt = 0; attempt < 2; attempt++) {
       const adapter = this.#current();

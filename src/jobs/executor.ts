@@ -163,6 +163,7 @@ export class Executor {
     const claim = await this.#whileReachable('claim', () => ledger.transitions.claim(jobId, workerId), CLAIM_RETRY_MS);
     if (!claim.claimed) {
       if (claim.reason === 'early') await dispatcher.redeliverLater(claim.job);
+      else if (claim.reason === 'busy') await this.#waitTurn(claim.job);
       else if (claim.reason === 'gone') this.#log.warn({ jobId }, 'a queue delivered a job this ledger does not have; dropped');
       else this.#log.debug({ jobId, reason: claim.reason }, 'dropped a duplicate delivery');
       return;
@@ -211,6 +212,13 @@ export class Executor {
       // The last progress reported goes in before the outcome, so the history ends in order.
       await this.#progress.get(job.id)?.drain().catch(() => {});
       await this.#settle(job, outcome);
+      // Its key has room now: the next jobs of the key go (were this process to die first, they
+      // are due again within the stale bound anyway).
+      if (job.concurrencyKey) {
+        await ledger.transitions.wakeKey(job.type, job.concurrencyKey, job.concurrencyLimit ?? 1).catch((error: unknown) => {
+          this.#log.warn({ err: error, jobId: job.id }, 'could not wake the jobs waiting on its concurrency key; they are due again within the stale bound');
+        });
+      }
     })()
       .catch((error: unknown) => {
         this.#log.error({ err: error, jobId: job.id }, 'could not write the outcome; the reaper will take the job again');
@@ -221,6 +229,15 @@ export class Executor {
         this.#settling.delete(settling);
       });
     this.#settling.add(settling);
+  }
+
+  /** A job whose concurrency key is busy: parked in the ledger until a job of the key ends (or the stale bound passes). */
+  async #waitTurn(job: Job): Promise<void> {
+    const waitingOn = `concurrency key ${job.type}:${job.concurrencyKey} (${job.concurrencyLimit ?? 1} at once)`;
+    await this.#whileReachable('park', () => this.#opts.ledger.transitions.park(job.id, this.#opts.staleAfterMs, waitingOn), CLAIM_RETRY_MS).catch((error: unknown) => {
+      // Unparked, it is still due and leased: the sweep sends it again.
+      this.#log.warn({ err: error, jobId: job.id }, 'could not park a job whose concurrency key is busy');
+    });
   }
 
   #forget(jobId: string): void {

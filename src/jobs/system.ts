@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger.ts';
 import { describeIssues, fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import { errorText } from '../lib/errors.ts';
-import { formatPeriod } from '../lib/duration.ts';
+import { formatPeriod, parsePeriod } from '../lib/duration.ts';
 import type { QueueAdapter } from '../adapters/types.ts';
 import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
@@ -147,7 +147,25 @@ export class JobSystem implements JobService {
 
   /** Validates the input against the task, records the job and hands it to a queue. */
   async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
-    return this.ledger.transitions.createJob(await this.#prepareOrThrow(type, input, opts));
+    return this.#created(await this.ledger.transitions.createJob(await this.#prepareOrThrow(type, input, opts)));
+  }
+
+  /**
+   * After a job went in: with concurrency policy 'cancel-in-progress', the older live jobs of its
+   * key beyond what the key allows besides it are cancelled (the new one waits at its claim until
+   * they have stopped). Should this process die first, the new job waits its turn instead.
+   */
+  async #created(created: { job: Job; deduplicated: boolean }): Promise<{ job: Job; deduplicated: boolean }> {
+    const { job, deduplicated } = created;
+    const policy = this.registry.has(job.type) ? this.registry.get(job.type).concurrencyKey?.policy : undefined;
+    if (deduplicated || policy !== 'cancel-in-progress' || !job.concurrencyKey) return created;
+    const older = (await this.ledger.queries.liveByConcurrencyKey(job.type, job.concurrencyKey)).filter((other) => other.id !== job.id && other.createdAt <= job.createdAt);
+    for (const other of older.slice(Math.max(0, (job.concurrencyLimit ?? 1) - 1))) {
+      await this.cancel(other.id, `a newer job of its concurrency key (${job.id})`).catch((error: unknown) => {
+        this.logger.warn({ err: error, jobId: other.id }, 'cancel-in-progress: could not cancel an older job of the key');
+      });
+    }
+    return created;
   }
 
   /**
@@ -161,7 +179,7 @@ export class JobSystem implements JobService {
       'issues' in p ? p.issues.map((issue) => ({ ...issue, path: [String(i), ...(p.in === 'input' ? ['input'] : []), ...issue.path] })) : [],
     );
     if (issues.length > 0) throw new InvalidInputError(`Invalid jobs: ${describeIssues(issues)}`, issues);
-    return Promise.all(prepared.map((p) => this.ledger.transitions.createJob((p as { job: NewJob }).job)));
+    return Promise.all(prepared.map(async (p) => this.#created(await this.ledger.transitions.createJob((p as { job: NewJob }).job))));
   }
 
   /**
@@ -182,6 +200,10 @@ export class JobSystem implements JobService {
     if (!parsed.success) return { issues: fieldIssues(parsed.error), in: 'input' };
     const unfit = task.check ? await task.check(parsed.data, { db: this.db.prisma, deps: this.deps }) : [];
     if (unfit.length > 0) return { issues: unfit, in: 'input' };
+    const createdBy = opts.createdBy ?? null;
+    const key = task.concurrencyKey;
+    const concurrencyKey = key ? key.key(parsed.data) : null;
+    const debounceKey = task.debounce ? task.debounce.key(parsed.data) : null;
     return {
       job: {
         type,
@@ -191,8 +213,14 @@ export class JobSystem implements JobService {
         backend: backendOf(this.selection.adapter),
         idempotencyKey: opts.idempotencyKey ?? null,
         priority: opts.priority ?? 0,
-        delayMs: opts.delayMs ?? 0,
-        createdBy: opts.createdBy ?? null,
+        // A debounced job waits its window (or the delay asked, if longer).
+        delayMs: Math.max(opts.delayMs ?? 0, task.debounce ? parsePeriod(task.debounce.window) : 0),
+        createdBy,
+        concurrencyKey,
+        concurrencyLimit: key ? (key.limit ?? 1) : null,
+        singletonKey: key?.policy === 'drop' ? concurrencyKey : null,
+        debounceKey,
+        fairGroup: task.fairness ? task.fairness.group(parsed.data, createdBy) : (createdBy ?? ''),
       },
     };
   }

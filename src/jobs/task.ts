@@ -72,6 +72,31 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown, In = I> {
    */
   readonly limits?: readonly string[];
   /**
+   * A key computed from the input (a report's id) of which at most `limit` jobs (default 1) run at
+   * once, across every process; `policy` says what a new job does while the key is busy:
+   * 'queue' (default) waits its turn, in order; 'cancel-in-progress' cancels the older ones (their
+   * handlers are aborted) and runs once they have stopped; 'drop' is not recorded, and the enqueue
+   * is answered with the job already there (`deduplicated: true`; needs limit 1).
+   */
+  readonly concurrencyKey?: {
+    /** null: this job has no key (runs as if the task declared none). */
+    readonly key: (input: I) => string | null;
+    readonly limit?: number;
+    readonly policy?: ConcurrencyPolicy;
+  };
+  /**
+   * Repeated enqueues with one key within `window` ('5s') of each other collapse into one job: a
+   * job of the key that has not started yet takes the newest input and waits `window` again; the
+   * enqueue is answered with it (`deduplicated: true`). The job starts once `window` passes with no
+   * enqueue of its key.
+   */
+  readonly debounce?: { readonly key: (input: I) => string; readonly window: string };
+  /**
+   * The group whose jobs take turns with other groups' (fairness): by default who enqueued the job;
+   * a task may group by its input instead (a tenant, a report).
+   */
+  readonly fairness?: { readonly group: (input: I, createdBy: string | null) => string };
+  /**
    * Checks the input against the data at enqueue time (an id that names nothing): the issues,
    * by field path, refuse the job before it is written. Empty: accepted.
    */
@@ -90,6 +115,8 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown, In = I> {
   readonly handler: (input: I, ctx: TaskContext<C>) => Promise<O>;
 }
 
+export type ConcurrencyPolicy = 'queue' | 'cancel-in-progress' | 'drop';
+
 /** Declares a task; the identity function that gives handlers their typed input (and checkpoint). */
 export function defineTask<I, O, C = unknown, In = I>(definition: TaskDefinition<I, O, C, In>): TaskDefinition<I, O, C, In> {
   if (!/^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/.test(definition.name)) {
@@ -97,6 +124,16 @@ export function defineTask<I, O, C = unknown, In = I>(definition: TaskDefinition
   }
   // A typo in a retention period stops startup, not the first prune a week later.
   for (const period of Object.values(definition.retention ?? {})) parsePeriod(period);
+  const key = definition.concurrencyKey;
+  if (key) {
+    const limit = key.limit ?? 1;
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`Task ${definition.name}: concurrencyKey.limit must be a whole number of at least 1, not ${limit}`);
+    if (key.policy === 'drop' && limit !== 1) throw new Error(`Task ${definition.name}: concurrencyKey policy 'drop' answers with the one job of its key, so its limit must be 1`);
+  }
+  if (definition.debounce) {
+    const window = parsePeriod(definition.debounce.window);
+    if (!Number.isFinite(window) || window <= 0) throw new Error(`Task ${definition.name}: debounce.window must be a finite period, not "${definition.debounce.window}"`);
+  }
   return definition;
 }
 

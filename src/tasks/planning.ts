@@ -27,6 +27,8 @@ export const regeneratePdeMappings = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
+  // Regenerated after each of several edits of a report's attributes: once, 2 s after the last.
+  debounce: { key: ({ reportId }) => reportId, window: '2s' },
   check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => regenerateMappings(ctx.db, ctx.deps.llm, reportId, ctx)),
 });

@@ -13,6 +13,8 @@ export const executeTests = defineTask({
   maxAttempts: 5,
   backoff: { baseMs: 5_000 },
   timeoutMs: 60 * 60_000,
+  // Two runs of one report's tests at once would race on its results: one at a time, in turn.
+  concurrencyKey: { key: ({ reportId }) => reportId, limit: 1, policy: 'queue' },
   checkpoint: testStateSchema,
   check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   async handler({ reportId, datasetId }, ctx) {

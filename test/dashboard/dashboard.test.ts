@@ -424,6 +424,8 @@ describe('dashboard', () => {
     for (const id of ids) await waitForJob(system, id);
     const running = await enqueue('test.sleep', { ms: 120_000 });
     await waitForJob(system, running, 'RUNNING');
+    // The provider said to wait: the llm limit is paused for every process.
+    await system.limits.pause('llm', 120_000, 'LLM endpoint answered 429; retry after 120 s');
 
     const page = await open('/dashboard/', OPERATOR);
     const backend = page.getByRole('region', { name: 'Backend' });
@@ -442,6 +444,9 @@ describe('dashboard', () => {
     const perTask = page.getByRole('table', { name: 'Jobs per task and status' });
     await perTask.getByRole('link', { name: 'demo.countWords' }).waitFor();
     expect(await page.getByTestId('retention').textContent()).toMatch(/kept for 7d \(failed ones for 30d\)\. Oldest job kept: .+ old\./);
+    const limits = page.getByRole('region', { name: 'Limits' });
+    expect(await limits.getByTestId('limit-llm').textContent()).toMatch(/paused until \d\d:\d\d:\d\d: LLM endpoint answered 429/);
+    expect(await limits.getByTestId('limit-gate').textContent()).toMatch(/0 of 2/);
 
     const chart = page.getByRole('img', { name: /^Throughput over the last hour/ });
     await expect.poll(() => chart.getAttribute('aria-label')).toMatch(/[1-9]\d* completed, [1-9]\d* failed/);
@@ -454,5 +459,17 @@ describe('dashboard', () => {
 
     await mkdir(join(root, 'docs'), { recursive: true });
     await page.screenshot({ path: join(root, 'docs/dashboard-overview.png'), fullPage: true });
+    await system.limits.resume('llm');
+  });
+
+  it('says why a waiting job waits: its concurrency key is busy', async () => {
+    const holder = await enqueue('test.keyedQueue', { reportId: 'dashboard', holdMs: 60_000 });
+    await waitForJob(system, holder, 'RUNNING');
+    const next = await enqueue('test.keyedQueue', { reportId: 'dashboard' });
+    await waitFor(async () => (await system.getJob(next))?.waitingOn, Boolean, 10_000, 'the job to be parked');
+    const page = await open(`/dashboard/jobs/${next}`, OPERATOR);
+    await expect.poll(() => page.getByTestId('waiting-on').textContent()).toBe('concurrency key test.keyedQueue:dashboard (1 at once)');
+    await graphql('mutation($id: ID!) { cancelJob(id: $id) { id } }', { id: holder });
+    await waitForJob(system, next, 'COMPLETED');
   });
 });

@@ -80,7 +80,8 @@ describe('shared limits', () => {
     const jobs = await Promise.all(Array.from({ length: 4 }, () => system.enqueue('test.limited', { holdMs: 400 })));
     const done = await Promise.all(jobs.map(({ job }) => waitForJob(system, job.id, 'COMPLETED', 20_000)));
     const spans = done.map((job) => job.result as { started: number; ended: number });
-    for (const span of spans) expect(spans.filter((other) => other.started < span.ended && span.started < other.ended).length).toBeLessThanOrEqual(2);
+    // At the moment each one started, at most two ran.
+    for (const span of spans) expect(spans.filter((other) => other.started <= span.started && span.started < other.ended).length).toBeLessThanOrEqual(2);
     const histories = await Promise.all(done.map((job) => system.ledger.queries.events(job.id)));
     expect(histories.flat().some((event) => event.message?.startsWith('waiting on limit gate: all 2 slots taken'))).toBe(true);
   });

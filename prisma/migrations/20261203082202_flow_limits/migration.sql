@@ -35,7 +35,7 @@ CREATE TABLE "FlowLimitLease" (
 CREATE INDEX "FlowLimitUse_limit_at_idx" ON "FlowLimitUse"("limit", "at");
 
 -- Written by hand: one take from a shared limit (src/jobs/ledger/limits.ts), atomic across every
--- process of the deployment. The limit's row is locked first; each later statement of a PL/pgSQL
+-- process of the deployment. The limit's row is locked first, and each later statement of a PL/pgSQL
 -- function reads a snapshot taken after that lock, so two takes never count the same budget.
 -- Time is the database's (clock_timestamp), so the processes' clocks do not matter. Granted: the
 -- use is recorded under p_holder (and, with a concurrency bound, a lease on a slot). Refused: how

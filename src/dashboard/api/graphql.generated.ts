@@ -87,7 +87,7 @@ export type StepStatus =
 
 export type JobSummaryFragment = { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number };
 
-export type JobDetailFragment = { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null };
+export type JobDetailFragment = { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null };
 
 export type DashboardMeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -97,7 +97,7 @@ export type DashboardMeQuery = { me: { name: string, role: Role } };
 export type DashboardQueueInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DashboardQueueInfoQuery = { queueInfo: { backend: string, reason: string, queueName: string, healthy: boolean, usingFallback: boolean, eventBus: string, ledger: string, probes: Array<{ backend: string, ok: boolean, detail: string, latencyMs: number }>, queue: { waiting: number, delayed: number, active: number } | null, jobCounts: Array<{ status: JobStatus, type: string, count: number }>, workers: Array<{ id: string, hostname: string, pid: number, backend: string, concurrency: number, running: number, startedAt: string, heartbeatAt: string }>, retention: { completed: string, failed: string, prunedJobs: number, lastPrunedAt: string | null, oldestJobAt: string | null } } };
+export type DashboardQueueInfoQuery = { queueInfo: { backend: string, reason: string, queueName: string, healthy: boolean, usingFallback: boolean, eventBus: string, ledger: string, probes: Array<{ backend: string, ok: boolean, detail: string, latencyMs: number }>, queue: { waiting: number, delayed: number, active: number } | null, jobCounts: Array<{ status: JobStatus, type: string, count: number }>, workers: Array<{ id: string, hostname: string, pid: number, backend: string, concurrency: number, running: number, startedAt: string, heartbeatAt: string }>, retention: { completed: string, failed: string, prunedJobs: number, lastPrunedAt: string | null, oldestJobAt: string | null } }, limits: Array<{ name: string, description: string | null, concurrency: number | null, requestsUsed: number, tokensUsed: number, held: number, waiting: number, waitingSince: string | null, pausedUntil: string | null, pauseReason: string | null, taken: number, requests: { text: string } | null, tokens: { text: string } | null }> };
 
 export type DashboardJobsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -130,7 +130,7 @@ export type DashboardJobQueryVariables = Exact<{
 }>;
 
 
-export type DashboardJobQuery = { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } | null };
+export type DashboardJobQuery = { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } | null };
 
 export type DashboardJobProgressSubscriptionVariables = Exact<{
   id: string;
@@ -138,7 +138,7 @@ export type DashboardJobProgressSubscriptionVariables = Exact<{
 }>;
 
 
-export type DashboardJobProgressSubscription = { jobProgress: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type DashboardJobProgressSubscription = { jobProgress: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
 
 export type DashboardJobEventsSubscriptionVariables = Exact<{
   id: string;
@@ -153,14 +153,14 @@ export type DashboardCancelJobMutationVariables = Exact<{
 }>;
 
 
-export type DashboardCancelJobMutation = { cancelJob: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type DashboardCancelJobMutation = { cancelJob: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
 
 export type DashboardRetryJobMutationVariables = Exact<{
   id: string;
 }>;
 
 
-export type DashboardRetryJobMutation = { retryJob: { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } } };
+export type DashboardRetryJobMutation = { retryJob: { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } } };
 
 export type DashboardTasksQueryVariables = Exact<{ [key: string]: never; }>;
 

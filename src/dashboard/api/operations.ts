@@ -63,7 +63,7 @@ const JOB_SUMMARY = /* GraphQL */ `fragment JobSummary on Job {
   id type phase status progress message attempt maxAttempts input createdBy createdAt startedAt finishedAt lastSeq
 }`;
 const JOB_DETAIL = withFragments(
-  /* GraphQL */ `fragment JobDetail on Job { ...JobSummary backend priority result error { code message } runAt nextRetryAt }`,
+  /* GraphQL */ `fragment JobDetail on Job { ...JobSummary backend priority result error { code message } runAt nextRetryAt concurrencyKey waitingOn }`,
   JOB_SUMMARY,
 );
 
@@ -79,8 +79,13 @@ export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
     workers { id hostname pid backend concurrency running startedAt heartbeatAt }
     retention { completed failed prunedJobs lastPrunedAt oldestJobAt }
   }
+  limits {
+    name description concurrency requestsUsed tokensUsed held waiting waitingSince pausedUntil pauseReason taken
+    requests { text } tokens { text }
+  }
 }`;
 export type QueueInfoData = DashboardQueueInfoQuery;
+export type Limit = DashboardQueueInfoQuery['limits'][number];
 
 export const JOBS = withFragments(
   /* GraphQL */ `query DashboardJobs($first: Int, $after: String, $status: [JobStatus!], $type: String, $phase: Phase) {

@@ -3,8 +3,8 @@ import type { Job, JobEvent } from '../../generated/prisma/client.ts';
 import type { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import type { LedgerDb } from '../../db/client.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { HELD_STATUSES, WAITING_STATUSES } from '../states.ts';
-import { HELD_SCAN, isUuid, Params, WAITING_SCAN } from './sql.ts';
+import { ACTIVE_STATUSES, HELD_STATUSES, WAITING_STATUSES } from '../states.ts';
+import { HELD_SCAN, isUuid, Params, statusIn, WAITING_SCAN } from './sql.ts';
 
 export interface JobListFilter {
   first: number;
@@ -71,6 +71,21 @@ export class LedgerQueries {
   /** The job with this task and idempotency key, if any. */
   async byIdempotencyKey(type: string, key: string): Promise<Job | undefined> {
     return (await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "idempotencyKey" = $2`, [type, key]))[0];
+  }
+
+  /** The live job holding a singleton key (concurrency policy 'drop'), if any. */
+  async liveBySingletonKey(type: string, key: string): Promise<Job | undefined> {
+    return (
+      await this.db.query<Job>(`SELECT * FROM "Job" WHERE "type" = $1 AND "singletonKey" = $2 AND ${statusIn(ACTIVE_STATUSES)}`, [type, key])
+    )[0];
+  }
+
+  /** The live jobs of a concurrency key, newest first. */
+  async liveByConcurrencyKey(type: string, key: string): Promise<Job[]> {
+    return this.db.query<Job>(
+      `SELECT * FROM "Job" WHERE "type" = $1 AND "concurrencyKey" = $2 AND ${statusIn(ACTIVE_STATUSES)} ORDER BY "createdAt" DESC, id DESC`,
+      [type, key],
+    );
   }
 
   async events(jobId: string, opts: { afterSeq?: number; last?: number } = {}): Promise<JobEvent[]> {

@@ -107,15 +107,45 @@ export function lockInOrder(where: string): string {
  * then scanned the whole backlog (5,000 waiting jobs: 2 ms a claim, and confirmations of 1.2 s
  * behind them). Locked, a row's status cannot change before the UPDATE, so guarding on it is the same.
  */
-export function lockIdsInOrder(ids: string, also?: string): string {
-  return `SELECT id, "status", "runId" FROM "Job" WHERE id = ANY(${ids})${also ? ` AND ${also}` : ''} ORDER BY id FOR UPDATE`;
+export function lockIdsInOrder(ids: string, also?: string, columns = ''): string {
+  return `SELECT id, "status", "runId"${columns} FROM "Job" WHERE id = ANY(${ids})${also ? ` AND ${also}` : ''} ORDER BY id FOR UPDATE`;
 }
+
+/**
+ * For a claim of the jobs locked as `l` (with "type", "concurrencyKey", "concurrencyLimit"): `k`,
+ * the one job per busy-or-free concurrency key this statement may start, and whether its key has
+ * room (jobgraph_key_admits: an advisory lock per key, taken in key order so claims cannot
+ * deadlock on them, then a count of the key's running jobs). A second job of a key in the same
+ * statement waits its turn like any other.
+ */
+export const KEY_ADMISSIONS = `k AS MATERIALIZED (
+           SELECT d.id, jobgraph_key_admits(d."type", d."concurrencyKey", d."concurrencyLimit") AS admits
+           FROM (SELECT DISTINCT ON (l."type", l."concurrencyKey") l.id, l."type", l."concurrencyKey", l."concurrencyLimit"
+                 FROM l WHERE l."concurrencyKey" IS NOT NULL AND ${statusIn(WAITING_STATUSES, 'l."status"')}
+                 ORDER BY l."type", l."concurrencyKey", l.id) d
+           ORDER BY d."type", d."concurrencyKey")`;
+
+/** For a claim: the job (locked as `l`) has no concurrency key, or `k` admits it. */
+export const KEY_ADMITTED = `(l."concurrencyKey" IS NULL OR EXISTS (SELECT 1 FROM k WHERE k.id = l.id AND k.admits))`;
 
 /**
  * For a claim: the job (locked as `l`) is not a step of a cancelled run. A run is cancelled in its
  * own statement and its waiting jobs afterwards; no claim may start one in between.
  */
 export const RUN_NOT_CANCELLED = `(l."runId" IS NULL OR NOT EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r.id = l."runId" AND r."status" = 'CANCELLED'))`;
+
+/**
+ * For an insert of jobs `i` (with "fairGroup" and their order n): `r`, each job's place in its
+ * group's line. A group's next job goes after its waiting ones; a group with none waiting starts
+ * at 0, so its first job is not behind another group's backlog (queues order by priority, then this).
+ */
+export const FAIR_RANKS = `g AS (
+           SELECT grp.g, coalesce((SELECT max(x."fairRank") + 1 FROM "Job" x
+                                    WHERE x."fairGroup" = grp.g AND ${statusIn(WAITING_STATUSES, 'x."status"')}), 0) AS base
+           FROM (SELECT DISTINCT i."fairGroup" AS g FROM i WHERE i."fairGroup" IS NOT NULL) grp),
+         r AS (
+           SELECT i.id, (coalesce(g.base, 0) + row_number() OVER (PARTITION BY i."fairGroup" ORDER BY i.n) - 1)::int AS rank
+           FROM i LEFT JOIN g ON g.g = i."fairGroup")`;
 
 /** An event as json_agg renders it: timestamps are strings. */
 type RawEvent = Omit<JobEvent, 'at'> & { at: string };

@@ -14,6 +14,7 @@ import { HELD_STATUSES, isWaiting } from '../states.ts';
 import type { LedgerQueries } from './queries.ts';
 import {
   clampPercent,
+  FAIR_RANKS,
   guard,
   isUuid,
   JOB_EVENT_COLUMNS,
@@ -23,6 +24,8 @@ import {
   OVERLAPPING,
   Params,
   RUN_NOT_CANCELLED,
+  KEY_ADMISSIONS,
+  KEY_ADMITTED,
   splitChange,
   statusIn,
   updateJob,
@@ -45,12 +48,22 @@ export interface NewJob {
   /** A workflow run's step: the run and the step's name. */
   runId?: string | null;
   step?: string | null;
+  /** TaskDefinition.concurrencyKey: the key, how many at once; singletonKey for policy 'drop'. */
+  concurrencyKey?: string | null;
+  concurrencyLimit?: number | null;
+  singletonKey?: string | null;
+  /** TaskDefinition.debounce: the key; delayMs is its window. */
+  debounceKey?: string | null;
+  /** Fairness: the group the job takes turns in (who enqueued it, by default). */
+  fairGroup?: string | null;
 }
 
 export type ClaimOutcome =
   | { claimed: true; change: Change }
   /** Not due yet: a queue delivered it early. */
   | { claimed: false; reason: 'early'; job: Job }
+  /** Its concurrency key has as many jobs running as it allows: it waits its turn. */
+  | { claimed: false; reason: 'busy'; job: Job }
   | { claimed: false; reason: 'gone' | 'not-waiting' };
 
 const HELD = statusIn(HELD_STATUSES);
@@ -80,7 +93,7 @@ export class JobTransitions {
    * hears whether the job may exist (LedgerUnavailableError: recorded UNKNOWN, with its id) or
    * certainly does not (recorded false: no statement reached PostgreSQL).
    */
-  async createJob(job: NewJob): Promise<{ job: Job; deduplicated: boolean }> {
+  async createJob(job: NewJob, attempt = 1): Promise<{ job: Job; deduplicated: boolean }> {
     // Chosen here, before the write: the id is the write's own key when it has to be run again.
     // Time-ordered, so the job's and its events' index entries go where the last ones went.
     const id = timeOrderedUuid();
@@ -93,9 +106,38 @@ export class JobTransitions {
       await this.ctx.after(change);
       return { job: change.job, deduplicated: false };
     }
-    const existing = await this.queries.byIdempotencyKey(job.type, job.idempotencyKey!);
-    if (!existing) throw new Error('idempotency conflict without an existing job'); // cannot happen: unique index
-    return { job: existing, deduplicated: true };
+    // Not inserted: a unique key is taken. The job that holds it answers the enqueue.
+    if (job.idempotencyKey) {
+      const existing = await this.queries.byIdempotencyKey(job.type, job.idempotencyKey);
+      if (existing) return { job: existing, deduplicated: true };
+    }
+    if (job.singletonKey) {
+      const live = await this.queries.liveBySingletonKey(job.type, job.singletonKey);
+      if (live) return { job: live, deduplicated: true };
+    }
+    if (job.debounceKey) {
+      const debounced = await this.#debounce(job);
+      if (debounced) return { job: debounced.job, deduplicated: true };
+    }
+    // The job holding the key ended (or started) in between: enqueue again, which now goes in.
+    if (attempt < 3) return this.createJob(job, attempt + 1);
+    throw new Error(`job of ${job.type} not recorded: its keys stayed taken by jobs that could not be found (${JSON.stringify({ idempotencyKey: job.idempotencyKey, singletonKey: job.singletonKey, debounceKey: job.debounceKey })})`);
+  }
+
+  /**
+   * A debounced enqueue: the job of its key that has not started takes the new input and waits
+   * the window (delayMs) again, from now; undefined when there is none (it has started meanwhile).
+   */
+  async #debounce(job: NewJob): Promise<Change | undefined> {
+    const p = new Params();
+    const delay = Math.max(0, Math.round(job.delayMs ?? 0));
+    return this.#write(
+      p,
+      `"input" = ${p.json(job.input)}, "runAt" = now() + ${p.add(delay)} * interval '1 millisecond', "dispatchedAt" = now(), "queueRef" = NULL`,
+      `"type" = ${p.add(job.type)} AND "debounceKey" = ${p.add(job.debounceKey)} AND "status" = 'QUEUED' AND "attempt" = 0`,
+      [{ kind: 'LOG', message: `debounced: a later enqueue replaced the input; due in ${delay} ms` }],
+      'debounce',
+    );
   }
 
   /** Jobs enqueued concurrently are inserted by one statement (one plan, one commit). */
@@ -106,14 +148,19 @@ export class JobTransitions {
       this.ctx.db.query<JobWithEvents>(
         `WITH i AS (
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
-                                $9::int[], $10::text[], $11::text[], $12::uuid[], $13::text[]) WITH ORDINALITY
-             AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, "runId", step, n)),
+                                $9::int[], $10::text[], $11::text[], $12::uuid[], $13::text[],
+                                $14::text[], $15::int[], $16::text[], $17::text[], $18::text[]) WITH ORDINALITY
+             AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, "runId", step,
+                  "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup", n)),
+         ${FAIR_RANKS},
          j AS (
            INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
-                              "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq", "runId", "step")
+                              "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq", "runId", "step",
+                              "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup", "fairRank")
            SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
-                  i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1, i."runId", i.step
-           FROM i ORDER BY i.type, i.key NULLS LAST, i.n
+                  i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1, i."runId", i.step,
+                  i."concurrencyKey", i."concurrencyLimit", i."singletonKey", i."debounceKey", i."fairGroup", r.rank
+           FROM i JOIN r ON r.id = i.id ORDER BY i.type, i.key NULLS LAST, i.n
            ON CONFLICT DO NOTHING
            RETURNING *),
          e AS (
@@ -135,6 +182,11 @@ export class JobTransitions {
           delays.map((delay) => (delay > 0 ? `queued, due in ${delay} ms` : 'queued')),
           jobs.map((job) => job.runId ?? null),
           jobs.map((job) => job.step ?? null),
+          jobs.map((job) => job.concurrencyKey ?? null),
+          jobs.map((job) => job.concurrencyLimit ?? null),
+          jobs.map((job) => job.singletonKey ?? null),
+          jobs.map((job) => job.debounceKey ?? null),
+          jobs.map((job) => job.fairGroup ?? null),
         ],
         'jobgraph.createJob',
       );
@@ -194,8 +246,51 @@ export class JobTransitions {
       await this.cancel(jobId, 'its run').catch(() => undefined);
       return { claimed: false, reason: 'not-waiting' };
     }
+    // Due (by this clock, give or take a second) yet not taken: its concurrency key is busy.
+    if (isWaiting(current.status) && current.concurrencyKey && current.runAt.getTime() <= Date.now() + 1_000) return { claimed: false, reason: 'busy', job: current };
     if (isWaiting(current.status)) return { claimed: false, reason: 'early', job: current };
     return { claimed: false, reason: 'not-waiting' };
+  }
+
+  /**
+   * A job whose concurrency key is busy waits its turn in the ledger: due again after `waitMs`
+   * (a bound, in case no one wakes it), sent to the queue for then, with why in its history and
+   * in `waitingOn`. Undefined when it is no longer waiting.
+   */
+  async park(jobId: string, waitMs: number, waitingOn: string): Promise<Change | undefined> {
+    const p = new Params();
+    return this.#write(
+      p,
+      `"runAt" = now() + ${p.add(Math.max(0, Math.round(waitMs)))} * interval '1 millisecond', "dispatchedAt" = now(), "queueRef" = NULL, "waitingOn" = ${p.add(waitingOn)}`,
+      `id = ${p.add(jobId)} AND ${statusIn(['QUEUED', 'RETRYING'])}`,
+      [{ kind: 'LOG', message: `waiting its turn: ${waitingOn}` }],
+      'park',
+    );
+  }
+
+  /**
+   * A job of a concurrency key ended: up to `n` of the key's jobs waiting their turn (oldest
+   * first, by priority) are due now and sent out again. Returns how many.
+   */
+  async wakeKey(type: string, key: string, n: number): Promise<number> {
+    const waiting = await this.ctx.db.query<{ id: string }>(
+      `SELECT id FROM "Job" WHERE "type" = $1 AND "concurrencyKey" = $2 AND ${statusIn(['QUEUED', 'RETRYING'])} AND "waitingOn" IS NOT NULL
+       ORDER BY "priority" DESC, "createdAt", id LIMIT $3`,
+      [type, key, n],
+    );
+    let woken = 0;
+    for (const { id } of waiting) {
+      const p = new Params();
+      const change = await this.#write(
+        p,
+        `"runAt" = least("runAt", now()), "dispatchedAt" = now(), "queueRef" = NULL`,
+        `id = ${p.add(id)} AND ${statusIn(['QUEUED', 'RETRYING'])} AND "waitingOn" IS NOT NULL`,
+        [{ kind: 'LOG', message: 'its turn: a job of its concurrency key ended' }],
+        'wake',
+      );
+      if (change) woken++;
+    }
+    return woken;
   }
 
   async #runCancelled(runId: string): Promise<boolean> {
@@ -250,11 +345,12 @@ export class JobTransitions {
     perWorker(items, async (batch, workerId) => {
       const ids = [...new Set(batch.map((item) => item.jobId))];
       const rows = await this.ctx.db.query<JobWithEvents>(
-        `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', `"runAt" <= now() + interval '20 milliseconds'`)}),
+        `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', `"runAt" <= now() + interval '20 milliseconds'`, ', "type", "concurrencyKey", "concurrencyLimit"')}),
+         ${KEY_ADMISSIONS},
          j AS (
            UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
-             "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1
-           FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')} AND ${RUN_NOT_CANCELLED}
+             "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1, "waitingOn" = NULL
+           FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')} AND ${RUN_NOT_CANCELLED} AND ${KEY_ADMITTED}
            RETURNING "Job".*),
          ${oneEventEach('STATUS', '$3::text')}`,
         [ids, workerId, `running on ${workerId}`],

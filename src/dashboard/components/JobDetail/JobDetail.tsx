@@ -60,6 +60,20 @@ export function JobDetail({ id }: { id: string }) {
             <dd>{job.priority}</dd>
             <dt>Created by</dt>
             <dd>{job.createdBy ?? '—'}</dd>
+            {job.concurrencyKey !== null && (
+              <>
+                <dt>Concurrency key</dt>
+                <dd>
+                  <code>{job.concurrencyKey}</code>
+                </dd>
+              </>
+            )}
+            {job.waitingOn !== null && (
+              <>
+                <dt>Waiting on</dt>
+                <dd data-testid="waiting-on">{job.waitingOn}</dd>
+              </>
+            )}
             <dt>Created</dt>
             <dd>{formatDateTime(job.createdAt)}</dd>
             <dt>Started</dt>

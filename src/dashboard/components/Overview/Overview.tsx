@@ -1,4 +1,4 @@
-import { JOB_STATUSES, type JobStatus, type QueueInfo } from '../../api/operations.ts';
+import { JOB_STATUSES, type JobStatus, type Limit, type QueueInfo } from '../../api/operations.ts';
 import { formatClock, formatDuration } from '../../format.ts';
 import { useQueueInfo } from '../../hooks/useQueueInfo.ts';
 import { useThroughput } from '../../hooks/useThroughput.ts';
@@ -9,7 +9,7 @@ import styles from './Overview.module.css';
 
 /** The system at a glance: backend and why, probes, fail-over, bus, ledger, workers, counts, throughput. */
 export function Overview() {
-  const { info, fetchedAt, error, refresh } = useQueueInfo();
+  const { info, limits, fetchedAt, error, refresh } = useQueueInfo();
   const throughput = useThroughput();
 
   if (!info) {
@@ -73,6 +73,8 @@ export function Overview() {
       </section>
 
       <Workers info={info} fetchedAt={fetchedAt ?? Date.now()} onRefresh={refresh} />
+
+      {limits.length > 0 && <Limits limits={limits} />}
 
       <JobCounts info={info} />
 
@@ -193,6 +195,45 @@ function JobCounts({ info }: { info: QueueInfo }) {
           </tbody>
         </table>
       )}
+    </section>
+  );
+}
+
+/** The shared limits: what each allows, what is taken now, a pause, who waits. */
+function Limits({ limits }: { limits: Limit[] }) {
+  return (
+    <section class={`panel ${styles.wide}`} aria-labelledby="limits-title">
+      <h2 id="limits-title">Limits</h2>
+      <table aria-label="Shared limits">
+        <thead>
+          <tr>
+            <th>limit</th>
+            <th>requests</th>
+            <th>tokens</th>
+            <th>at once</th>
+            <th class={styles.num}>waiting</th>
+            <th>state</th>
+          </tr>
+        </thead>
+        <tbody>
+          {limits.map((limit) => (
+            <tr key={limit.name} data-testid={`limit-${limit.name}`}>
+              <td title={limit.description ?? undefined}>{limit.name}</td>
+              <td>{limit.requests ? `${limit.requestsUsed} of ${limit.requests.text}` : 'unbounded'}</td>
+              <td>{limit.tokens ? `${limit.tokensUsed.toLocaleString()} of ${limit.tokens.text}` : 'unbounded'}</td>
+              <td>{limit.concurrency ? `${limit.held} of ${limit.concurrency}` : 'unbounded'}</td>
+              <td class={styles.num}>
+                {limit.waiting}
+                {limit.waitingSince && <span class={styles.note}> · longest {formatDuration(Date.now() - Date.parse(limit.waitingSince))}</span>}
+              </td>
+              <td class={limit.pausedUntil ? styles.bad : styles.ok}>
+                {limit.pausedUntil ? `paused until ${formatClock(limit.pausedUntil)}${limit.pauseReason ? `: ${limit.pauseReason}` : ''}` : 'open'}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class={styles.note}>Shared by every process of the deployment (LIMITS sets the budgets). A job waiting on a limit says so in its history.</p>
     </section>
   );
 }
