@@ -1,5 +1,6 @@
 // Flow control's cost per job: the same no-op job with nothing, with a shared limit (the task names
-// one: a take before the handler, a slot held while it runs, given back after) and with a
+// one: a take before the handler, a slot held while it runs, given back after; with a requests
+// window, whose every take sums the uses in the window, and with slots only) and with a
 // concurrency key (the claim's per-key admission; every job its own key, so nothing waits and what
 // is measured is the admission itself). One job system (BullMQ, PostgreSQL ledger, worker in
 // process), the variants in turn, BENCH_RUNS rounds; per round: enqueue N (enqueueMany, 500 a call),
@@ -17,7 +18,8 @@ const BACKEND = process.env.BENCH_FLOW_BACKEND ?? 'bullmq';
 
 const VARIANTS = [
   { name: 'none', task: 'bench.noop' },
-  { name: 'shared limit', task: 'bench.limitedNoop' },
+  { name: 'shared limit, window and slots', task: 'bench.limitedNoop' },
+  { name: 'shared limit, slots only', task: 'bench.slottedNoop' },
   { name: 'concurrency key', task: 'bench.keyedNoop' },
 ] as const;
 

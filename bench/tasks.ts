@@ -111,6 +111,16 @@ export const limitedNoop = defineTask({
   handler: async () => null,
 });
 
+/** bench.noop that holds a slot of `benchSlots` (a limit with a concurrency bound only) while it runs. */
+export const slottedNoop = defineTask({
+  name: 'bench.slottedNoop',
+  phase: 'TEST_EXECUTION',
+  description: 'Does nothing, holding a slot of the limit `benchSlots` (benchmarks).',
+  limits: ['benchSlots'],
+  input: z.object({ tag: z.string().max(100).optional() }),
+  handler: async () => null,
+});
+
 /** bench.noop with a concurrency key (its tag, one at a time): the claim's admission, without contention when tags differ. */
 export const keyedNoop = defineTask({
   name: 'bench.keyedNoop',
@@ -121,10 +131,17 @@ export const keyedNoop = defineTask({
   handler: async () => null,
 });
 
-export const benchTasks = [noop, progress, limitedNoop, keyedNoop];
+export const benchTasks = [noop, progress, limitedNoop, slottedNoop, keyedNoop];
 
-/** The limits the bench tasks name: `bench` bounds nothing a run reaches, so it measures the take itself. */
-export const benchLimits = [defineLimit({ name: 'bench', requests: { count: 1_000_000, per: '1m' }, concurrency: 100_000 })];
+/**
+ * The limits the bench tasks name, bounding nothing a run reaches, so they measure the take itself:
+ * `bench` with a requests window (each take counts the uses in the window), `benchSlots` with a
+ * concurrency bound only.
+ */
+export const benchLimits = [
+  defineLimit({ name: 'bench', requests: { count: 1_000_000, per: '1m' }, concurrency: 100_000 }),
+  defineLimit({ name: 'benchSlots', concurrency: 100_000 }),
+];
 
 let registry: TaskRegistry | undefined;
 /** The app's tasks plus the bench tasks: one object per process. */

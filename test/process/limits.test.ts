@@ -117,7 +117,7 @@ describe.each([
     // While the window is spent, every process sees it: the budget used up, takes waiting.
     const llm = async () => (await api.limits.states()).find((state) => state.name === 'llm')!;
     const spent = await waitFor(llm, (state) => state.requests >= requests && state.waiting > 0, windowMs / 2, 'the window spent');
-    expect(spent).toMatchObject({ requests, taken: requests + 0 * spent.taken });
+    expect(spent.requests).toBe(requests);
 
     const done = await Promise.all(enqueued.map(({ job }) => waitForJob(api, job.id, undefined, windowMs * 2 + 30_000)));
     expect(done.map((job) => job.status)).toEqual(done.map(() => 'COMPLETED'));

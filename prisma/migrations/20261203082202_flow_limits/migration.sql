@@ -3,7 +3,6 @@ CREATE TABLE "FlowLimit" (
     "name" TEXT NOT NULL,
     "pausedUntil" TIMESTAMPTZ(3),
     "pauseReason" TEXT,
-    "taken" BIGINT NOT NULL DEFAULT 0,
 
     CONSTRAINT "FlowLimit_pkey" PRIMARY KEY ("name")
 );
@@ -54,8 +53,11 @@ DECLARE
   v_wait int := 0\073
   v_why text\073
 BEGIN
-  INSERT INTO "FlowLimit" ("name") VALUES (p_limit) ON CONFLICT DO NOTHING\073
   SELECT l."pausedUntil" INTO v_paused FROM "FlowLimit" l WHERE l."name" = p_limit FOR UPDATE\073
+  IF NOT FOUND THEN
+    INSERT INTO "FlowLimit" ("name") VALUES (p_limit) ON CONFLICT DO NOTHING\073
+    SELECT l."pausedUntil" INTO v_paused FROM "FlowLimit" l WHERE l."name" = p_limit FOR UPDATE\073
+  END IF\073
   v_now := clock_timestamp()\073
   DELETE FROM "FlowLimitLease" l WHERE l."limit" = p_limit AND l."expiresAt" <= v_now\073
   DELETE FROM "FlowLimitUse" u WHERE u."limit" = p_limit
@@ -94,7 +96,10 @@ BEGIN
     RETURN QUERY SELECT false, greatest(v_wait, 1), v_why, v_paused\073
     RETURN\073
   END IF\073
-  INSERT INTO "FlowLimitUse" ("id", "limit", "at", "requests", "tokens") VALUES (p_holder, p_limit, v_now, p_requests, p_tokens)\073
+  -- A use is kept only where a window counts it.
+  IF p_max_requests > 0 OR p_max_tokens > 0 THEN
+    INSERT INTO "FlowLimitUse" ("id", "limit", "at", "requests", "tokens") VALUES (p_holder, p_limit, v_now, p_requests, p_tokens)\073
+  END IF\073
   IF p_concurrency > 0 THEN
     INSERT INTO "FlowLimitLease" ("limit", "holder", "holding", "jobId", "since", "expiresAt")
     VALUES (p_limit, p_holder, true, p_job, v_now, v_now + make_interval(secs => p_lease_ms / 1000.0))
@@ -102,6 +107,5 @@ BEGIN
   ELSE
     DELETE FROM "FlowLimitLease" l WHERE l."limit" = p_limit AND l."holder" = p_holder\073
   END IF\073
-  UPDATE "FlowLimit" SET "taken" = "taken" + 1 WHERE "name" = p_limit\073
   RETURN QUERY SELECT true, 0, NULL::text, NULL::timestamptz\073
 END ';

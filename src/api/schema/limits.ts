@@ -31,7 +31,6 @@ const LimitRef = builder.objectRef<LimitState>('Limit').implement({
     waitingSince: t.expose('waitingSince', { type: 'DateTime', nullable: true, description: 'When the longest wait began.' }),
     pausedUntil: t.expose('pausedUntil', { type: 'DateTime', nullable: true, description: "A provider's Retry-After: nothing is taken before then." }),
     pauseReason: t.exposeString('pauseReason', { nullable: true }),
-    taken: t.exposeFloat('taken', { description: 'Takes since the limit was first used.' }),
   }),
 });
 

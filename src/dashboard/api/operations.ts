@@ -80,7 +80,7 @@ export const QUEUE_INFO = /* GraphQL */ `query DashboardQueueInfo {
     retention { completed failed prunedJobs lastPrunedAt oldestJobAt }
   }
   limits {
-    name description concurrency requestsUsed tokensUsed held waiting waitingSince pausedUntil pauseReason taken
+    name description concurrency requestsUsed tokensUsed held waiting waitingSince pausedUntil pauseReason
     requests { text } tokens { text }
   }
 }`;

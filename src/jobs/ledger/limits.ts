@@ -44,8 +44,6 @@ export interface LimitUsage {
   waiting: number;
   /** Since when the longest waiter has waited. */
   waitingSince: Date | null;
-  /** Takes since the limit was first used. */
-  taken: number;
 }
 
 export class LimitLedger {
@@ -142,12 +140,11 @@ export class LimitLedger {
       held: string | number;
       waiting: string | number;
       waitingSince: Date | null;
-      taken: string | number;
     }>(
       `WITH wanted AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS w(name, req_ms, tok_ms))
        SELECT w.name,
          CASE WHEN l."pausedUntil" > clock_timestamp() THEN l."pausedUntil" END AS "pausedUntil",
-         CASE WHEN l."pausedUntil" > clock_timestamp() THEN l."pauseReason" END AS "pauseReason", coalesce(l."taken", 0) AS taken,
+         CASE WHEN l."pausedUntil" > clock_timestamp() THEN l."pauseReason" END AS "pauseReason",
          (SELECT coalesce(sum(u."requests"), 0) FROM "FlowLimitUse" u WHERE u."limit" = w.name
              AND u."at" > clock_timestamp() - make_interval(secs => w.req_ms / 1000)) AS requests,
          (SELECT coalesce(sum(u."tokens"), 0) FROM "FlowLimitUse" u WHERE u."limit" = w.name
@@ -168,7 +165,6 @@ export class LimitLedger {
       held: Number(row.held),
       waiting: Number(row.waiting),
       waitingSince: row.waitingSince ? new Date(row.waitingSince) : null,
-      taken: Number(row.taken),
     }));
   }
 }
