@@ -445,7 +445,7 @@ describe('dashboard', () => {
     await perTask.getByRole('link', { name: 'demo.countWords' }).waitFor();
     expect(await page.getByTestId('retention').textContent()).toMatch(/kept for 7d \(failed ones for 30d\)\. Oldest job kept: .+ old\./);
     const limits = page.getByRole('region', { name: 'Limits' });
-    expect(await limits.getByTestId('limit-llm').textContent()).toMatch(/paused until \d\d:\d\d:\d\d: LLM endpoint answered 429/);
+    expect(await limits.getByTestId('limit-llm').textContent()).toMatch(/paused until \d\d?:\d\d:\d\d( [AP]M)?: LLM endpoint answered 429/);
     expect(await limits.getByTestId('limit-gate').textContent()).toMatch(/0 of 2/);
 
     const chart = page.getByRole('img', { name: /^Throughput over the last hour/ });
