@@ -55,6 +55,12 @@ export class Reaper {
       settled++;
       // Published, and sent to a queue if requeued, by the ledger's after-write step.
       this.#log.warn({ jobId: job.id, worker: job.lockedBy, status: change.job.status }, 'recovered a job from a lost worker');
+      // Its concurrency key no longer counts it: the jobs waiting their turn go now, not at their bound.
+      if (job.concurrencyKey) {
+        await ledger.transitions.wakeKey(job.type, job.concurrencyKey, job.concurrencyLimit ?? 1).catch((error: unknown) => {
+          this.#log.warn({ err: error, jobId: job.id }, 'could not wake the jobs waiting on its concurrency key; they are due again within the stale bound');
+        });
+      }
     }
     return settled;
   }
