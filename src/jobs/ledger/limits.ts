@@ -3,7 +3,8 @@
  * processes together keep to one provider's budget. A take is one call of the function
  * `jobgraph_limit_take` (migration 20261203082202_flow_limits), which locks the limit's row and
  * counts in the database's time. Leases (a held concurrency slot, a waiter) run out unless renewed,
- * so a process killed while holding gives its slot back.
+ * so a process killed while holding gives its slot back. Takes, releases and settlements commit
+ * without waiting for their WAL flush (the migration says what a crash may forget); pauses wait.
  */
 import type { LedgerDb } from '../../db/client.ts';
 
@@ -82,16 +83,12 @@ export class LimitLedger {
    * place of the estimate when given.
    */
   async settle(holder: string, tokens: number | null): Promise<void> {
-    await this.db.query(
-      'UPDATE "FlowLimitUse" SET "at" = greatest("at", clock_timestamp()), "tokens" = coalesce($2, "tokens") WHERE "id" = $1::uuid',
-      [holder, tokens === null ? null : Math.max(0, Math.round(tokens))],
-      'limit_settle',
-    );
+    await this.db.query('SELECT jobgraph_limit_settle($1::uuid, $2::int)', [holder, tokens === null ? null : Math.max(0, Math.round(tokens))], 'limit_settle');
   }
 
   /** Ends a lease: a slot given back, or a waiter that stopped waiting. */
   async release(limit: string, holder: string): Promise<void> {
-    await this.db.query('DELETE FROM "FlowLimitLease" WHERE "limit" = $1 AND "holder" = $2::uuid', [limit, holder], 'limit_release');
+    await this.db.query('SELECT jobgraph_limit_release($1, $2::uuid)', [limit, holder], 'limit_release');
   }
 
   /** Keeps leases alive for another `leaseMs`; returns how many still existed. */
