@@ -15,10 +15,9 @@ import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
-import type { Change, Job, JobEvent, RunSummary } from '../jobs/ledger/index.ts';
-import type { JobService, QueueInfo } from '../jobs/service.ts';
+import type { Change, Job, JobEvent } from '../jobs/ledger/index.ts';
+import type { JobService } from '../jobs/service.ts';
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../jobs/states.ts';
-import type { LimitState } from '../jobs/limits/limits.ts';
 import type { Logger } from '../lib/logger.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 
@@ -128,16 +127,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
 
   // ── what the ledger holds, and this process's view of its backend ──
   // Each gauge's collect() runs in the same scrape: they share one queueInfo() read.
-  let pending: Promise<QueueInfo | undefined> | undefined;
-  const snapshot = () =>
-    (pending ??= withTimeout(system.queueInfo(), SNAPSHOT_TIMEOUT_MS, 'reading the ledger for /metrics')
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'metrics: the ledger could not be read; its gauges are left out of this scrape');
-        return undefined;
-      })
-      .finally(() => {
-        pending = undefined;
-      }));
+  const snapshot = sharedRead(() => system.queueInfo(), 'the ledger', log);
 
   const jobs: Gauge<'status'> = new Gauge({
     name: 'jobgraph_jobs',
@@ -175,16 +165,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     },
   });
   // Runs: a read of their own (not every scrape of every process needs queueInfo's), shared by both gauges.
-  let pendingRuns: Promise<RunSummary | undefined> | undefined;
-  const runSnapshot = () =>
-    (pendingRuns ??= withTimeout(system.runs.summary(), SNAPSHOT_TIMEOUT_MS, 'reading runs for /metrics')
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'metrics: runs could not be read; their gauges are left out of this scrape');
-        return undefined;
-      })
-      .finally(() => {
-        pendingRuns = undefined;
-      }));
+  const runSnapshot = sharedRead(() => system.runs.summary(), 'runs', log);
   const runs: Gauge<'workflow' | 'status'> = new Gauge({
     name: 'jobgraph_runs',
     help: 'Workflow runs per workflow and status, read at scrape time (the same in every process): started = the sum over statuses, finished = COMPLETED + FAILED + CANCELLED.',
@@ -217,19 +198,10 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     },
   });
   // Shared limits: one read of their state per scrape, shared by the gauges.
-  let pendingLimits: Promise<LimitState[] | undefined> | undefined;
-  const limitSnapshot = () =>
-    (pendingLimits ??= withTimeout(system.limits.states(), SNAPSHOT_TIMEOUT_MS, 'reading limits for /metrics')
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'metrics: limits could not be read; their gauges are left out of this scrape');
-        return undefined;
-      })
-      .finally(() => {
-        pendingLimits = undefined;
-      }));
+  const limitSnapshot = sharedRead(() => system.limits.states(), 'limits', log);
   const limitBudget: Gauge<'limit' | 'kind'> = new Gauge({
     name: 'jobgraph_limit_budget',
-    help: 'What each shared limit allows: requests and tokens per window (jobgraph_limit_window_seconds), concurrency at once; absent when unbounded.',
+    help: 'What each shared limit allows: requests and tokens per window, concurrency at once; absent when unbounded.',
     labelNames: ['limit', 'kind'] as const,
     registers,
     async collect() {
@@ -364,6 +336,24 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
       stopLimitWaits();
     },
   };
+}
+
+/**
+ * A read the gauges of one scrape share: the first collect() starts it, the others await the same
+ * promise, and the next scrape reads again. Bounded by SNAPSHOT_TIMEOUT_MS; a failed read leaves
+ * its gauges out of the scrape (logged) instead of failing it.
+ */
+function sharedRead<T>(read: () => Promise<T>, what: string, log: Logger): () => Promise<T | undefined> {
+  let pending: Promise<T | undefined> | undefined;
+  return () =>
+    (pending ??= withTimeout(read(), SNAPSHOT_TIMEOUT_MS, `reading ${what} for /metrics`)
+      .catch((error: unknown) => {
+        log.warn({ err: error }, `metrics: ${what} could not be read; their gauges are left out of this scrape`);
+        return undefined;
+      })
+      .finally(() => {
+        pending = undefined;
+      }));
 }
 
 /** The error code of a failed attempt: its ATTEMPT event's, else the job's. */
