@@ -288,4 +288,29 @@ describe('GET /metrics', () => {
     // The decision was made through this process: the other counts none.
     expect(find(await scrape(otherUrl, undefined), 'jobgraph_gate_wait_seconds_count')).toEqual([]);
   });
+
+  it('reports each shared limit from the ledger (budget, held, waiting, a pause), the same from every process, and times the waits of this process', async () => {
+    // `gate` (test/fixtures/limits.ts) allows two at once: both held, a third take waits.
+    const held = [await system.limits.take('gate'), await system.limits.take('gate')];
+    const third = system.limits.take('gate');
+    await system.limits.pause('llm', 60_000, 'LLM endpoint answered 429');
+    const busy = await waitFor(() => scrape(otherUrl, undefined), (samples) => value(samples, 'jobgraph_limit_waiting', { limit: 'gate' }) === 1, 5_000, 'the waiter');
+    expect(value(busy, 'jobgraph_limit_budget', { limit: 'gate', kind: 'concurrency' })).toBe(2);
+    expect(find(busy, 'jobgraph_limit_budget', { limit: 'llm' })).toEqual([]); // unbounded
+    expect(value(busy, 'jobgraph_limit_used', { limit: 'gate', kind: 'concurrency' })).toBe(2);
+    expect(value(busy, 'jobgraph_limit_paused_seconds', { limit: 'llm' })).toBeGreaterThan(50);
+    expect(value(busy, 'jobgraph_limit_paused_seconds', { limit: 'gate' })).toBe(0);
+
+    await held[0]!.done();
+    await (await third).done();
+    await held[1]!.done();
+    await system.limits.resume('llm');
+    const after = await scrape();
+    expect(value(after, 'jobgraph_limit_used', { limit: 'gate', kind: 'concurrency' })).toBe(0);
+    expect(value(after, 'jobgraph_limit_waiting', { limit: 'gate' })).toBe(0);
+    expect(value(after, 'jobgraph_limit_paused_seconds', { limit: 'llm' })).toBe(0);
+    expect(value(after, 'jobgraph_limit_wait_seconds_count', { limit: 'gate', why: 'concurrency' })).toBe(1);
+    // The wait was this process's: the other times none.
+    expect(find(await scrape(otherUrl, undefined), 'jobgraph_limit_wait_seconds_count')).toEqual([]);
+  });
 });
