@@ -2,7 +2,7 @@
 // each message. One registry object per process (the API schema is built once per process).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { defineTask } from '../src/jobs/task.ts';
+import { defineTask, type TaskDefinition } from '../src/jobs/task.ts';
 import { defineLimit } from '../src/jobs/limits/definition.ts';
 import { createTaskRegistry, type TaskRegistry } from '../src/tasks/registry.ts';
 
@@ -101,35 +101,19 @@ export const progress = defineTask({
   },
 });
 
-/** bench.noop that takes from the shared limit `bench` (one request, a slot held while it runs) before it runs. */
-export const limitedNoop = defineTask({
-  name: 'bench.limitedNoop',
-  phase: 'TEST_EXECUTION',
-  description: 'Does nothing, after taking from the limit `bench` (benchmarks).',
-  limits: ['bench'],
-  input: z.object({ tag: z.string().max(100).optional() }),
-  handler: async () => null,
-});
+const tagInput = z.object({ tag: z.string().max(100).optional() });
 
-/** bench.noop that holds a slot of `benchSlots` (a limit with a concurrency bound only) while it runs. */
-export const slottedNoop = defineTask({
-  name: 'bench.slottedNoop',
-  phase: 'TEST_EXECUTION',
-  description: 'Does nothing, holding a slot of the limit `benchSlots` (benchmarks).',
-  limits: ['benchSlots'],
-  input: z.object({ tag: z.string().max(100).optional() }),
-  handler: async () => null,
-});
+/** A no-op task with flow control of its own (what the flow bench measures the cost of). */
+function flowNoop(name: string, description: string, flow: Pick<TaskDefinition<z.infer<typeof tagInput>>, 'limits' | 'concurrencyKey'>) {
+  return defineTask({ name, phase: 'TEST_EXECUTION', description: `Does nothing, ${description} (benchmarks).`, input: tagInput, handler: async () => null, ...flow });
+}
 
-/** bench.noop with a concurrency key (its tag, one at a time): the claim's admission, without contention when tags differ. */
-export const keyedNoop = defineTask({
-  name: 'bench.keyedNoop',
-  phase: 'TEST_EXECUTION',
-  description: 'Does nothing, under a concurrency key (benchmarks).',
-  concurrencyKey: { key: (input: { tag?: string | undefined }) => input.tag ?? '', limit: 1 },
-  input: z.object({ tag: z.string().max(100).optional() }),
-  handler: async () => null,
-});
+/** Takes from the shared limit `bench` (one request, a slot held while it runs) before it runs. */
+export const limitedNoop = flowNoop('bench.limitedNoop', 'after taking from the limit `bench`', { limits: ['bench'] });
+/** Holds a slot of `benchSlots` (a limit with a concurrency bound only) while it runs. */
+export const slottedNoop = flowNoop('bench.slottedNoop', 'holding a slot of the limit `benchSlots`', { limits: ['benchSlots'] });
+/** A concurrency key (its tag, one at a time): the claim's admission, without contention when tags differ. */
+export const keyedNoop = flowNoop('bench.keyedNoop', 'under a concurrency key', { concurrencyKey: { key: (input) => input.tag ?? '', limit: 1 } });
 
 export const benchTasks = [noop, progress, limitedNoop, slottedNoop, keyedNoop];
 
