@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Limits } from '../../src/jobs/limits/limits.ts';
+import { LimitLedger } from '../../src/jobs/ledger/limits.ts';
+import { openLedger } from '../../src/db/client.ts';
 import { applyOverrides } from '../../src/jobs/limits/definition.ts';
 import { parseLimitsSetting } from '../../src/lib/limits-setting.ts';
 import { createTaskDeps } from '../../src/tasks/deps.ts';
@@ -63,6 +65,27 @@ describe('shared limits', () => {
     expect(waited).toBeGreaterThan(500);
     expect(waited).toBeLessThan(3_000);
     await permit.done();
+  });
+
+  it('a slot given back twice is counted once', async () => {
+    const permit = await system.limits.take('pair');
+    const [holder] = (await system.db.query<{ holder: string }>(`SELECT holder FROM "FlowLimitLease" WHERE "limit" = 'pair' AND holding`)).map((r) => r.holder);
+    const other = await system.limits.take('pair');
+    await permit.done();
+    await system.ledger.limits.release('pair', holder!);
+    const held = async () => (await system.db.query<{ held: number }>(`SELECT held FROM "FlowLimit" WHERE name = 'pair'`))[0]!.held;
+    expect(await held()).toBe(1);
+    await other.done();
+    expect(await held()).toBe(0);
+  });
+
+  it("a permit's done never throws: with its ledger gone, the work it guarded is not failed by giving the slot back", async () => {
+    const db = await openLedger({ databaseUrl: database.url, pgliteDir: 'unused', migrate: false });
+    const limits = new Limits({ ledger: new LimitLedger(db), limits: applyOverrides([], parseLimitsSetting(LIMITS)), leaseMs: 1_000, logger: system.logger });
+    const permit = await limits.take('pair', { tokens: 10 });
+    await db.close();
+    await expect(permit.done(5)).resolves.toBeUndefined();
+    limits.close();
   });
 
   it('a pause stops every take until it ends, and shows who waits', async () => {
