@@ -48,13 +48,18 @@ export class LedgerQueries {
    * carry it, so two deployments with ledgers of their own never take each other's deliveries.
    */
   async identity(): Promise<string> {
-    const [row] = await this.db.query<{ id: string }>(
-      `WITH made AS (
-         INSERT INTO "LedgerIdentity" ("singleton", "id") VALUES (1, gen_random_uuid()) ON CONFLICT ("singleton") DO NOTHING RETURNING "id")
-       SELECT "id" FROM made UNION ALL SELECT "id" FROM "LedgerIdentity" WHERE "singleton" = 1`,
-    );
-    if (!row) throw new Error('the ledger has no identity row'); // cannot happen: inserted above
-    return row.id;
+    // Two processes opening a new ledger at once: the one whose insert waited on the other's sees
+    // no row made and, in the statement's snapshot (taken before the other committed), none there
+    // either. Asked again, a new snapshot holds the other's row.
+    for (let attempt = 1; ; attempt++) {
+      const [row] = await this.db.query<{ id: string }>(
+        `WITH made AS (
+           INSERT INTO "LedgerIdentity" ("singleton", "id") VALUES (1, gen_random_uuid()) ON CONFLICT ("singleton") DO NOTHING RETURNING "id")
+         SELECT "id" FROM made UNION ALL SELECT "id" FROM "LedgerIdentity" WHERE "singleton" = 1`,
+      );
+      if (row) return row.id;
+      if (attempt === 3) throw new Error('the ledger has no identity row, three times after inserting it');
+    }
   }
 
   async getJob(id: string): Promise<Job | undefined> {
