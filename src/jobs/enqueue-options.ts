@@ -12,19 +12,29 @@ export { PRIORITY_RANGE };
 export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
 /** The longest idempotency key, in characters. */
 export const MAX_IDEMPOTENCY_KEY = 200;
+/** How many tags an enqueue may give, and the longest one. */
+export const MAX_TAGS = 20;
+export const MAX_TAG = 100;
 
 const KEY = `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`;
 const DELAY = 'delayMs must be a whole number between 0 and one year';
+const TAGS = `tags must be at most ${MAX_TAGS} strings of 1 to ${MAX_TAG} characters`;
 const PRIORITY = `priority must be a whole number between ${PRIORITY_RANGE.min} and ${PRIORITY_RANGE.max}`;
 
 const enqueueOptions = z.object({
   idempotencyKey: z.string(KEY).min(1, KEY).max(MAX_IDEMPOTENCY_KEY, KEY).nullish(),
   delayMs: z.number(DELAY).int(DELAY).min(0, DELAY).max(MAX_DELAY_MS, DELAY).nullish(),
   priority: z.number(PRIORITY).int(PRIORITY).min(PRIORITY_RANGE.min, PRIORITY).max(PRIORITY_RANGE.max, PRIORITY).nullish(),
+  tags: z.array(z.string(TAGS).min(1, TAGS).max(MAX_TAG, TAGS), TAGS).max(MAX_TAGS, TAGS).nullish(),
 });
 
 /** What is wrong with these options, each issue under its option's name; none when they fit. */
-export function optionIssues(opts: { idempotencyKey?: string | null | undefined; delayMs?: number | null | undefined; priority?: number | null | undefined }): FieldIssue[] {
-  const parsed = enqueueOptions.safeParse({ idempotencyKey: opts.idempotencyKey, delayMs: opts.delayMs, priority: opts.priority });
+export function optionIssues(opts: {
+  idempotencyKey?: string | null | undefined;
+  delayMs?: number | null | undefined;
+  priority?: number | null | undefined;
+  tags?: readonly string[] | null | undefined;
+}): FieldIssue[] {
+  const parsed = enqueueOptions.safeParse({ idempotencyKey: opts.idempotencyKey, delayMs: opts.delayMs, priority: opts.priority, tags: opts.tags });
   return parsed.success ? [] : fieldIssues(parsed.error);
 }

@@ -20,6 +20,10 @@ export interface EnqueueOptions {
   delayMs?: number | null;
   priority?: number | null;
   createdBy?: string | null;
+  /** Labels to find the job by, besides the ones its task gives it. */
+  tags?: readonly string[] | null;
+  /** The schedule whose tick this job is (the scheduler sets it). */
+  scheduleId?: string | null;
 }
 
 /** One job of a bulk enqueue. */

@@ -221,6 +221,8 @@ export class JobSystem implements JobService {
         singletonKey: key?.policy === 'drop' ? concurrencyKey : null,
         debounceKey,
         fairGroup: task.fairness ? task.fairness.group(parsed.data, createdBy) : (createdBy ?? ''),
+        scheduleId: opts.scheduleId ?? null,
+        tags: [...new Set([...(task.tags?.(parsed.data) ?? []), ...(opts.tags ?? [])])],
       },
     };
   }

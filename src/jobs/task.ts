@@ -96,6 +96,8 @@ export interface TaskDefinition<I = unknown, O = unknown, C = unknown, In = I> {
    * a task may group by its input instead (a tenant, a report).
    */
   readonly fairness?: { readonly group: (input: I, createdBy: string | null) => string };
+  /** Labels each job of this task carries, from its input (`report:<id>`), to find it by; an enqueue may add more. */
+  readonly tags?: (input: I) => readonly string[];
   /**
    * Checks the input against the data at enqueue time (an id that names nothing): the issues,
    * by field path, refuse the job before it is written. Empty: accepted.

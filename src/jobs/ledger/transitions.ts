@@ -56,6 +56,12 @@ export interface NewJob {
   debounceKey?: string | null;
   /** Fairness: the group the job takes turns in (who enqueued it, by default). */
   fairGroup?: string | null;
+  /** The schedule whose tick made the job. */
+  scheduleId?: string | null;
+  /** Labels to find the job by (the task's and the enqueue's). */
+  tags?: readonly string[];
+  /** W3C trace context of the enqueuing span, for the worker's spans to join. */
+  traceparent?: string | null;
 }
 
 export type ClaimOutcome =
@@ -149,17 +155,21 @@ export class JobTransitions {
         `WITH i AS (
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
                                 $9::int[], $10::text[], $11::text[], $12::uuid[], $13::text[],
-                                $14::text[], $15::int[], $16::text[], $17::text[], $18::text[]) WITH ORDINALITY
+                                $14::text[], $15::int[], $16::text[], $17::text[], $18::text[],
+                                $19::uuid[], $20::text[], $21::text[]) WITH ORDINALITY
              AS i(id, type, phase, input, "maxAttempts", backend, key, priority, delay, "createdBy", message, "runId", step,
-                  "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup", n)),
+                  "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup",
+                  "scheduleId", tags, traceparent, n)),
          ${FAIR_RANKS},
          j AS (
            INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "idempotencyKey",
                               "priority", "runAt", "createdBy", "dispatchedAt", "lastSeq", "runId", "step",
-                              "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup", "fairRank")
+                              "concurrencyKey", "concurrencyLimit", "singletonKey", "debounceKey", "fairGroup", "fairRank",
+                              "scheduleId", "tags", "traceparent")
            SELECT i.id, i.type, i.phase::"Phase", 'QUEUED', i.input::jsonb, i."maxAttempts", i.backend, i.key,
                   i.priority, now() + i.delay * interval '1 millisecond', i."createdBy", now(), 1, i."runId", i.step,
-                  i."concurrencyKey", i."concurrencyLimit", i."singletonKey", i."debounceKey", i."fairGroup", r.rank
+                  i."concurrencyKey", i."concurrencyLimit", i."singletonKey", i."debounceKey", i."fairGroup", r.rank,
+                  i."scheduleId", ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.traceparent
            FROM i JOIN r ON r.id = i.id ORDER BY i.type, i.key NULLS LAST, i.n
            ON CONFLICT DO NOTHING
            RETURNING *),
@@ -187,6 +197,10 @@ export class JobTransitions {
           jobs.map((job) => job.singletonKey ?? null),
           jobs.map((job) => job.debounceKey ?? null),
           jobs.map((job) => job.fairGroup ?? null),
+          jobs.map((job) => job.scheduleId ?? null),
+          // Arrays of arrays do not unnest row by row: each job's tags go as one JSON array.
+          jobs.map((job) => JSON.stringify(job.tags ?? [])),
+          jobs.map((job) => job.traceparent ?? null),
         ],
         'jobgraph.createJob',
       );
