@@ -9,7 +9,7 @@ import { createLogger } from './lib/logger.ts';
 import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 
 const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL).child({ component: 'ledger-host' });
+const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT).child({ component: 'ledger-host' });
 try {
   const { pglite, dataDir, close } = await openEmbeddedPGlite(config.PGLITE_DIR, { logger });
   const server = new PGliteServer({

@@ -6,8 +6,10 @@
  *                           (JobService.onLocalChange): sum them over processes
  *   what the ledger holds   gauges read at scrape time (jobs per status, live workers): the same in
  *                           every process, so take one (max), never the sum
- *   this process's view     its backend, its fallback, its GraphQL operations (yoga's Prometheus
- *                           plugin) and Node's process metrics
+ *   this process's view     its backend, its fallback, whether it could read the ledger, its
+ *                           GraphQL operations (yoga's Prometheus plugin) and Node's process metrics
+ *
+ * ops/prometheus holds alert rules over these series and ops/grafana a dashboard (README, Prometheus).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -126,8 +128,37 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
   const stopDecisions = system.runs.onDecision((d) => gateWait.observe({ workflow: d.workflow, step: d.step, decision: d.decision }, d.waitedMs / 1000));
 
   // ── what the ledger holds, and this process's view of its backend ──
-  // Each gauge's collect() runs in the same scrape: they share one queueInfo() read.
-  const snapshot = sharedRead(() => system.queueInfo(), 'the ledger', log);
+  // Each gauge's collect() runs in the same scrape: they share one read of queueInfo() and the
+  // oldest waiting jobs, which jobgraph_ledger_up reports on.
+  const ledgerRead = sharedRead(async () => {
+    const [info, waiting] = await Promise.all([system.queueInfo(), system.oldestWaiting()]);
+    return { info, waiting };
+  }, 'the ledger', log);
+  const snapshot = async () => (await ledgerRead())?.info;
+
+  const ledgerUp: Gauge = new Gauge({
+    name: 'jobgraph_ledger_up',
+    help: `Whether this process read the ledger for this scrape (1) or not (0: it failed, or gave no answer within ${SNAPSHOT_TIMEOUT_MS / 1000} s); the gauges read from the ledger are left out when 0.`,
+    registers,
+    async collect() {
+      ledgerUp.set((await ledgerRead()) ? 1 : 0);
+    },
+  });
+  const oldestWaiting: Gauge<'task'> = new Gauge({
+    name: 'jobgraph_oldest_waiting_job_age_seconds',
+    help: "Per task, how long its oldest waiting job has been due (created, its delay or its retry's wait over) without a worker claiming it, read at scrape time (the same in every process); 0 when none is due.",
+    labelNames: ['task'] as const,
+    registers,
+    async collect() {
+      const read = await ledgerRead();
+      oldestWaiting.reset();
+      if (!read) return;
+      // Every task this process knows, 0 included, so a series does not vanish when its queue empties.
+      const byTask = new Map(system.tasks.list().map((task) => [task.name, 0]));
+      for (const row of read.waiting) byTask.set(row.type, Math.max(0, row.seconds));
+      for (const [task, seconds] of byTask) oldestWaiting.set({ task }, seconds);
+    },
+  });
 
   const jobs: Gauge<'status'> = new Gauge({
     name: 'jobgraph_jobs',
@@ -149,9 +180,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     help: 'Finished jobs removed by retention (JOB_RETENTION) since the ledger began, read at scrape time (the same in every process).',
     registers,
     async collect() {
-      const info = await snapshot();
-      pruned.reset();
-      if (info) pruned.set(info.retention.prunedJobs);
+      setOrLeaveOut(pruned, (await snapshot())?.retention.prunedJobs);
     },
   });
   const oldest: Gauge = new Gauge({
@@ -160,8 +189,8 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     registers,
     async collect() {
       const info = await snapshot();
-      oldest.reset();
-      if (info?.retention.oldestJobAt) oldest.set((Date.now() - new Date(info.retention.oldestJobAt).getTime()) / 1000);
+      const at = info?.retention.oldestJobAt;
+      setOrLeaveOut(oldest, info && (at ? (Date.now() - new Date(at).getTime()) / 1000 : 0));
     },
   });
   // Runs: a read of their own (not every scrape of every process needs queueInfo's), shared by both gauges.
@@ -182,9 +211,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     help: 'Sign-off gates waiting for a decision now, read at scrape time (the same in every process).',
     registers,
     async collect() {
-      const summary = await runSnapshot();
-      gatesOpen.reset();
-      if (summary) gatesOpen.set(summary.openGates);
+      setOrLeaveOut(gatesOpen, (await runSnapshot())?.openGates);
     },
   });
   const gateOldest: Gauge = new Gauge({
@@ -193,8 +220,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     registers,
     async collect() {
       const summary = await runSnapshot();
-      gateOldest.reset();
-      if (summary?.oldestOpenGateSeconds != null) gateOldest.set(summary.oldestOpenGateSeconds);
+      setOrLeaveOut(gateOldest, summary && (summary.oldestOpenGateSeconds ?? 0));
     },
   });
   // Shared limits: one read of their state per scrape, shared by the gauges.
@@ -264,9 +290,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     help: 'Workers heartbeating in the ledger, read at scrape time (the same in every process).',
     registers,
     async collect() {
-      const info = await snapshot();
-      workers.reset();
-      if (info) workers.set(info.workers.length);
+      setOrLeaveOut(workers, (await snapshot())?.workers.length);
     },
   });
   const backendUp: Gauge<'backend'> = new Gauge({
@@ -287,8 +311,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     registers,
     async collect() {
       const info = await snapshot();
-      fallback.reset();
-      if (info) fallback.set(info.dispatcher.usingFallback ? 1 : 0);
+      setOrLeaveOut(fallback, info && (info.dispatcher.usingFallback ? 1 : 0));
     },
   });
 
@@ -354,6 +377,17 @@ function sharedRead<T>(read: () => Promise<T>, what: string, log: Logger): () =>
       .finally(() => {
         pending = undefined;
       }));
+}
+
+/**
+ * Sets an unlabelled gauge read at scrape time, or leaves it out of the scrape when its read
+ * failed (undefined): prom-client's reset() keeps an unlabelled gauge at 0, and jobgraph_workers 0
+ * would say "no workers" (an alert) where the truth is "not known" (jobgraph_ledger_up 0).
+ */
+function setOrLeaveOut(gauge: Gauge, value: number | undefined): void {
+  gauge.reset();
+  if (value === undefined) gauge.remove();
+  else gauge.set(value);
 }
 
 /** The error code of a failed attempt: its ATTEMPT event's, else the job's. */

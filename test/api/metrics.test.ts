@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
 import { createApi, GRAPHIQL_DEFAULT_QUERY, type Api } from '../../src/api/yoga.ts';
 import { workflowReads } from '../../src/domain/queries.ts';
 import type { Change } from '../../src/jobs/ledger/index.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
+import { TcpProxy } from '../faults/support/proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { client } from '../helpers/graphql.ts';
 import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
@@ -190,6 +192,8 @@ describe('GET /metrics', () => {
       expect(value(samples, 'jobgraph_fallback_active')).toBe(0);
       expect(value(samples, 'jobgraph_retention_pruned_jobs')).toBe(0);
       expect(value(samples, 'jobgraph_retention_oldest_job_age_seconds')).toBeGreaterThan(0);
+      expect(value(samples, 'jobgraph_ledger_up')).toBe(1);
+      expect(value(samples, 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.echo' })).toBe(0); // nothing waits
     }
     expect(table(ours, 'jobgraph_backend_up', ['backend'])).toEqual({ inline: 1 });
     // B sends jobs to no queue: it has no backend to report on.
@@ -312,5 +316,103 @@ describe('GET /metrics', () => {
     expect(value(after, 'jobgraph_limit_wait_seconds_count', { limit: 'gate', why: 'concurrency' })).toBe(1);
     // The wait was this process's: the other times none.
     expect(find(await scrape(otherUrl, undefined), 'jobgraph_limit_wait_seconds_count')).toEqual([]);
+  });
+});
+
+/**
+ * What the alert rules (ops/prometheus) watch beyond the counters: how long the oldest due job of
+ * each task has waited, and whether a process can read the ledger at all, with PostgreSQL behind a
+ * TCP proxy the test controls. One process that runs no worker: its jobs wait.
+ */
+describe('GET /metrics: waiting jobs and the ledger going away', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let harness: Harness;
+  let system: JobSystem;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = await TcpProxy.start(5432);
+    const url = new URL(database.url);
+    url.port = String(proxy.port);
+    harness = new Harness(testEnv({ DATABASE_URL: url.toString(), QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('metricsup') }));
+    system = await harness.start({}, { worker: false });
+    metrics = createMetrics(system, harness.config(), system.logger);
+  });
+  afterAll(async () => {
+    proxy?.pass();
+    metrics?.close();
+    await harness?.stopAll();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const scrape = async () => parse(await metrics.registry.metrics());
+
+  it('jobgraph_oldest_waiting_job_age_seconds: per task, since its oldest waiting job was due; 0 for a task with none due', async () => {
+    const before = await scrape();
+    const known = system.tasks.list().map((task) => task.name);
+    expect(table(before, 'jobgraph_oldest_waiting_job_age_seconds', ['task'])).toEqual(Object.fromEntries(known.map((name) => [name, 0])));
+
+    const old = await system.enqueue('test.echo', { value: 'old' });
+    await system.enqueue('test.echo', { value: 'new' });
+    const delayed = await system.enqueue('test.flaky', { succeedOnAttempt: 1 }, { delayMs: 600_000 });
+    // Due 100 s ago, as if no worker had come for it since.
+    await system.db.query(`UPDATE "Job" SET "runAt" = now() - interval '100 seconds' WHERE id = $1`, [old.job.id]);
+    const samples = await scrape();
+    expect(value(samples, 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.echo' })).toBeGreaterThanOrEqual(100);
+    expect(value(samples, 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.echo' })).toBeLessThan(110);
+    // Delayed ten minutes: waiting, not yet due.
+    expect(value(samples, 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.flaky' })).toBe(0);
+    expect(value(samples, 'jobgraph_jobs', { status: 'QUEUED' })).toBe(3);
+
+    // Due now (a retry's due time, say): counted from then.
+    await system.db.query(`UPDATE "Job" SET "runAt" = now() - interval '30 seconds' WHERE id = $1`, [delayed.job.id]);
+    const flaky = value(await scrape(), 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.flaky' });
+    expect(flaky).toBeGreaterThanOrEqual(30);
+    expect(flaky).toBeLessThan(40);
+
+    // Once it is no longer waiting, the next oldest counts.
+    await system.cancel(old.job.id);
+    expect(value(await scrape(), 'jobgraph_oldest_waiting_job_age_seconds', { task: 'test.echo' })).toBeLessThan(10);
+  });
+
+  it('jobgraph_ledger_up: 1 while this process reads the ledger, 0 (and the ledger gauges left out) while it cannot', async () => {
+    const up = await scrape();
+    expect(value(up, 'jobgraph_ledger_up')).toBe(1);
+    expect(value(up, 'jobgraph_workers')).toBe(0);
+
+    proxy.drop();
+    const down = await scrape();
+    expect(value(down, 'jobgraph_ledger_up')).toBe(0);
+    // Missing, not 0 (prom-client keeps an unlabelled gauge at 0 unless it is removed): 0 workers would page.
+    const ledgerGauges = ['jobgraph_jobs', 'jobgraph_workers', 'jobgraph_fallback_active', 'jobgraph_oldest_waiting_job_age_seconds', 'jobgraph_retention_pruned_jobs', 'jobgraph_retention_oldest_job_age_seconds', 'jobgraph_gates_open', 'jobgraph_gate_oldest_wait_seconds'];
+    for (const name of ledgerGauges) expect(find(up, name), name).not.toEqual([]);
+    for (const name of ledgerGauges) {
+      expect(find(down, name), name).toEqual([]);
+    }
+    // What this process did is still served.
+    expect(value(down, 'jobgraph_jobs_enqueued_total', { task: 'test.echo', backend: 'inline' })).toBe(2);
+
+    proxy.pass();
+    const back = await waitFor(scrape, (samples) => value(samples, 'jobgraph_ledger_up') === 1, 15_000, 'the ledger back');
+    expect(value(back, 'jobgraph_jobs', { status: 'QUEUED' })).toBe(2);
+  });
+
+  it('every jobgraph_ series the alert rules and the Grafana dashboard name is one this registry serves, and in README', async () => {
+    const root = new URL('../../', import.meta.url);
+    const served = new Set((await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name));
+    const readme = await readFile(new URL('README.md', root), 'utf8');
+    for (const file of ['ops/prometheus/jobgraph-alerts.yml', 'ops/prometheus/jobgraph-alerts.test.yml', 'ops/grafana/jobgraph.json']) {
+      const text = await readFile(new URL(file, root), 'utf8');
+      const names = new Set(text.match(/\bjobgraph_[a-z_]+/g));
+      expect(names.size, file).toBeGreaterThan(0);
+      // A histogram is served as <name>_bucket, _sum and _count.
+      const unknown = [...names].filter((name) => !served.has(name) && !served.has(name.replace(/_(bucket|sum|count)$/, '')));
+      expect(unknown, `${file} names series /metrics does not serve`).toEqual([]);
+    }
+    const undocumented = [...served].filter((name) => name.startsWith('jobgraph_') && !readme.includes(`\`${name}`));
+    expect(undocumented, 'metrics missing from README\'s table').toEqual([]);
   });
 });
