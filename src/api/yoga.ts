@@ -17,6 +17,7 @@ import { LiveJobs } from './live.ts';
 import { useSharedSubscriptions } from './shared-subscriptions.ts';
 import { useSseFrames } from './sse.ts';
 import type { Metrics } from './metrics.ts';
+import { useTracing } from './tracing.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 /** graphql-sse's single connection mode lives here; distinct connections mode is on GRAPHQL_PATH. */
@@ -115,6 +116,8 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
     plugins: [
       // First, so its HTTP timing covers the other plugins' work too.
       ...(opts.metrics ? [opts.metrics.yogaPlugin] : []),
+      // A span per operation (src/api/tracing.ts): a no-op unless OTEL_* turned traces on.
+      useTracing(),
       bodyLimit(config.MAX_BODY_BYTES),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useGraphQLSSE({ endpoint: GRAPHQL_STREAM_PATH }),

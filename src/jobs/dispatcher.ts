@@ -3,6 +3,8 @@ import { QueueRefusedError } from '../adapters/errors.ts';
 import { errorText } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Job, Ledger } from './ledger/index.ts';
+import { hasSpan, SpanKind, withSpan, type Span } from '../lib/tracing.ts';
+import { jobAttributes, jobTraceContext } from './tracing.ts';
 
 export interface DispatcherOptions {
   ledger: Ledger;
@@ -74,9 +76,20 @@ export class Dispatcher {
 
   /**
    * Sends a job its caller has leased (a statement that left it QUEUED set dispatchedAt) to a
-   * queue. Never throws: a job no queue takes stays in the outbox for the sweep.
+   * queue. Never throws: a job no queue takes stays in the outbox for the sweep. Its span is a
+   * child of the job's enqueue span (Job.traceparent), whichever process sends it and when.
    */
-  async dispatch(job: Job, opts: { resend?: boolean } = {}): Promise<void> {
+  dispatch(job: Job, opts: { resend?: boolean } = {}): Promise<void> {
+    // A job enqueued untraced, sent by an untraced caller (the sweep): no span of its own.
+    if (!job.traceparent && !hasSpan()) return this.#dispatch(job, opts, undefined);
+    const attributes = { ...jobAttributes(job), 'messaging.operation.type': 'send', 'messaging.operation.name': 'dispatch', 'jobgraph.dispatch.resend': opts.resend ?? false };
+    return withSpan(`jobgraph.dispatch ${job.type}`, attributes, (span) => this.#dispatch(job, opts, span), {
+      kind: SpanKind.PRODUCER,
+      ...(job.traceparent ? { parent: jobTraceContext(job) } : {}),
+    });
+  }
+
+  async #dispatch(job: Job, opts: { resend?: boolean }, span: Span | undefined): Promise<void> {
     const { ledger } = this.#opts;
     const lease = job.dispatchedAt;
     if (!lease) throw new Error(`dispatch of job ${job.id} without a lease`);
@@ -94,10 +107,12 @@ export class Dispatcher {
       // Due later than this queue can hold: it waits in the outbox, and the sweep leases it once
       // it is due within the queue's reach (see flush).
       if (delayMs > adapter.capabilities.maxDelayMs) break;
+      span?.setAttribute('messaging.system', adapter.name);
       let ref: string;
       try {
         ref = await adapter.enqueue(dispatch);
       } catch (error) {
+        span?.recordException(error instanceof Error ? error : errorText(error));
         if (error instanceof QueueRefusedError) {
           this.#log.error({ err: error, jobId: job.id, backend: adapter.name }, 'the queue refused the job; it stays in the outbox');
           break;
@@ -113,8 +128,10 @@ export class Dispatcher {
       await ledger.outbox.confirm(job.id, lease, backendOf(adapter), ref).catch((error: unknown) => {
         this.#log.warn({ err: error, jobId: job.id, backend: adapter.name }, 'the queue took the job but the ledger could not record it; the sweep checks it again');
       });
+      span?.setAttribute('jobgraph.dispatch.outcome', 'queued');
       return;
     }
+    span?.setAttribute('jobgraph.dispatch.outcome', held ? 'held' : 'outbox');
     const released = await ledger.outbox.release(job.id, lease).then(
       () => true,
       (error: unknown) => {

@@ -15,6 +15,8 @@ import type { JobStatus } from '../generated/prisma/enums.ts';
 import { HeartbeatThread } from './heartbeat-thread.ts';
 import { inJobScope } from './job-scope.ts';
 import type { Limits, Permit } from './limits/limits.ts';
+import { failSpan, inSpan, SpanKind, startSpan, type Span } from '../lib/tracing.ts';
+import { jobAttributes, jobTraceContext } from './tracing.ts';
 
 export interface ExecutorOptions {
   workerId: string;
@@ -160,7 +162,16 @@ export class Executor {
   async #run(jobId: string): Promise<void> {
     const { ledger, registry, workerId, dispatcher } = this.#opts;
     // A claim is conditional (QUEUED → RUNNING): running it again after a lost connection is safe.
+    const claimStarted = new Date();
     const claim = await this.#whileReachable('claim', () => ledger.transitions.claim(jobId, workerId), CLAIM_RETRY_MS);
+    // The job's spans here continue the trace of its enqueue (stored with it), in whatever process
+    // that was. The claim's span is recorded once the claim has read the job, from its start.
+    const claimed = claim.claimed ? claim.change.job : 'job' in claim ? claim.job : undefined;
+    const parent = claimed ? jobTraceContext(claimed) : undefined;
+    if (claimed) {
+      const attributes = { ...jobAttributes(claimed), 'messaging.operation.type': 'receive', 'jobgraph.claim.outcome': claim.claimed ? 'claimed' : claim.reason };
+      startSpan(`jobgraph.claim ${claimed.type}`, attributes, { parent, startTime: claimStarted }).end();
+    }
     if (!claim.claimed) {
       if (claim.reason === 'early') await dispatcher.redeliverLater(claim.job);
       else if (claim.reason === 'busy') await this.#waitTurn(claim.job);
@@ -169,9 +180,12 @@ export class Executor {
       return;
     }
     const job = claim.change.job;
+    // The handler runs in this span (its LLM calls are children of it); it ends once the outcome is written.
+    const span = startSpan(`jobgraph.run ${job.type}`, { ...jobAttributes(job), 'messaging.operation.type': 'process', 'messaging.operation.name': 'run' }, { kind: SpanKind.CONSUMER, parent });
 
     if (!registry.has(job.type)) {
-      await this.#settle(job, { kind: 'failed', error: new NonRetryableError(`No task named "${job.type}" is registered in this worker`, 'UNKNOWN_TASK') });
+      const unknown: Outcome = { kind: 'failed', error: new NonRetryableError(`No task named "${job.type}" is registered in this worker`, 'UNKNOWN_TASK') };
+      await this.#settle(job, unknown).finally(() => endRunSpan(span, unknown));
       return;
     }
     const task = registry.get(job.type);
@@ -193,13 +207,15 @@ export class Executor {
           log: (message: string, data?: unknown) =>
             ctx.log(message, data).catch((error: unknown) => this.#log.warn({ err: error, jobId: job.id }, 'could not record a line in the job history')),
         };
-        const result = await inJobScope(scope, () => this.#withLimits(task, controller.signal, () => this.#callHandler(task, parsed.data, ctx, controller.signal)));
+        const result = await inSpan(span, () => inJobScope(scope, () => this.#withLimits(task, controller.signal, () => this.#callHandler(task, parsed.data, ctx, controller.signal))), parent);
         outcome = this.#outcomeOf(result, controller.signal, task);
       } else {
         outcome = { kind: 'failed', error: new NonRetryableError(describeIssues(fieldIssues(parsed.error)), 'INVALID_INPUT') };
       }
     } catch (error) {
       this.#forget(job.id);
+      failSpan(span, error);
+      span.end();
       throw error;
     } finally {
       clearTimeout(timeout);
@@ -227,6 +243,7 @@ export class Executor {
         this.#forget(job.id);
         releaseOutcomeSlot();
         this.#settling.delete(settling);
+        endRunSpan(span, outcome);
       });
     this.#settling.add(settling);
   }
@@ -508,6 +525,13 @@ type Outcome =
   | { kind: 'cancelled' }
   | { kind: 'released' }
   | { kind: 'lost' };
+
+/** Ends a run's span with its outcome: a failure (retried or not) marks it an error; a cancel, hand-back or loss does not. */
+function endRunSpan(span: Span, outcome: Outcome): void {
+  span.setAttribute('jobgraph.outcome', outcome.kind);
+  if (outcome.kind === 'failed') failSpan(span, outcome.error);
+  span.end();
+}
 
 function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof CodedError) return { code: error.code, message: error.message };

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { LlmAnswer, LlmClient } from './client.ts';
+import { inChatSpan } from './tracing.ts';
 import {
   DATA_TYPES,
   type AnswerOf,
@@ -28,11 +29,14 @@ type Rule = z.infer<typeof proposedRules>['rules'][number];
 export function createHeuristicClient(): LlmClient {
   return {
     method: 'HEURISTIC',
-    async complete<R extends LlmRequest>(request: R, opts?: { signal?: AbortSignal }): Promise<LlmAnswer<AnswerOf<R>>> {
-      opts?.signal?.throwIfAborted();
-      const value = answer(request);
-      // The same check an LLM's answer gets: a heuristic that drifts from the schema fails loudly here.
-      return { value: request.schema.parse(value) as AnswerOf<R>, method: 'HEURISTIC', model: 'heuristic', usage: { promptTokens: 0, completionTokens: 0 } };
+    complete<R extends LlmRequest>(request: R, opts?: { signal?: AbortSignal }): Promise<LlmAnswer<AnswerOf<R>>> {
+      // A span as a model call's (no tokens): a trace shows the offline answers and their time too.
+      return inChatSpan({ provider: 'jobgraph.heuristic', model: 'heuristic', purpose: request.purpose }, async () => {
+        opts?.signal?.throwIfAborted();
+        const value = answer(request);
+        // The same check an LLM's answer gets: a heuristic that drifts from the schema fails loudly here.
+        return { value: request.schema.parse(value) as AnswerOf<R>, method: 'HEURISTIC' as const, model: 'heuristic', usage: { promptTokens: 0, completionTokens: 0 } };
+      });
     },
   };
 }

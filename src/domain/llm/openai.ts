@@ -16,6 +16,7 @@ import type { LlmAnswer, LlmClient, LlmUsage } from './client.ts';
 import { LlmOutputError, LlmRateLimitedError, LlmUnavailableError } from './errors.ts';
 import type { AnswerOf, LlmRequest } from './requests.ts';
 import { estimateTokens, type CallBudget } from './budget.ts';
+import { inChatSpan } from './tracing.ts';
 
 export interface OpenAiClientOptions {
   /** The API root, e.g. `http://localhost:11434/v1` or `https://api.openai.com/v1`. */
@@ -127,16 +128,22 @@ export function createOpenAiClient(options: OpenAiClientOptions): LlmClient {
     }
   }
 
+  const endpoint = new URL(url);
+  const server = { 'server.address': endpoint.hostname, 'server.port': Number(endpoint.port || (endpoint.protocol === 'https:' ? 443 : 80)), 'gen_ai.request.temperature': 0 };
+  /** `call` in its span (GenAI conventions: tracing.ts); each HTTP call is one, a retried one too. */
+  const traced = (messages: Message[], signal: AbortSignal | undefined, purpose: string) =>
+    inChatSpan({ provider: 'openai', model: options.model, purpose, attributes: server }, () => call(messages, signal));
+
   /** `call` within the budget: a rate-limited answer pauses the budget for everyone and the call goes again once it lifts. */
-  async function budgeted(messages: Message[], signal: AbortSignal | undefined): Promise<Completion> {
+  async function budgeted(messages: Message[], signal: AbortSignal | undefined, purpose: string): Promise<Completion> {
     const budget = options.budget;
-    if (!budget) return call(messages, signal);
+    if (!budget) return traced(messages, signal, purpose);
     const waits = options.rateLimitWaits ?? 10;
     for (let waited = 0; ; waited++) {
       const permit = await budget.take(estimateTokens(messages.map((m) => m.content)), signal);
       let completion: Completion | undefined;
       try {
-        completion = await call(messages, signal);
+        completion = await traced(messages, signal, purpose);
         return completion;
       } catch (error) {
         if (!(error instanceof LlmRateLimitedError) || waited >= waits) throw error;
@@ -159,7 +166,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): LlmClient {
       const usage: LlmUsage = { promptTokens: 0, completionTokens: 0 };
       let issues: FieldIssue[] = [];
       for (let attempt = 1; attempt <= outputAttempts; attempt++) {
-        const completion = await budgeted(messages, opts?.signal);
+        const completion = await budgeted(messages, opts?.signal, request.purpose);
         usage.promptTokens += completion.usage.promptTokens;
         usage.completionTokens += completion.usage.completionTokens;
 
