@@ -14,6 +14,8 @@ import type {
   CliRunsQuery,
   CliStartReportTestingMutation,
   CliCancelJobMutation,
+  CliCancelJobsMutation,
+  CliRetryJobsMutation,
   CliEnqueueJobMutation,
   CliJobProgressSubscription,
   CliJobsQuery,
@@ -26,12 +28,12 @@ import type {
 export type JobView = Omit<JobViewFragment, 'result'> & { result?: unknown };
 
 const JOB_VIEW = /* GraphQL */ `fragment JobView on Job {
-  id type phase status progress message attempt maxAttempts result error { code message } createdBy createdAt startedAt finishedAt nextRetryAt
+  id type phase status progress message attempt maxAttempts result error { code message } createdBy tags createdAt startedAt finishedAt nextRetryAt
 }`;
 
 export const ENQUEUE_JOB = withFragments(
-  /* GraphQL */ `mutation CliEnqueueJob($type: String!, $input: JSON!, $idempotencyKey: String, $delayMs: Int, $priority: Int) {
-    enqueueJob(type: $type, input: $input, idempotencyKey: $idempotencyKey, delayMs: $delayMs, priority: $priority) {
+  /* GraphQL */ `mutation CliEnqueueJob($type: String!, $input: JSON!, $idempotencyKey: String, $delayMs: Int, $priority: Int, $tags: [String!]) {
+    enqueueJob(type: $type, input: $input, idempotencyKey: $idempotencyKey, delayMs: $delayMs, priority: $priority, tags: $tags) {
       deduplicated
       job { ...JobView }
     }
@@ -40,9 +42,9 @@ export const ENQUEUE_JOB = withFragments(
 );
 export type EnqueueJobData = CliEnqueueJobMutation;
 
-export const LIST_JOBS = /* GraphQL */ `query CliJobs($first: Int, $status: [JobStatus!], $type: String) {
-  jobs(first: $first, status: $status, type: $type) {
-    nodes { id type phase status progress message attempt maxAttempts error { code message } createdBy createdAt startedAt finishedAt nextRetryAt }
+export const LIST_JOBS = /* GraphQL */ `query CliJobs($first: Int, $filter: JobFilter) {
+  jobs(first: $first, filter: $filter) {
+    nodes { id type phase status progress message attempt maxAttempts error { code message } createdBy tags createdAt startedAt finishedAt nextRetryAt }
     pageInfo { hasNextPage }
   }
 }`;
@@ -53,6 +55,20 @@ export type CancelJobData = CliCancelJobMutation;
 
 export const RETRY_JOB = withFragments(/* GraphQL */ `mutation CliRetryJob($id: ID!) { retryJob(id: $id) { job { ...JobView } } }`, JOB_VIEW);
 export type RetryJobData = CliRetryJobMutation;
+
+/** A bulk cancel or retry: the batch it matched, what it changed, whether more match. */
+export const CANCEL_JOBS = /* GraphQL */ `mutation CliCancelJobs($filter: JobFilter!, $limit: Int, $all: Boolean, $dryRun: Boolean) {
+  cancelJobs(filter: $filter, limit: $limit, all: $all, dryRun: $dryRun) { matched matchedIds acted ids hasMore dryRun }
+}`;
+export type CancelJobsData = CliCancelJobsMutation;
+
+export const RETRY_JOBS = /* GraphQL */ `mutation CliRetryJobs($filter: JobFilter!, $limit: Int, $all: Boolean, $dryRun: Boolean) {
+  retryJobs(filter: $filter, limit: $limit, all: $all, dryRun: $dryRun) { matched matchedIds acted ids hasMore dryRun }
+}`;
+export type RetryJobsData = CliRetryJobsMutation;
+export type BulkAnswer = CliCancelJobsMutation['cancelJobs'];
+/** The filter a bulk command sends (the schema's JobFilter input). */
+export type { JobFilter as JobFilterInput } from './graphql.generated.ts';
 
 export const LIST_TASKS = /* GraphQL */ `query CliTasks { tasks { name phase mutation description maxAttempts timeoutMs concurrency } }`;
 export type TasksData = CliTasksQuery;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { generateAttributes, regenerateMappings } from '../domain/planning.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
+import { scopeTags } from './tags.ts';
 
 const reportInput = z.object({ reportId: z.string().describe('the report (reports { id })') });
 
@@ -14,6 +15,7 @@ export const generateLlmAttributes = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 10 * 60_000,
+  tags: scopeTags,
   check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateAttributes(ctx.db, ctx.deps.llm, reportId, ctx)),
 });
@@ -29,6 +31,7 @@ export const regeneratePdeMappings = defineTask({
   timeoutMs: 30 * 60_000,
   // Regenerated after each of several edits of a report's attributes: once, 2 s after the last.
   debounce: { key: ({ reportId }) => reportId, window: '2s' },
+  tags: scopeTags,
   check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => regenerateMappings(ctx.db, ctx.deps.llm, reportId, ctx)),
 });

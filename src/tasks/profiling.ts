@@ -3,6 +3,7 @@ import { profileDataset as profile, profileStateSchema } from '../domain/profili
 import { generateRules } from '../domain/profiling-rules.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
+import { scopeTags } from './tags.ts';
 
 /** DATA_PROFILING: the LLM proposes data-quality rules for each attribute. */
 export const generateProfilingRules = defineTask({
@@ -13,6 +14,7 @@ export const generateProfilingRules = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
+  tags: scopeTags,
   check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateRules(ctx.db, ctx.deps.llm, reportId, ctx)),
 });
@@ -28,6 +30,7 @@ export const profileDataset = defineTask({
   timeoutMs: 60 * 60_000,
   concurrency: 2,
   checkpoint: profileStateSchema,
+  tags: scopeTags,
   check: ({ datasetId }, { db }) => unknownIds(db, { datasetId }),
   handler: ({ datasetId }, ctx) => asJobErrors(() => profile(ctx.db, ctx.sql, datasetId, ctx)),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { selectSamples as select } from '../domain/sampling.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
+import { scopeTags } from './tags.ts';
 
 /** SAMPLE_SELECTION: a reproducible sample of a dataset's records for the report's tests. */
 export const selectSamples = defineTask({
@@ -18,6 +19,7 @@ export const selectSamples = defineTask({
   }),
   maxAttempts: 3,
   timeoutMs: 10 * 60_000,
+  tags: scopeTags,
   check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   handler: (input, ctx) => asJobErrors(() => select(ctx.db, ctx.sql, input, ctx)),
 });

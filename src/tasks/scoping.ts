@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { generateRecommendations } from '../domain/scoping.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
+import { scopeTags } from './tags.ts';
 
 /** SCOPING: the LLM scores each attribute's risk and recommends whether testing covers it. */
 export const generateScopingRecommendations = defineTask({
@@ -12,6 +13,7 @@ export const generateScopingRecommendations = defineTask({
   maxAttempts: 3,
   backoff: { baseMs: 10_000 },
   timeoutMs: 30 * 60_000,
+  tags: scopeTags,
   check: ({ reportId }, { db }) => unknownIds(db, { reportId }),
   handler: ({ reportId }, ctx) => asJobErrors(() => generateRecommendations(ctx.db, ctx.deps.llm, reportId, ctx)),
 });

@@ -3,6 +3,7 @@ import { discardTestRun, executeTests as execute, testStateSchema } from '../dom
 import { JobAbortedError } from '../jobs/errors.ts';
 import { defineTask } from '../jobs/task.ts';
 import { asJobErrors, unknownIds } from './domain-errors.ts';
+import { scopeTags } from './tags.ts';
 
 /** TEST_EXECUTION: the report's rules against its samples; resumes from its checkpoint; a cancelled run leaves nothing. */
 export const executeTests = defineTask({
@@ -16,6 +17,7 @@ export const executeTests = defineTask({
   // Two runs of one report's tests at once would race on its results: one at a time, in turn.
   concurrencyKey: { key: ({ reportId }) => reportId, limit: 1, policy: 'queue' },
   checkpoint: testStateSchema,
+  tags: scopeTags,
   check: ({ reportId, datasetId }, { db }) => unknownIds(db, { reportId, datasetId }),
   async handler({ reportId, datasetId }, ctx) {
     try {

@@ -14,11 +14,13 @@ describe('schema.graphql', () => {
       'jobProgress(id: ID!, afterSeq: Int): Job!',
       'jobEvents(id: ID!, afterSeq: Int): JobEvent!',
       'jobUpdates(phase: Phase, type: String): Job!',
-      'enqueueJob(type: String!, input: JSON!, idempotencyKey: String, delayMs: Int, priority: Int): JobPayload!',
+      'enqueueJob(type: String!, input: JSON!, idempotencyKey: String, delayMs: Int, priority: Int, tags: [String!]): JobPayload!',
       'cancelJob(id: ID!): Job!',
       'retryJob(id: ID!): JobPayload!',
-      'countWords(input: CountWordsInput!, idempotencyKey: String, delayMs: Int, priority: Int): JobPayload!',
-      'jobs(first: Int = 20, after: String, status: [JobStatus!], type: String, phase: Phase): JobConnection!',
+      'countWords(input: CountWordsInput!, idempotencyKey: String, delayMs: Int, priority: Int, tags: [String!]): JobPayload!',
+      'jobs(first: Int = 20, after: String, status: [JobStatus!], type: String, phase: Phase, filter: JobFilter): JobConnection!',
+      'cancelJobs(',
+      'retryJobs(',
     ]) {
       expect(sdl).toContain(line);
     }

@@ -1,45 +1,15 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
 import { waitForJob } from '../helpers/system.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { bin, runProcess, type Run } from './run.ts';
 import { startCliTestServer, TOKENS, type CliTestServer } from './server.ts';
 
 /**
  * `jobgraph` (bin/jobgraph.mjs) as a user runs it: a child process against a real listening API
  * (inline queue, a worker in the server's process), read by its stdout, stderr and exit status.
  */
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = fileURLToPath(new URL('../../bin/jobgraph.mjs', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `file args…` to its end (at most 45 s) with the CLI's variables set for `url`. */
-function runProcess(file: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  const childEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...process.env, JOBGRAPH_TOKEN: undefined, JOBGRAPH_URL: undefined, ...env })) {
-    if (value !== undefined) childEnv[name] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const COUNT_FOUR = JSON.stringify({ text: 'a b c d', chunkSize: 1, pauseMs: 250 });
 

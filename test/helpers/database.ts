@@ -87,3 +87,19 @@ export function urlFor(database: string): string {
 }
 
 const ident = (name: string) => pg.escapeIdentifier(name);
+
+/** A statement a ledger sent, as recordStatements saw it. */
+export interface SentStatement {
+  sql: string;
+  params: unknown[];
+  name?: string | undefined;
+}
+
+/** Records every statement `ldb` sends into `sent` (to EXPLAIN what the code really asks). */
+export function recordStatements(ldb: { query: (sql: string, params?: unknown[], name?: string) => Promise<unknown[]> }, sent: SentStatement[]): void {
+  const query = ldb.query.bind(ldb);
+  (ldb as { query: typeof ldb.query }).query = (sql, params, name) => {
+    sent.push({ sql, params: params ?? [], name });
+    return query(sql, params, name);
+  };
+}

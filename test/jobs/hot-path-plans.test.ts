@@ -4,7 +4,7 @@ import { preloadHistory } from '../../bench/lib.ts';
 import { openLedger, type LedgerDb } from '../../src/db/client.ts';
 import { Ledger } from '../../src/jobs/ledger/index.ts';
 import { HELD_SCAN, WAITING_SCAN } from '../../src/jobs/ledger/sql.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, recordStatements, type SentStatement, type TestDatabase } from '../helpers/database.ts';
 
 /**
  * Costs must not grow with history. On a ledger holding 100,000 finished jobs, analysed while no
@@ -62,7 +62,7 @@ describe('the hot path on a ledger with history', () => {
   let database: TestDatabase;
   let client: pg.Client;
   let ldb: LedgerDb;
-  const sent: { sql: string; params: unknown[]; name?: string }[] = [];
+  const sent: SentStatement[] = [];
 
   const plan = async (sql: string, params: unknown[] = []) => {
     const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params);
@@ -82,11 +82,7 @@ describe('the hot path on a ledger with history', () => {
        FROM generate_series(1, 3000) g`,
     );
     ldb = await openLedger({ databaseUrl: database.url, pgliteDir: 'memory://', migrate: false });
-    const query = ldb.query;
-    (ldb as { query: LedgerDb['query'] }).query = ((sql: string, params?: unknown[], name?: string) => {
-      sent.push({ sql, params: params ?? [], name });
-      return query(sql, params, name);
-    }) as LedgerDb['query'];
+    recordStatements(ldb, sent);
   }, 120_000);
   afterAll(async () => {
     await ldb?.close();

@@ -3,7 +3,8 @@ import { canSee, ownerFilter, requireRole, requireViewer, type Viewer } from '..
 import { JobStatus, Phase } from '../../generated/prisma/enums.ts';
 import { BACKEND_NAMES } from '../../adapters/backends.ts';
 import { InvalidInputError, JobNotFoundError } from '../../jobs/errors.ts';
-import { optionIssues } from '../../jobs/enqueue-options.ts';
+import { MAX_TAG, MAX_TAGS, optionIssues } from '../../jobs/enqueue-options.ts';
+import { BULK_LIMIT, bulkIssues, filterIssues, MAX_FILTER_IDS, type BulkResult, type JobFilter } from '../../jobs/job-filter.ts';
 import { describeIssues } from '../../lib/issues.ts';
 import { isUuid, type Job, type JobEvent } from '../../jobs/ledger/index.ts';
 import type { JobService } from '../../jobs/service.ts';
@@ -50,6 +51,8 @@ export const JobRef = builder.objectRef<Job>('Job').implement({
       resolve: (job) => (job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null),
     }),
     createdBy: t.exposeString('createdBy', { nullable: true }),
+    tags: t.stringList({ description: "Labels to find it by: its task's (`report:<id>`) and its enqueue's.", resolve: (job) => job.tags ?? [] }),
+    scheduleId: t.exposeID('scheduleId', { nullable: true, description: 'The schedule whose tick made this job; null for a job enqueued otherwise.' }),
     concurrencyKey: t.exposeString('concurrencyKey', { nullable: true, description: "The task's concurrency key for this job's input: at most its limit of the key's jobs run at once." }),
     waitingOn: t.exposeString('waitingOn', { nullable: true, description: 'Why a waiting job waits beyond its queue (its concurrency key is busy); null once it runs. A running job waiting on a shared limit says so in its history.' }),
     fairGroup: t.exposeString('fairGroup', { nullable: true, description: "The group it takes turns with (fairness): by default who enqueued it; '' for jobs no one enqueued by name." }),
@@ -126,6 +129,58 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id };
 }
 
+export const JobFilterInput = builder.inputType('JobFilter', {
+  description:
+    'Which jobs: every field given narrows (AND). A bulk action (cancelJobs, retryJobs) needs ids, type, phase, tags or input, or `all: true`: status and a time range alone mean every job of those statuses.',
+  fields: (t) => ({
+    ids: t.idList({ description: `Only these jobs (at most ${MAX_FILTER_IDS}).` }),
+    status: t.field({ type: [JobStatusEnum] }),
+    type: t.string({ description: 'The task.' }),
+    phase: t.field({ type: PhaseEnum }),
+    tags: t.stringList({ description: 'Jobs that carry every one of these tags (e.g. report:<id>).' }),
+    input: t.field({ type: 'JSON', description: 'Jobs whose input contains this JSON object: {"reportId": "…"} finds every job of that report (indexed).' }),
+    createdAfter: t.field({ type: 'DateTime', description: 'Created at or after this instant.' }),
+    createdBefore: t.field({ type: 'DateTime', description: 'Created before this instant.' }),
+  }),
+});
+
+type JobFilterArg = {
+  ids?: (string | number)[] | null;
+  status?: JobFilter['status'] | null;
+  type?: string | null;
+  phase?: JobFilter['phase'] | null;
+  tags?: string[] | null;
+  input?: unknown;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+};
+
+/**
+ * The filter argument as the job service takes it, checked by the filter's rule (job-filter.ts),
+ * scoped to the caller's own jobs unless they are an admin. Errors name the field (`filter.tags.0`).
+ */
+function jobFilter(arg: JobFilterArg | null | undefined, viewer: Viewer, under = 'filter'): JobFilter {
+  const given = arg ?? {};
+  if (given.input != null && (typeof given.input !== 'object' || Array.isArray(given.input))) {
+    throw badInput('input must be a JSON object (its fields are matched by containment)', [under, 'input']);
+  }
+  const owner = ownerFilter(viewer);
+  const filter: JobFilter = {
+    ...(given.ids ? { ids: given.ids.map(String) } : {}),
+    ...(given.status?.length ? { status: given.status } : {}),
+    ...(given.type ? { type: given.type } : {}),
+    ...(given.phase ? { phase: given.phase } : {}),
+    ...(given.tags ? { tags: given.tags } : {}),
+    ...(given.input != null ? { input: given.input as Record<string, unknown> } : {}),
+    ...(given.createdAfter ? { createdAfter: given.createdAfter } : {}),
+    ...(given.createdBefore ? { createdBefore: given.createdBefore } : {}),
+    ...(owner !== undefined ? { createdBy: owner } : {}),
+  };
+  const [issue] = filterIssues(filter);
+  if (issue) throw badInput(issue.message, [under, ...issue.path]);
+  return filter;
+}
+
 builder.queryFields((t) => ({
   job: t.field({
     type: JobRef,
@@ -139,26 +194,28 @@ builder.queryFields((t) => ({
   }),
   jobs: t.field({
     type: JobConnectionRef,
-    description: 'Jobs, newest first. Non-admins see their own.',
+    description: 'Jobs, newest first. Non-admins see their own. `filter` finds them by tags, input fields, ids or a creation time range too.',
     args: {
       first: t.arg.int({ defaultValue: 20 }),
       after: t.arg.string(),
       status: t.arg({ type: [JobStatusEnum] }),
       type: t.arg.string(),
       phase: t.arg({ type: PhaseEnum }),
+      // Tags, input, ids, a time range; status, type and phase here or as the arguments above (not both).
+      filter: t.arg({ type: JobFilterInput }),
     },
     resolve: async (_, args, ctx) => {
       const viewer = requireViewer(ctx.viewer);
       const first = args.first ?? 20;
       if (first < 1 || first > 200) throw badInput('first must be between 1 and 200', ['first']);
-      const owner = ownerFilter(viewer);
+      for (const field of ['status', 'type', 'phase'] as const) {
+        if (args[field] != null && args.filter?.[field] != null) throw badInput(`${field} is given twice: as an argument and in filter`, ['filter', field]);
+      }
+      const filter = jobFilter({ ...args.filter, status: args.status ?? args.filter?.status, type: args.type ?? args.filter?.type, phase: args.phase ?? args.filter?.phase }, viewer);
       const { jobs, hasNextPage } = await ctx.system.listJobs({
         first,
         ...(args.after ? { after: decodeCursor(args.after) } : {}),
-        ...(args.status ? { status: args.status } : {}),
-        ...(args.type ? { type: args.type } : {}),
-        ...(args.phase ? { phase: args.phase } : {}),
-        ...(owner !== undefined ? { createdBy: owner } : {}),
+        ...filter,
       });
       const edges = jobs.map((node) => ({ node, cursor: encodeCursor(node) }));
       return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
@@ -167,13 +224,17 @@ builder.queryFields((t) => ({
 }));
 
 /** Checks the enqueue options every enqueue mutation shares; errors name the argument. */
-function enqueueOptions(args: { idempotencyKey?: string | null; delayMs?: number | null; priority?: number | null }, viewer: Viewer) {
+function enqueueOptions(
+  args: { idempotencyKey?: string | null; delayMs?: number | null; priority?: number | null; tags?: readonly string[] | null },
+  viewer: Viewer,
+) {
   const [issue] = optionIssues(args);
   if (issue) throw badInput(issue.message, [issue.path.join('.')]);
   return {
     idempotencyKey: args.idempotencyKey ?? null,
     delayMs: args.delayMs ?? 0,
     priority: args.priority ?? 0,
+    tags: args.tags ?? null,
     createdBy: viewer.name,
   };
 }
@@ -209,11 +270,51 @@ const EnqueueJobInput = builder.inputType('EnqueueJobInput', {
     idempotencyKey: t.string(),
     delayMs: t.int(),
     priority: t.int(),
+    tags: t.stringList({ description: TAGS_HELP }),
   }),
 });
 
 /** The most jobs one enqueueJobs call takes. */
 const MAX_BULK = 1_000;
+
+/** The `tags` of an enqueueJobs item (the mutations' `tags` argument says the same, undescribed to keep their SDL one line). */
+const TAGS_HELP = `Labels to find the job by (jobs(filter: { tags })), besides its task's: at most ${MAX_TAGS}, each 1 to ${MAX_TAG} characters.`;
+
+const BulkJobsPayloadRef = builder.objectRef<BulkResult & { dryRun: boolean }>('BulkJobsPayload').implement({
+  description: 'What one cancelJobs or retryJobs call did. Call again with the same filter while hasMore is true.',
+  fields: (t) => ({
+    matched: t.int({ description: 'Jobs of this batch: matching the filter in a status the action applies to, at most limit.', resolve: (r) => r.matched.length }),
+    matchedIds: t.idList({ description: 'Their ids, newest first.', resolve: (r) => r.matched }),
+    acted: t.int({ description: 'How many of them the action changed (a job another writer moved meanwhile is left out); 0 on a dry run.', resolve: (r) => r.changed.length }),
+    ids: t.idList({ description: 'The jobs the action changed.', resolve: (r) => r.changed }),
+    hasMore: t.exposeBoolean('hasMore', { description: 'More jobs match beyond this batch.' }),
+    dryRun: t.exposeBoolean('dryRun'),
+  }),
+});
+
+/** The arguments cancelJobs and retryJobs share. */
+function bulkArgs(t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0]) {
+  return {
+    filter: t.arg({ type: JobFilterInput, required: true }),
+    limit: t.arg.int({ description: `At most this many jobs (default ${BULK_LIMIT.default}, at most ${BULK_LIMIT.max}).` }),
+    all: t.arg.boolean({ description: 'Act on a filter that names no ids, type, phase, tags or input (every job of its statuses).' }),
+    dryRun: t.arg.boolean({ description: 'Only answer which jobs the call would act on (matchedIds): confirm, then act on { ids } of them.' }),
+  };
+}
+
+/** A bulk action for the caller: their own jobs unless admin, their name in each job's history; errors name the argument. */
+async function bulkFor(
+  ctx: ApiContext,
+  action: 'cancelJobs' | 'retryJobs',
+  args: { filter: JobFilterArg; limit?: number | null; all?: boolean | null; dryRun?: boolean | null },
+): Promise<BulkResult & { dryRun: boolean }> {
+  const viewer = requireRole(ctx.viewer, 'operator');
+  const filter = jobFilter(args.filter, viewer);
+  const opts = { limit: args.limit ?? null, all: args.all ?? false, dryRun: args.dryRun ?? false, by: viewer.name };
+  const [issue] = bulkIssues(filter, opts);
+  if (issue) throw badInput(issue.message, issue.path);
+  return { ...(await ctx.system[action](filter, opts)), dryRun: opts.dryRun };
+}
 
 builder.mutationFields((t) => ({
   enqueueJobs: t.field({
@@ -248,6 +349,7 @@ builder.mutationFields((t) => ({
       idempotencyKey: t.arg.string(),
       delayMs: t.arg.int(),
       priority: t.arg.int(),
+      tags: t.arg.stringList(),
     },
     resolve: (_, args, ctx) => {
       const viewer = requireRole(ctx.viewer, 'operator');
@@ -273,6 +375,18 @@ builder.mutationFields((t) => ({
       const job = await visibleJob(ctx, String(id), viewer);
       return { job: await ctx.system.retry(job.id, viewer.name), deduplicated: false };
     },
+  }),
+  cancelJobs: t.field({
+    type: BulkJobsPayloadRef,
+    description: `Cancels the jobs matching the filter that a cancel applies to (QUEUED, RETRYING, RUNNING), each as cancelJob does, at most limit (${BULK_LIMIT.default}; up to ${BULK_LIMIT.max}) a call, newest first; hasMore says to call again. Operators act on their own jobs, admins on all; each job's history says who, in a bulk cancel.`,
+    args: bulkArgs(t),
+    resolve: (_, args, ctx) => bulkFor(ctx, 'cancelJobs', args),
+  }),
+  retryJobs: t.field({
+    type: BulkJobsPayloadRef,
+    description: `Retries the FAILED and CANCELLED jobs matching the filter, each as retryJob does, at most limit (${BULK_LIMIT.default}; up to ${BULK_LIMIT.max}) a call, newest first; hasMore says to call again. Operators act on their own jobs, admins on all; each job's history says who, in a bulk retry.`,
+    args: bulkArgs(t),
+    resolve: (_, args, ctx) => bulkFor(ctx, 'retryJobs', args),
   }),
 }));
 

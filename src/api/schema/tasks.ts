@@ -128,6 +128,7 @@ export function addTaskFields(registry: TaskCatalog): void {
           idempotencyKey: t.arg.string(),
           delayMs: t.arg.int(),
           priority: t.arg.int(),
+          tags: t.arg.stringList(),
         },
         resolve: (_, args, ctx) => {
           const viewer = requireRole(ctx.viewer, 'operator');

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, type ApiError } from '../api/client.ts';
-import { JOBS, TERMINAL, type JobsData, type JobStatus, type JobSummary, type Phase } from '../api/operations.ts';
+import { JOBS, TERMINAL, type JobFilterInput, type JobsData, type JobStatus, type JobSummary, type Phase } from '../api/operations.ts';
 import { useApiState } from './useApiState.ts';
 import { useJobUpdates } from './useJobUpdates.ts';
 
@@ -11,6 +11,10 @@ export interface JobFilter {
   status: StatusFilter;
   phase: Phase | '';
   type: string;
+  /** Jobs with every one of these tags (by the API). */
+  tags: string[];
+  /** "Input field" as typed: `key=value` pairs or a JSON object; the jobs whose input contains it (by the API). */
+  input: string;
   /** Matched here, not by the API: a part of the id or of the input JSON. */
   text: string;
 }
@@ -35,6 +39,69 @@ function matchesStatus(job: JobSummary, status: StatusFilter): boolean {
   return !status || job.status === status;
 }
 
+/**
+ * The "input field" text as the JSON object the API matches by containment: a JSON object as
+ * written, or `key=value` pairs separated by commas (each value as JSON when it reads as such,
+ * `size=40` a number, else as text). Empty: no input filter.
+ */
+export function parseInputFilter(text: string): { value: Record<string, unknown> | undefined } | { error: string } {
+  const trimmed = text.trim();
+  if (!trimmed) return { value: undefined };
+  if (trimmed.startsWith('{')) {
+    try {
+      const value: unknown = JSON.parse(trimmed);
+      if (value && typeof value === 'object' && !Array.isArray(value)) return { value: value as Record<string, unknown> };
+    } catch {
+      // said below
+    }
+    return { error: 'not a JSON object' };
+  }
+  const value: Record<string, unknown> = {};
+  for (const pair of trimmed.split(',')) {
+    const at = pair.indexOf('=');
+    const key = pair.slice(0, at).trim();
+    if (at < 0 || !key) return { error: 'write key=value (several with commas), or a JSON object' };
+    const raw = pair.slice(at + 1).trim();
+    try {
+      value[key] = JSON.parse(raw);
+    } catch {
+      value[key] = raw;
+    }
+  }
+  return { value };
+}
+
+/** The part of the filter the API applies (jobs, cancelJobs, retryJobs); an input that does not parse is left out. */
+export function apiFilter(filter: JobFilter): JobFilterInput {
+  const status = statuses(filter.status);
+  const input = parseInputFilter(filter.input);
+  return {
+    ...(status ? { status } : {}),
+    ...(filter.phase ? { phase: filter.phase } : {}),
+    ...(filter.type ? { type: filter.type } : {}),
+    ...(filter.tags.length ? { tags: filter.tags } : {}),
+    ...('value' in input && input.value ? { input: input.value } : {}),
+  };
+}
+
+/** PostgreSQL's jsonb `@>`, for jobs that arrive live: objects by key, arrays by element, the rest by value. */
+export function jsonContains(value: unknown, wanted: unknown): boolean {
+  if (Array.isArray(wanted)) return Array.isArray(value) && wanted.every((w) => value.some((v) => jsonContains(v, w)));
+  if (wanted && typeof wanted === 'object') {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+    return Object.entries(wanted).every(([key, w]) => key in value && jsonContains((value as Record<string, unknown>)[key], w));
+  }
+  return value === wanted;
+}
+
+/** Whether a job (one that arrived live) is one the API's filter would have listed. */
+function matchesApiFilter(job: JobSummary, filter: JobFilterInput): boolean {
+  return (
+    (!filter.tags?.length || filter.tags.every((tag) => job.tags.includes(tag))) &&
+    (filter.input == null || jsonContains(job.input, filter.input))
+  );
+}
+
 export function matchesText(job: JobSummary, text: string): boolean {
   const needle = text.trim().toLowerCase();
   if (!needle) return true;
@@ -44,7 +111,7 @@ export function matchesText(job: JobSummary, text: string): boolean {
 const newestFirst = (a: JobSummary, b: JobSummary) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 
 /**
- * Jobs newest first, filtered by status, phase and task by the API (text here), kept live by the
+ * Jobs newest first, filtered by status, phase, task, tags and input by the API (text here), kept live by the
  * jobUpdates subscription: a job enqueued anywhere appears at the top, a running one's progress
  * moves, a job that stops matching the status filter leaves.
  */
@@ -58,6 +125,8 @@ export function useJobs(filter: JobFilter): JobsState {
     hasMore: false,
   });
   const { status, phase, type } = filter;
+  // The API's filter, as a value that only changes when the filter does.
+  const key = JSON.stringify(apiFilter(filter));
 
   // The live filter's signal: a page requested under a filter that has since changed is dropped,
   // whether it was the first page or an older one (loadMore).
@@ -67,7 +136,7 @@ export function useJobs(filter: JobFilter): JobsState {
     (after: string | null, signal: { current: boolean }) => {
       // A first page starts over: no cursor of the previous filter is followed meanwhile.
       setPage((before) => (after ? { ...before, loading: true } : { loading: true, error: null, endCursor: null, hasMore: false }));
-      const variables = { first: PAGE, after, status: statuses(status), type: type || undefined, phase: phase || undefined };
+      const variables = { first: PAGE, after, filter: JSON.parse(key) as JobFilterInput };
       api.request<JobsData>(JOBS, variables).then(
         (data) => {
           if (!signal.current) return;
@@ -77,7 +146,7 @@ export function useJobs(filter: JobFilter): JobsState {
         (error: ApiError) => signal.current && setPage((before) => ({ ...before, loading: false, error })),
       );
     },
-    [status, phase, type],
+    [key],
   );
 
   useEffect(() => {
@@ -92,7 +161,7 @@ export function useJobs(filter: JobFilter): JobsState {
   useJobUpdates(
     (job) =>
       setRows((before) => {
-        if (!matchesStatus(job, status)) return before.filter((row) => row.id !== job.id);
+        if (!matchesStatus(job, status) || !matchesApiFilter(job, JSON.parse(key) as JobFilterInput)) return before.filter((row) => row.id !== job.id);
         return merge(before, [job]);
       }),
     { phase: phase || undefined, type: type || undefined },

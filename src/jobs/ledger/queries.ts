@@ -6,13 +6,31 @@ import { JobNotFoundError } from '../errors.ts';
 import { ACTIVE_STATUSES, HELD_STATUSES, WAITING_STATUSES } from '../states.ts';
 import { HELD_SCAN, isUuid, Params, statusIn, WAITING_SCAN } from './sql.ts';
 
-export interface JobListFilter {
-  first: number;
-  after?: { createdAt: Date; id: string };
-  status?: JobStatus[];
+/**
+ * Which jobs a search or a bulk action means; every field given narrows (AND). What a filter may
+ * hold, and when it is too broad for a bulk action, is written in ../job-filter.ts.
+ */
+export interface JobFilter {
+  /** Only these jobs. */
+  ids?: readonly string[];
+  status?: readonly JobStatus[];
   type?: string;
   phase?: Phase;
+  /** Whose jobs (the API sets it to the caller unless they are an admin). */
   createdBy?: string;
+  /** Jobs that carry every one of these tags (`"tags" @> $n`, read from Job_tags_idx). */
+  tags?: readonly string[];
+  /** Jobs whose input contains this JSON (`"input" @> $n`: {"reportId": "r1"} finds every job of that report; read from Job_input_idx). */
+  input?: Record<string, unknown>;
+  /** Created at or after this instant. */
+  createdAfter?: Date;
+  /** Created before this instant. */
+  createdBefore?: Date;
+}
+
+export interface JobListFilter extends JobFilter {
+  first: number;
+  after?: { createdAt: Date; id: string };
 }
 
 export interface ThroughputRow {
@@ -114,18 +132,7 @@ export class LedgerQueries {
    */
   async listJobs(filter: JobListFilter): Promise<{ jobs: Job[]; hasNextPage: boolean }> {
     const p = new Params();
-    const where: string[] = [];
-    if (filter.status?.length) {
-      where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
-      // Said again as a constant when the statuses are all waiting or all held: the planner then
-      // reads that partial index (live jobs only) instead of walking history by createdAt.
-      for (const [live, scan] of [[WAITING_STATUSES, WAITING_SCAN], [HELD_STATUSES, HELD_SCAN]] as const) {
-        if (filter.status.every((status) => (live as readonly JobStatus[]).includes(status))) where.push(scan);
-      }
-    }
-    if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
-    if (filter.phase) where.push(`"phase" = ${p.add(filter.phase)}::"Phase"`);
-    if (filter.createdBy !== undefined) where.push(`"createdBy" = ${p.add(filter.createdBy)}`);
+    const where = filterWhere(filter, p);
     if (filter.after) {
       where.push(`("createdAt", id) < (${p.add(filter.after.createdAt)}::timestamptz, ${p.add(filter.after.id)}::uuid)`);
     }
@@ -135,6 +142,23 @@ export class LedgerQueries {
       p.values,
     );
     return { jobs: rows.slice(0, filter.first), hasNextPage: rows.length > filter.first };
+  }
+
+  /**
+   * A bulk action's batch: the ids of at most `limit` jobs matching `filter` whose status is one
+   * of `statuses` (those the action starts from; the filter's own statuses narrow them further),
+   * newest first, and whether more match beyond them.
+   */
+  async matchingIds(filter: JobFilter, statuses: readonly JobStatus[], limit: number): Promise<{ ids: string[]; hasMore: boolean }> {
+    const applicable = filter.status?.length ? statuses.filter((status) => filter.status!.includes(status)) : statuses;
+    if (applicable.length === 0) return { ids: [], hasMore: false };
+    const p = new Params();
+    const where = filterWhere({ ...filter, status: applicable }, p);
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM "Job" WHERE ${where.join(' AND ')} ORDER BY "createdAt" DESC, id DESC LIMIT ${p.add(limit + 1)}`,
+      p.values,
+    );
+    return { ids: rows.slice(0, limit).map((row) => row.id), hasMore: rows.length > limit };
   }
 
   /**
@@ -164,6 +188,18 @@ export class LedgerQueries {
     );
   }
 
+  /**
+   * Per task, how long its oldest waiting job has been due (now minus its `runAt`, in the
+   * database's clock): jobs delayed, debounced, backing off before a retry or parked behind their
+   * concurrency key are not due yet and not counted. Reads the waiting jobs only (Job_waiting_idx).
+   */
+  oldestWaiting(): Promise<{ type: string; seconds: number }[]> {
+    return this.db.query(
+      `SELECT "type", extract(epoch FROM now() - min("runAt"))::float8 AS seconds
+       FROM "Job" WHERE ${WAITING_SCAN} AND "runAt" <= now() GROUP BY "type" ORDER BY "type"`,
+    );
+  }
+
   /** Workers running and heartbeating within `staleMs`, oldest first. */
   liveWorkers(staleMs: number): Promise<WorkerRow[]> {
     return this.db.query<WorkerRow>(
@@ -174,4 +210,26 @@ export class LedgerQueries {
       [staleMs],
     );
   }
+}
+
+/** The WHERE clauses of a filter (combined with AND by the caller), its values added to `p`. */
+function filterWhere(filter: JobFilter, p: Params): string[] {
+  const where: string[] = [];
+  if (filter.ids) where.push(`id = ANY(${p.add(filter.ids)}::uuid[])`);
+  if (filter.status?.length) {
+    where.push(`"status" = ANY(${p.add(filter.status)}::"JobStatus"[])`);
+    // Said again as a constant when the statuses are all waiting or all held: the planner then
+    // reads that partial index (live jobs only) instead of walking history by createdAt.
+    for (const [live, scan] of [[WAITING_STATUSES, WAITING_SCAN], [HELD_STATUSES, HELD_SCAN]] as const) {
+      if (filter.status.every((status) => (live as readonly JobStatus[]).includes(status))) where.push(scan);
+    }
+  }
+  if (filter.type) where.push(`"type" = ${p.add(filter.type)}`);
+  if (filter.phase) where.push(`"phase" = ${p.add(filter.phase)}::"Phase"`);
+  if (filter.createdBy !== undefined) where.push(`"createdBy" = ${p.add(filter.createdBy)}`);
+  if (filter.tags?.length) where.push(`"tags" @> ${p.add(filter.tags)}::text[]`);
+  if (filter.input) where.push(`"input" @> ${p.json(filter.input)}`);
+  if (filter.createdAfter) where.push(`"createdAt" >= ${p.add(filter.createdAfter)}::timestamptz`);
+  if (filter.createdBefore) where.push(`"createdAt" < ${p.add(filter.createdBefore)}::timestamptz`);
+  return where;
 }
