@@ -1,38 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardHandler } from '../../src/api/dashboard.ts';
-import { createHttpServer, type HttpServer } from '../../src/api/server.ts';
-import { createApi } from '../../src/api/yoga.ts';
-import { workflowReads } from '../../src/domain/queries.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
-import { createTaskDeps } from '../../src/tasks/deps.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { Harness, testEnv, uniqueName, waitFor, waitForJob } from '../helpers/system.ts';
+import { waitFor, waitForJob } from '../helpers/system.ts';
+import { APPROVER, OPERATOR, root, serveDashboard, TOKEN_KEY, VIEWER, type DashboardServer } from './serve.ts';
 
 /**
- * The dashboard (src/dashboard) built with `npm run build`, served by the API's listener
- * (src/api/server.ts, with the handler of src/api/dashboard.ts), driven in headless Chromium against a real API: inline queue, a
- * PostgreSQL ledger of its own, tokens for an operator and a viewer of the same name (a viewer
- * sees only their own jobs, so the viewer shares the operator's name to see anything).
+ * The dashboard, built and served by the API's listener and driven in headless Chromium against a
+ * real API (test/dashboard/serve.ts): its handler, the token prompt, the live pages, the actions.
  */
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const TOKEN_KEY = 'jobgraph.dashboard.token';
-const OPERATOR = 'tok-ops';
-const VIEWER = 'tok-ops-viewer';
-const APPROVER = 'tok-rev';
-/**
- * The one console error a page may show: Chromium logs the 401 with which the API answers a
- * request without a token, which is how the dashboard learns that it must ask for one.
- */
-const EXPECTED_401 = /^Failed to load resource: the server responded with a status of 401/;
 
 /** A raw GET, so that paths like /dashboard/../x reach the server as written. */
 function rawGet(port: number, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -49,79 +30,29 @@ function rawGet(port: number, path: string): Promise<{ status: number; headers: 
 }
 
 describe('dashboard', () => {
-  let database: TestDatabase;
-  let harness: Harness;
+  let dashboard: DashboardServer;
   let system: JobSystem;
-  let http: HttpServer;
   let port: number;
   let base: string;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  const problems: string[] = [];
 
   beforeAll(async () => {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
-    expect(existsSync(join(root, 'dist/dashboard/index.html'))).toBe(true);
-
-    database = await createTestDatabase();
-    harness = new Harness(
-      testEnv({
-        DATABASE_URL: database.url,
-        QUEUE_BACKEND: 'inline',
-        QUEUE_NAME: uniqueName('dash'),
-        API_TOKENS: `ops:${OPERATOR}:operator,ops:${VIEWER}:viewer,rev:${APPROVER}:approver`,
-      }),
-    );
-    system = await harness.start({}, { deps: createTaskDeps({ LLM_CONCURRENCY: 4 }) });
-    http = createHttpServer(createApi(system, workflowReads(system.db.prisma), harness.config(), system.logger), system, system.logger);
-    port = await http.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    dashboard = await serveDashboard();
+    ({ system, port, base } = dashboard);
   }, 120_000);
 
   afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
     // No console errors and no uncaught exceptions on any page of the test.
-    expect(problems.splice(0)).toEqual([]);
+    expect(await dashboard.closePages()).toEqual([]);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await http?.close();
-    await harness?.stopAll();
-    await database?.drop();
+    await dashboard?.close();
   });
 
   /** A fresh browser tab (own sessionStorage), signed in with `token` when given. */
-  async function open(path: string, token?: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
-    contexts.push(context);
-    if (token) await context.addInitScript(([key, value]) => sessionStorage.setItem(key!, value!), [TOKEN_KEY, token]);
-    const page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !EXPECTED_401.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    await page.goto(`${base}${path}`);
-    return page;
-  }
-
-  async function graphql(query: string, variables: Record<string, unknown> = {}, token = OPERATOR): Promise<any> {
-    const response = await fetch(`${base}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: any; errors?: unknown[] };
-    expect(body.errors).toBeUndefined();
-    return body.data;
-  }
-
-  async function enqueue(type: string, input: unknown): Promise<string> {
-    const data = await graphql('mutation($type: String!, $input: JSON!) { enqueueJob(type: $type, input: $input) { job { id } } }', { type, input });
-    return data.enqueueJob.job.id;
-  }
+  const open = (path: string, token?: string): Promise<Page> => dashboard.open(path, token);
+  const graphql = (query: string, variables: Record<string, unknown> = {}, token = OPERATOR): Promise<any> => dashboard.graphql(query, variables, token);
+  const enqueue = (type: string, input: unknown): Promise<string> => dashboard.enqueue(type, input);
 
   const head = (page: Page) => page.locator('section[aria-labelledby="job-title"]');
   const bar = (page: Page) => head(page).getByRole('progressbar', { name: 'Job progress' });

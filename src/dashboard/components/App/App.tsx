@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { api } from '../../api/client.ts';
 import { useApiState } from '../../hooks/useApiState.ts';
@@ -11,15 +11,42 @@ import { Link } from '../Link/Link.tsx';
 import { Overview } from '../Overview/Overview.tsx';
 import { RunDetail } from '../RunDetail/RunDetail.tsx';
 import { RunsPage } from '../RunsPage/RunsPage.tsx';
+import { SchedulesPage } from '../SchedulesPage/SchedulesPage.tsx';
 import { TokenPrompt } from '../TokenPrompt/TokenPrompt.tsx';
 import styles from './App.module.css';
+
+/**
+ * The app's pages: each path's pattern, its name (the page's h1, read by screen readers, and the
+ * window's title) and what it shows; the first match wins. A new page is one more entry here.
+ */
+const PAGES: { path: RegExp; title: string; render: (param: string) => JSX.Element }[] = [
+  { path: /^\/$/, title: 'Overview', render: () => <Overview /> },
+  { path: /^\/jobs$/, title: 'Jobs', render: () => <JobsTable /> },
+  { path: /^\/jobs\/([^/]+)$/, title: 'Job', render: (id) => <JobDetail id={id} /> },
+  { path: /^\/enqueue$/, title: 'Enqueue a job', render: () => <EnqueueForm /> },
+  { path: /^\/runs$/, title: 'Runs', render: () => <RunsPage /> },
+  { path: /^\/runs\/([^/]+)$/, title: 'Run', render: (id) => <RunDetail id={id} /> },
+  { path: /^\/schedules$/, title: 'Schedules', render: () => <SchedulesPage /> },
+];
+
+const NOT_FOUND = {
+  title: 'Not found',
+  render: () => (
+    <section class="panel">
+      <h2>Not found</h2>
+      <p>
+        Nothing here. <Link to="/">Overview</Link>
+      </p>
+    </section>
+  ),
+};
 
 /** The shell: navigation, who we are, whether updates are live, and the page for the URL. */
 export function App() {
   const state = useApiState();
   // Keyed by session: a new token mounts everything afresh, with new queries and subscriptions.
   return state.needsToken ? (
-    <Shell>
+    <Shell title="Sign in">
       <TokenPrompt problem={state.tokenProblem} />
     </Shell>
   ) : <Signed key={state.session} />;
@@ -27,44 +54,43 @@ export function App() {
 
 function Signed() {
   const viewer = useViewerQuery();
+  const { path } = useRoute();
   useEffect(() => api.connect(), []);
+  let page: { title: string; element: JSX.Element } = { title: NOT_FOUND.title, element: NOT_FOUND.render() };
+  for (const { path: pattern, title, render } of PAGES) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    page = { title, element: render(decodeURIComponent(match[1] ?? '')) };
+    break;
+  }
   return (
     <ViewerContext.Provider value={viewer}>
-      <Shell>
-        <Page />
-      </Shell>
+      <Shell title={page.title}>{page.element}</Shell>
     </ViewerContext.Provider>
   );
 }
 
-function Page() {
-  const { path } = useRoute();
-  if (path === '/') return <Overview />;
-  if (path === '/jobs') return <JobsTable />;
-  if (path === '/enqueue') return <EnqueueForm />;
-  if (path === '/runs') return <RunsPage />;
-  const run = /^\/runs\/([^/]+)$/.exec(path);
-  if (run) return <RunDetail id={decodeURIComponent(run[1]!)} />;
-  const job = /^\/jobs\/([^/]+)$/.exec(path);
-  if (job) return <JobDetail id={decodeURIComponent(job[1]!)} />;
-  return (
-    <section class="panel">
-      <h2>Not found</h2>
-      <p>
-        Nothing here. <Link to="/">Overview</Link>
-      </p>
-    </section>
-  );
-}
-
-function Shell({ children }: { children: ComponentChildren }) {
+function Shell({ title, children }: { title: string; children: ComponentChildren }) {
   const { path } = useRoute();
   const state = useApiState();
   const { canOperate } = useViewer();
-  const section = path === '/' ? 'overview' : path.startsWith('/jobs') ? 'jobs' : path.startsWith('/runs') ? 'runs' : path === '/enqueue' ? 'enqueue' : '';
+  useEffect(() => {
+    document.title = `${title} · jobgraph`;
+  }, [title]);
+  const section = path === '/' ? 'overview' : path.startsWith('/jobs') ? 'jobs' : path.startsWith('/runs') ? 'runs' : path === '/schedules' ? 'schedules' : path === '/enqueue' ? 'enqueue' : '';
   const current = (name: string) => (section === name ? 'page' : undefined);
   return (
     <>
+      <a
+        href="#main"
+        class={styles.skip}
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <header class={styles.header}>
         <Link to="/" class={styles.brand}>
           jobgraph
@@ -79,6 +105,9 @@ function Shell({ children }: { children: ComponentChildren }) {
           <Link to="/runs" aria-current={current('runs')}>
             Runs
           </Link>
+          <Link to="/schedules" aria-current={current('schedules')}>
+            Schedules
+          </Link>
           {canOperate && (
             <Link to="/enqueue" aria-current={current('enqueue')}>
               Enqueue
@@ -86,7 +115,7 @@ function Shell({ children }: { children: ComponentChildren }) {
           )}
         </nav>
         <div class={styles.status}>
-          <span class={state.live ? styles.live : styles.offline} title="Subscriptions over WebSocket">
+          <span class={state.live ? styles.live : styles.offline} title="Subscriptions over WebSocket" role="status">
             {state.live ? '● live' : '○ connecting'}
           </span>
           <ViewerName />
@@ -97,7 +126,10 @@ function Shell({ children }: { children: ComponentChildren }) {
           )}
         </div>
       </header>
-      <main class={styles.main}>{children}</main>
+      <main id="main" class={styles.main} tabIndex={-1}>
+        <h1 class="visually-hidden">{title}</h1>
+        {children}
+      </main>
     </>
   );
 }

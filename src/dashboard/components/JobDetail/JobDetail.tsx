@@ -174,13 +174,14 @@ function Timeline({ events }: { events: JobEvent[] }) {
   const shown = showProgress ? events : events.filter((event) => event.kind !== 'PROGRESS');
   return (
     <section class="panel" aria-labelledby="timeline-title">
-      <h2 id="timeline-title">
-        Timeline
+      <div class={styles.timelineHead}>
+        <h2 id="timeline-title">Timeline</h2>
         <label class={styles.toggle}>
           <input type="checkbox" checked={showProgress} onChange={(event) => setShowProgress(event.currentTarget.checked)} /> progress events
         </label>
-      </h2>
-      <ol class={styles.timeline} aria-label="Job events">
+      </div>
+      {/* The list scrolls (max-height): it takes the focus, so the keyboard scrolls it too. */}
+      <ol class={styles.timeline} aria-label="Job events" tabIndex={0}>
         {shown.map((event) => (
           <li key={event.seq} data-kind={event.kind}>
             <span class={styles.seq}>{event.seq}</span>

@@ -53,10 +53,10 @@ export function Overview() {
         <table>
           <thead>
             <tr>
-              <th>backend</th>
-              <th>state</th>
-              <th>detail</th>
-              <th class={styles.num}>latency</th>
+              <th scope="col">backend</th>
+              <th scope="col">state</th>
+              <th scope="col">detail</th>
+              <th scope="col" class={styles.num}>latency</th>
             </tr>
           </thead>
           <tbody>
@@ -104,12 +104,12 @@ function Workers({ info, fetchedAt, onRefresh }: { info: QueueInfo; fetchedAt: n
         <table>
           <thead>
             <tr>
-              <th>worker</th>
-              <th>host</th>
-              <th>backend</th>
-              <th class={styles.num}>running</th>
-              <th class={styles.num}>concurrency</th>
-              <th class={styles.num}>heartbeat age</th>
+              <th scope="col">worker</th>
+              <th scope="col">host</th>
+              <th scope="col">backend</th>
+              <th scope="col" class={styles.num}>running</th>
+              <th scope="col" class={styles.num}>concurrency</th>
+              <th scope="col" class={styles.num}>heartbeat age</th>
             </tr>
           </thead>
           <tbody>
@@ -168,9 +168,9 @@ function JobCounts({ info }: { info: QueueInfo }) {
         <table aria-label="Jobs per task and status">
           <thead>
             <tr>
-              <th>task</th>
+              <th scope="col">task</th>
               {JOB_STATUSES.map((status) => (
-                <th key={status} class={styles.num}>
+                <th scope="col" key={status} class={styles.num}>
                   {status.toLowerCase()}
                 </th>
               ))}
@@ -207,12 +207,12 @@ function Limits({ limits }: { limits: Limit[] }) {
       <table aria-label="Shared limits">
         <thead>
           <tr>
-            <th>limit</th>
-            <th>requests</th>
-            <th>tokens</th>
-            <th>at once</th>
-            <th class={styles.num}>waiting</th>
-            <th>state</th>
+            <th scope="col">limit</th>
+            <th scope="col">requests</th>
+            <th scope="col">tokens</th>
+            <th scope="col">at once</th>
+            <th scope="col" class={styles.num}>waiting</th>
+            <th scope="col">state</th>
           </tr>
         </thead>
         <tbody>

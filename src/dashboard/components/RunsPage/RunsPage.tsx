@@ -124,7 +124,7 @@ function StartForm() {
     <section class="panel" aria-labelledby="start-title">
       <h2 id="start-title">Test a report</h2>
       <p>Planning, scoping and its sign-off, samples, profiling, the tests and their sign-off, as one run.</p>
-      <form class={styles.form} onSubmit={(event) => void start(event)}>
+      <form class="field-row" onSubmit={(event) => void start(event)}>
         <label>
           Report
           <select value={form.reportId} onChange={field('reportId')} required>

@@ -60,11 +60,11 @@ export function ThroughputChart({ buckets }: { buckets: Bucket[] }) {
       </svg>
       <figcaption class={styles.legend}>
         <span>
-          <span class={`${styles.swatch} ${styles.swatchOk}`} />
+          <span class={`${styles.swatch} ${styles.swatchOk}`} aria-hidden="true" />
           completed {completed}
         </span>
         <span>
-          <span class={`${styles.swatch} ${styles.swatchBad}`} />
+          <span class={`${styles.swatch} ${styles.swatchBad}`} aria-hidden="true" />
           failed {failed}
         </span>
         <span>per minute, last 60 minutes</span>
