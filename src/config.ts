@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parsePeriod } from './lib/duration.ts';
 import { parseLimitsSetting } from './lib/limits-setting.ts';
+import { LOG_FORMATS } from './lib/logger.ts';
 import { BACKEND_NAMES } from './adapters/backends.ts';
 
 /**
@@ -98,6 +99,12 @@ const configSchema = z.object({
    * ended the job; the sweep covers every other case).
    */
   RUN_SWEEP_INTERVAL_MS: intFrom(50).default(5_000),
+  /** Fire schedules from this process (every process may: each tick makes one job however many do). */
+  SCHEDULER: booleanString.default(true),
+  /** How often a process looks for due schedules at least; it also wakes at the soonest tick. */
+  SCHEDULER_POLL_MS: intFrom(50).default(1_000),
+  /** A tick fired later than this after its time was missed (see a schedule's catchUp). */
+  SCHEDULE_GRACE_MS: intFrom(0).default(60_000),
   /** An OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM); unset: the offline heuristic. */
   LLM_BASE_URL: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
   LLM_API_KEY: z.string().optional(),
@@ -121,6 +128,8 @@ const configSchema = z.object({
     })
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: pino-pretty's lines when stdout is a terminal, JSON otherwise; `json` or `pretty` force one. */
+  LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
   PORT: intFrom(0).max(65_535).default(4000),
   /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */
   API_TOKENS: z

@@ -8,20 +8,24 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
+import { startTelemetry } from './lib/telemetry.ts';
 import { SupervisedProcess } from './lib/supervisor.ts';
 import type { JobSystem } from './jobs/system.ts';
 
 // Node keeps what it compiled of the sources for the next start (and for the processes below).
 enableCompileCache();
 const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL);
+const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
 const children: SupervisedProcess[] = [];
 try {
+  // Traces, when the OTEL_* variables ask for them; before anything starts. The worker process,
+  // given the same variables, reports as jobgraph-worker.
+  const telemetry = await startTelemetry({ serviceName: 'jobgraph-api', logger });
   // The processes `npm start` supervises share its environment, plus the embedded ledger's URL.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: getCompileCacheDir() };
   // The ledger process first: PGlite takes a second to open, and the API's modules load meanwhile.
   const ledgerUrl = config.WORKER_IN_PROCESS && !config.DATABASE_URL ? startLedger(childEnv) : undefined;
-  const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits }, { createTaskDeps }] = await Promise.all([
+  const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits, appSchedules }, { createTaskDeps }] = await Promise.all([
     import('./api/server.ts'),
     import('./api/yoga.ts'),
     import('./api/metrics.ts'),
@@ -36,7 +40,7 @@ try {
   // The worker starts beside the API; jobs accepted before it is up wait in the ledger.
   const workerStarted = config.WORKER_IN_PROCESS ? startWorker(childEnv) : Promise.resolve();
   workerStarted.catch(() => {}); // awaited below, once the API listens
-  const system = await JobSystem.start({ config: apiConfig, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, deps: createTaskDeps(config), worker: false });
+  const system = await JobSystem.start({ config: apiConfig, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, schedules: appSchedules, deps: createTaskDeps(config), worker: false });
   const metrics = createMetrics(system, config, logger);
   const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger, { metrics }), system, logger);
   const port = await http.listen(config.PORT);
@@ -46,6 +50,7 @@ try {
     await stopChildren(['worker']);
     await system.stop();
     await stopChildren(['ledger']);
+    await telemetry?.shutdown();
   }, logger);
   await seedOnFirstEmbeddedStart(system, logger);
   await workerStarted;

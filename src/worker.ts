@@ -7,17 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
 import { loadConfig } from './config.ts';
 import { JobSystem } from './jobs/system.ts';
-import { appLimits, appWorkflows, createTaskRegistry } from './tasks/registry.ts';
+import { appLimits, appSchedules, appWorkflows, createTaskRegistry } from './tasks/registry.ts';
 import { createTaskDeps } from './tasks/deps.ts';
 import { createLogger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
+import { startTelemetry } from './lib/telemetry.ts';
 import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 
 /** Under `npm start`, a worker that a job grew past this is replaced (see WORKER_MAX_MEMORY_MB). */
 const SUPERVISED_MAX_MEMORY_MB = 384;
 
 const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL);
+const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
 if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
   // The embedded ledger belongs to the one process that opened it (`npm start`): a worker beside
   // it would see no jobs, or a ledger of its own.
@@ -28,13 +29,16 @@ if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
   process.exit(1);
 }
 try {
-  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, deps: createTaskDeps(config), worker: true, killWhenStuck: true });
+  // Traces, when the OTEL_* variables ask for them; before anything starts.
+  const telemetry = await startTelemetry({ serviceName: 'jobgraph-worker', logger });
+  const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, schedules: appSchedules, deps: createTaskDeps(config), worker: true, killWhenStuck: true });
   // Outcomes, retries and durations are counted where jobs run: a worker serves them itself.
   const metricsServer = config.METRICS_PORT === undefined ? undefined : await serveMetrics(createMetrics(system, config, logger), config.METRICS_PORT);
   if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'worker metrics on /metrics');
   const stop = async () => {
     metricsServer?.close();
     await system.stop();
+    await telemetry?.shutdown();
   };
   // Under `npm start` the parent orders the stop (SIGTERM), after its listener closed and before
   // the ledger does: the terminal's Ctrl-C, sent to the whole process group, is left to it.

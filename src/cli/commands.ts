@@ -1,18 +1,26 @@
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from './api.ts';
 import { intOption, positionals, stringOption, type CommandSpec, type Parsed } from './args.ts';
 import { createProgressView, JOB_STATUSES, outcomeLines, percent, table, timestamp, type JobStatus } from './display.ts';
 import { EXIT, UsageError } from './errors.ts';
-import { MAX_DELAY_MS, PRIORITY_RANGE } from '../jobs/enqueue-options.ts';
+import { MAX_DELAY_MS, MAX_TAGS, PRIORITY_RANGE } from '../jobs/enqueue-options.ts';
+import { BULK_LIMIT } from '../jobs/job-filter.ts';
 import {
   CANCEL_JOB,
+  CANCEL_JOBS,
   ENQUEUE_JOB,
   LIST_JOBS,
   LIST_TASKS,
   RETRY_JOB,
+  RETRY_JOBS,
+  type BulkAnswer,
   type CancelJobData,
+  type CancelJobsData,
+  type JobFilterInput,
+  type RetryJobsData,
   type EnqueueJobData,
   type JobsData,
   type JobView,
@@ -21,6 +29,7 @@ import {
 } from './operations.ts';
 import { followJob } from './watch.ts';
 import { runCommand } from './run-command.ts';
+import { scheduleCommand } from './schedule-command.ts';
 
 /** What a command works with: the API, the output mode, and where to write. */
 export interface Context {
@@ -49,6 +58,7 @@ const enqueue: Command = {
     'idempotency-key': { type: 'string', value: 'K', help: 'a second enqueue with the same key returns the first job' },
     'delay-ms': { type: 'string', value: 'N', help: 'run it no sooner than N ms from now' },
     priority: { type: 'string', value: 'P', help: `from ${PRIORITY_RANGE.min} to ${PRIORITY_RANGE.max}, higher first (a negative one as --priority=-5)` },
+    tag: { type: 'string', multiple: true, value: 'T', help: `a label to find it by (jobs --tag T), besides its task's; repeat for more (at most ${MAX_TAGS})` },
     watch: { type: 'boolean', help: 'follow it with a progress bar until it ends; exit 1 unless it COMPLETED' },
   },
   details: [
@@ -58,13 +68,14 @@ const enqueue: Command = {
   ].join('\n'),
   async run(ctx, parsed) {
     const [type] = positionals(parsed, ['task'], 'enqueue');
-    const input = await readInput(stringOption(parsed, 'input') ?? '{}');
+    const input = await readInput(stringOption(parsed, 'input') ?? '{}', 'enqueue');
     const variables = {
       type,
       input,
       idempotencyKey: stringOption(parsed, 'idempotency-key'),
       delayMs: intOption(parsed, 'delay-ms', 0, MAX_DELAY_MS, 'enqueue'),
       priority: intOption(parsed, 'priority', PRIORITY_RANGE.min, PRIORITY_RANGE.max, 'enqueue'),
+      tags: tags(parsed),
     };
     const { enqueueJob } = await ctx.api.request<EnqueueJobData>(ENQUEUE_JOB, variables);
     const { job, deduplicated } = enqueueJob;
@@ -80,7 +91,7 @@ const enqueue: Command = {
 };
 
 /** The --input value: JSON, or `@path` to read it from a file, or `-` from stdin. */
-async function readInput(raw: string): Promise<unknown> {
+async function readInput(raw: string, command: string): Promise<unknown> {
   let source = raw;
   let from = '--input';
   try {
@@ -92,12 +103,12 @@ async function readInput(raw: string): Promise<unknown> {
       from = `--input ${raw}`;
     }
   } catch (error) {
-    throw new UsageError(`${from}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'enqueue');
+    throw new UsageError(`${from}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, command);
   }
   try {
     return JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`${from} is not valid JSON: ${(error as Error).message}`, 'enqueue');
+    throw new UsageError(`${from} is not valid JSON: ${(error as Error).message}`, command);
   }
 }
 
@@ -146,16 +157,19 @@ const jobs: Command = {
   args: '',
   summary: 'List jobs, newest first (yours, or every job with an admin token).',
   options: {
-    status: { type: 'string', multiple: true, value: 'S', help: `only these statuses, comma-separated or repeated: ${JOB_STATUSES.join(', ')}` },
-    task: { type: 'string', value: 'T', help: 'only jobs of this task' },
+    ...filterOptions('only'),
     first: { type: 'string', value: 'N', help: 'how many, from 1 to 200 (default: 20)' },
   },
+  details: [
+    'Examples:',
+    '  jobgraph jobs --tag report:<id>                       every job of one report',
+    `  jobgraph jobs --input '{"datasetId":"<id>"}' --status FAILED`,
+  ].join('\n'),
   async run(ctx, parsed) {
     positionals(parsed, [], 'jobs');
     const variables = {
       first: intOption(parsed, 'first', 1, 200, 'jobs') ?? 20,
-      status: statuses(parsed),
-      type: stringOption(parsed, 'task'),
+      filter: await filterFrom(parsed, 'jobs'),
     };
     const { jobs } = await ctx.api.request<JobsData>(LIST_JOBS, variables);
     if (ctx.json) {
@@ -171,13 +185,38 @@ const jobs: Command = {
   },
 };
 
-function statuses(parsed: Parsed): JobStatus[] | undefined {
+function statuses(parsed: Parsed, command: string): JobStatus[] | undefined {
   const raw = parsed.values.status as string[] | undefined;
   if (!raw?.length) return undefined;
   const wanted = raw.flatMap((value) => value.split(',')).map((value) => value.trim().toUpperCase()).filter(Boolean);
   const unknown = wanted.filter((value) => !(JOB_STATUSES as readonly string[]).includes(value));
-  if (unknown.length) throw new UsageError(`--status ${unknown.join(',')}: not a status; one of ${JOB_STATUSES.join(', ')}`, 'jobs');
+  if (unknown.length) throw new UsageError(`--status ${unknown.join(',')}: not a status; one of ${JOB_STATUSES.join(', ')}`, command);
   return wanted as JobStatus[];
+}
+
+const tags = (parsed: Parsed) => (parsed.values.tag as string[] | undefined)?.filter(Boolean);
+
+/** The options that choose jobs, for `jobs` (to list them) and `cancel`, `retry` (to act on them). */
+function filterOptions(verb: string): Command['options'] {
+  return {
+    status: { type: 'string', multiple: true, value: 'S', help: `${verb} jobs in these statuses, comma-separated or repeated: ${JOB_STATUSES.join(', ')}` },
+    task: { type: 'string', value: 'T', help: `${verb} jobs of this task` },
+    tag: { type: 'string', multiple: true, value: 'T', help: `${verb} jobs with this tag (report:<id>); repeated: with every one of them` },
+    input: { type: 'string', value: "'{…}'", help: `${verb} jobs whose input contains this JSON object, e.g. '{"reportId":"…"}' (@file reads a file)` },
+  };
+}
+
+/** The JobFilter of the filter options given (status, task, tag, input). */
+async function filterFrom(parsed: Parsed, command: string): Promise<JobFilterInput> {
+  const raw = stringOption(parsed, 'input');
+  const input = raw === undefined ? undefined : await readInput(raw, command);
+  if (input !== undefined && (input === null || typeof input !== 'object' || Array.isArray(input))) {
+    throw new UsageError(`--input must be a JSON object, e.g. '{"reportId":"…"}'`, command);
+  }
+  const status = statuses(parsed, command);
+  const type = stringOption(parsed, 'task');
+  const tagged = tags(parsed);
+  return { ...(status ? { status } : {}), ...(type ? { type } : {}), ...(tagged?.length ? { tags: tagged } : {}), ...(input ? { input } : {}) };
 }
 
 // ── cancel, retry ──
@@ -187,12 +226,16 @@ const CANCEL_WAIT_MS = 30_000;
 
 const cancel: Command = {
   name: 'cancel',
-  args: '<id>',
-  summary: 'Cancel a job and print its new status: a waiting job at once, a running one once its worker has stopped it.',
+  args: '<id> | <filter>',
+  summary: 'Cancel a job and print its new status (a running one once its worker has stopped it); or every job a filter matches.',
   options: {
     'no-wait': { type: 'boolean', help: 'print CANCELLING for a running job instead of waiting for CANCELLED' },
+    ...bulkOptions('cancel'),
   },
+  details: bulkDetails('cancel', 'QUEUED, RETRYING and RUNNING'),
   async run(ctx, parsed) {
+    if (parsed.positionals.length === 0) return bulk(ctx, parsed, 'cancel');
+    noFilter(parsed, 'cancel');
     const [id] = positionals(parsed, ['id'], 'cancel');
     let { cancelJob: job }: { cancelJob: JobView } = await ctx.api.request<CancelJobData>(CANCEL_JOB, { id });
     if (job.status === 'CANCELLING' && !parsed.values['no-wait']) {
@@ -211,12 +254,16 @@ const cancel: Command = {
 
 const retry: Command = {
   name: 'retry',
-  args: '<id>',
-  summary: 'Run a FAILED or CANCELLED job again as a new attempt; print its new status.',
+  args: '<id> | <filter>',
+  summary: 'Run a FAILED or CANCELLED job again as a new attempt and print its new status; or every one a filter matches.',
   options: {
     watch: { type: 'boolean', help: 'then follow it as `jobgraph watch` does (and exit as it does)' },
+    ...bulkOptions('retry'),
   },
+  details: bulkDetails('retry', 'FAILED and CANCELLED'),
   async run(ctx, parsed) {
+    if (parsed.positionals.length === 0) return bulk(ctx, parsed, 'retry');
+    noFilter(parsed, 'retry');
     const [id] = positionals(parsed, ['id'], 'retry');
     const { retryJob } = await ctx.api.request<RetryJobData>(RETRY_JOB, { id });
     if (parsed.values.watch) {
@@ -228,6 +275,87 @@ const retry: Command = {
     return EXIT.ok;
   },
 };
+
+// ── bulk cancel, retry ──
+
+const BULK_FLAGS = ['status', 'task', 'tag', 'input', 'limit', 'all', 'yes', 'dry-run'] as const;
+
+function bulkOptions(action: 'cancel' | 'retry'): Command['options'] {
+  return {
+    ...filterOptions(action),
+    limit: { type: 'string', value: 'N', help: `at most N jobs, newest first, from 1 to ${BULK_LIMIT.max} (default: ${BULK_LIMIT.default})` },
+    all: { type: 'boolean', help: 'allow a filter with no --task, --tag or --input (every job of its statuses)' },
+    yes: { type: 'boolean', help: 'do not ask: act on what matches (needed when stdin is not a terminal)' },
+    'dry-run': { type: 'boolean', help: 'print the ids of the jobs it would act on, and do nothing' },
+  };
+}
+
+function bulkDetails(action: 'cancel' | 'retry', statuses: string): string {
+  return [
+    `With a filter instead of an id: ${action} the ${statuses} jobs it matches (yours; everyone's with an admin token),`,
+    `at most --limit of them, each as \`jobgraph ${action} <id>\` would, its history saying who and "in a bulk ${action}".`,
+    'It first says how many match and asks (or takes --yes), then acts on exactly those; if more match, run it again.',
+    'Examples:',
+    `  jobgraph ${action} --tag report:<id> --yes`,
+    `  jobgraph ${action} --task demo.countWords --status ${action === 'retry' ? 'FAILED' : 'QUEUED'} --limit 500 --dry-run`,
+    `  jobgraph ${action} --status ${action === 'retry' ? 'FAILED' : 'QUEUED'} --all --yes        every one of them (a filter of only statuses needs --all)`,
+    'With --json: the answer (matched, matchedIds, acted, ids, hasMore).',
+  ].join('\n');
+}
+
+/** A single cancel or retry takes no filter options. */
+function noFilter(parsed: Parsed, action: 'cancel' | 'retry'): void {
+  const given = BULK_FLAGS.filter((flag) => parsed.values[flag] !== undefined);
+  if (given.length) throw new UsageError(`${action} <id> acts on one job: leave out ${given.map((flag) => `--${flag}`).join(', ')}, or the id to act on a filter`, action);
+}
+
+/**
+ * A bulk cancel or retry: a dry run says which jobs match (at most --limit), the person confirms
+ * (or --yes), then the action is sent for exactly those ids with the same filter, so a job that
+ * started to match meanwhile is not touched, and one that stopped matching is left alone.
+ */
+async function bulk(ctx: Context, parsed: Parsed, action: 'cancel' | 'retry'): Promise<number> {
+  if (parsed.values.watch) throw new UsageError('--watch follows one job: give its id', action);
+  const filter = await filterFrom(parsed, action);
+  const all = parsed.values.all === true;
+  const narrowed = Boolean(filter.type || filter.tags?.length || (filter.input && Object.keys(filter.input).length));
+  if (!narrowed && !all) {
+    const which = filter.status?.length ? `every ${filter.status.join('/')} job` : `every job a ${action} applies to`;
+    throw new UsageError(`give <id>, or a filter: --task, --tag or --input (or --all for ${which})`, action);
+  }
+  const limit = intOption(parsed, 'limit', 1, BULK_LIMIT.max, action) ?? BULK_LIMIT.default;
+  const send = async (variables: { filter: JobFilterInput; limit: number; all: boolean; dryRun: boolean }): Promise<BulkAnswer> =>
+    action === 'cancel'
+      ? (await ctx.api.request<CancelJobsData>(CANCEL_JOBS, variables)).cancelJobs
+      : (await ctx.api.request<RetryJobsData>(RETRY_JOBS, variables)).retryJobs;
+  const preview = await send({ filter, limit, all, dryRun: true });
+  const more = preview.hasMore ? ` (more match beyond these ${preview.matched}: run it again for them)` : '';
+  const count = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
+  if (parsed.values['dry-run'] || preview.matched === 0) {
+    if (ctx.json) printJson(ctx, preview);
+    else for (const id of preview.matchedIds) ctx.out(id);
+    ctx.err(`${count(preview.matched)} to ${action}${more}${parsed.values['dry-run'] ? '; nothing done (--dry-run)' : ''}`);
+    return EXIT.ok;
+  }
+  if (!parsed.values.yes) {
+    if (!process.stdin.isTTY) throw new UsageError(`${count(preview.matched)} match; add --yes to ${action} them (or --dry-run to list them)`, action);
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await prompt.question(`${action} ${count(preview.matched)}${more}? [y/N] `).finally(() => prompt.close());
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      ctx.err('nothing done');
+      return EXIT.ok;
+    }
+  }
+  const done = await send({ filter: { ...filter, ids: preview.matchedIds }, limit, all, dryRun: false });
+  if (ctx.json) printJson(ctx, { ...done, hasMore: preview.hasMore });
+  else {
+    const past = action === 'cancel' ? 'cancelled' : 'retried';
+    const left = preview.matched - done.acted;
+    ctx.out(`${past} ${done.acted} of ${count(preview.matched)}${left ? ` (${left} had moved on meanwhile and were left alone)` : ''}`);
+  }
+  if (preview.hasMore) ctx.err(`more jobs match: run it again for the next ${limit}`);
+  return EXIT.ok;
+}
 
 // ── tasks ──
 
@@ -249,4 +377,4 @@ const tasks: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks, runCommand];
+export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks, runCommand, scheduleCommand];

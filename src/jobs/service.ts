@@ -6,11 +6,16 @@ import type { JobChange } from '../events/messages.ts';
 import type { BackendName, ProbeResult, QueueCounts } from '../adapters/types.ts';
 import type { BusTransport } from '../events/bus.ts';
 import type { DispatcherStatus } from './dispatcher.ts';
-import type { Change, Job, JobEvent, JobListFilter, RetentionSummary, ThroughputRow, WorkerRow } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobFilter, JobListFilter, RetentionSummary, ThroughputRow, WorkerRow } from './ledger/index.ts';
+import type { BulkOptions, BulkResult } from './job-filter.ts';
 import type { JobStatus } from './states.ts';
 import type { TaskCatalog } from './task-registry.ts';
 import type { RunService } from './runs/runs.ts';
 import type { Limits } from './limits/limits.ts';
+import type { Schedules } from './schedules/schedules.ts';
+
+/** Schedules as a client may read and change them. */
+export type ScheduleService = Pick<Schedules, 'list' | 'get' | 'create' | 'pause' | 'resume' | 'delete' | 'nextTicks' | 'jobs'>;
 
 /** The shared limits as a client may see and steer them. */
 export type LimitService = Pick<Limits, 'states' | 'resume' | 'onWait' | 'has'>;
@@ -62,6 +67,8 @@ export interface JobService {
   readonly runs: RunService;
   /** Shared limits: what each allows, what is taken, paused until, who waits; an operator may lift a pause. */
   readonly limits: LimitService;
+  /** Recurring jobs: cron in a time zone, one job per tick however many processes run. */
+  readonly schedules: ScheduleService;
 
   // ── jobs ──
   /** Validates the input against the task, records the job and hands it to a queue. */
@@ -75,6 +82,15 @@ export interface JobService {
   cancel(jobId: string, by?: string | null): Promise<Job>;
   /** Runs a FAILED or CANCELLED job again as a new attempt, with a fresh retry budget. */
   retry(jobId: string, by?: string | null): Promise<Job>;
+  /**
+   * Cancels, as `cancel` does each one, a batch of the jobs matching `filter` that a cancel
+   * applies to (QUEUED, RETRYING, RUNNING): at most `opts.limit`, newest first; `hasMore` says
+   * to call again. Each job's history says who, in a bulk cancel. A filter that narrows by no
+   * ids, task, phase, tags or input is refused (InvalidInputError) unless `opts.all` (job-filter.ts).
+   */
+  cancelJobs(filter: JobFilter, opts?: BulkOptions): Promise<BulkResult>;
+  /** The same for retry, over the FAILED and CANCELLED jobs matching `filter`. */
+  retryJobs(filter: JobFilter, opts?: BulkOptions): Promise<BulkResult>;
 
   // ── reads ──
   getJob(jobId: string): Promise<Job | undefined>;
@@ -83,6 +99,8 @@ export interface JobService {
   queueInfo(): Promise<QueueInfo>;
   /** Jobs that ended per minute and status over the last `minutes` minutes (pruned jobs included). */
   throughput(minutes: number): Promise<ThroughputRow[]>;
+  /** Per task, how long its oldest waiting job has been due, in seconds; tasks with none due are absent. */
+  oldestWaiting(): Promise<{ type: string; seconds: number }[]>;
   /** Every job change this process hears of, from any process; returns the unsubscribe. */
   onJobChange(listener: (change: JobChange) => void): () => void;
   /**

@@ -27,6 +27,8 @@ import type { TaskDeps } from './task.ts';
 import { WorkflowRegistry, type AnyWorkflow } from './runs/workflow.ts';
 import { applyOverrides, type LimitDefinition } from './limits/definition.ts';
 import { Limits } from './limits/limits.ts';
+import type { ScheduleDefinition } from './schedules/definition.ts';
+import type { SchedulerOptions } from './schedules/scheduler.ts';
 
 /** What the core offers the application's collaborators (ctx.deps) when it makes them. */
 export interface CoreServices {
@@ -57,12 +59,16 @@ export interface JobSystemOptions {
   tuning?: AdapterTuning;
   /** The workflows this process knows (src/tasks: appWorkflows); their steps' tasks must be in `registry`. */
   workflows?: readonly AnyWorkflow[];
+  /** The schedules defined in code (src/tasks: appSchedules), written to the ledger at startup. */
+  schedules?: readonly ScheduleDefinition[];
+  /** The scheduler's clock and a hook after a tick's enqueue (tests); `start: false` keeps it from firing on its own. */
+  scheduler?: Pick<SchedulerOptions, 'now' | 'afterEnqueue'> & { start?: boolean };
 }
 
 /** Opens the ledger, chooses the backend and starts this process's parts; JobSystem.start makes the service of them. */
 export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemParts> {
   const { config } = opts;
-  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
   const { registry } = opts;
   const worker = opts.worker ?? config.WORKER_IN_PROCESS;
   // Before anything opens: a workflow naming a task this process does not know, or a task naming
@@ -204,7 +210,10 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       { backend: primary.name, ledger: db.kind, queue: queueName, eventBus: bus.transport, worker, workerId },
       'jobgraph started',
     );
-    return { config, logger, registry, workflows, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, limits, localChanges };
+    return {
+      config, logger, registry, workflows, db, ledger, bus, selection, dispatcher, fallback, executor, reaper, pruner, workerId, queueName, deps, limits, localChanges,
+      scheduler: opts.scheduler ?? {},
+    };
   } catch (error) {
     for (const step of cleanup) await step().catch(() => {});
     throw error;

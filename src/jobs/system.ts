@@ -7,13 +7,16 @@ import { describeIssues, fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 import { errorText } from '../lib/errors.ts';
 import { formatPeriod, parsePeriod } from '../lib/duration.ts';
+import { currentTraceparent, SpanKind, withSpan, type Span } from '../lib/tracing.ts';
+import { enqueueAttributes } from './tracing.ts';
 import type { QueueAdapter } from '../adapters/types.ts';
 import type { BackendSelection } from './backend-selection.ts';
 import { backendOf, type Dispatcher } from './dispatcher.ts';
 import { optionIssues } from './enqueue-options.ts';
-import { InvalidInputError, UnknownTaskError } from './errors.ts';
+import { IllegalTransitionError, InvalidInputError, JobNotFoundError, UnknownTaskError } from './errors.ts';
+import { BULK_LIMIT, bulkIssues, type BulkOptions, type BulkResult } from './job-filter.ts';
 import type { Executor } from './executor.ts';
-import type { Change, Job, JobEvent, JobListFilter, Ledger, NewJob, ThroughputRow } from './ledger/index.ts';
+import type { Change, Job, JobEvent, JobFilter, JobListFilter, Ledger, NewJob, ThroughputRow } from './ledger/index.ts';
 import type { Pruner } from './pruner.ts';
 import type { Reaper } from './reaper.ts';
 import type { EnqueueItem, EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
@@ -24,11 +27,16 @@ import type { LocalChanges } from './local-changes.ts';
 import { RunAdvancer } from './runs/advancer.ts';
 import { Runs } from './runs/runs.ts';
 import type { WorkflowRegistry } from './runs/workflow.ts';
-import { isTerminal } from './states.ts';
+import { isTerminal, sourcesOf } from './states.ts';
 import type { Limits } from './limits/limits.ts';
+import { Scheduler, type SchedulerOptions } from './schedules/scheduler.ts';
+import { Schedules } from './schedules/schedules.ts';
 
 export type { EnqueueOptions, JobService, QueueInfo, Readiness } from './service.ts';
 export type { JobSystemOptions } from './start.ts';
+
+/** How many jobs of a bulk action are changed at once (each as its single action, a few statements). */
+const BULK_IN_FLIGHT = 4;
 
 /** What startJobSystem wires together. */
 export interface JobSystemParts {
@@ -50,6 +58,8 @@ export interface JobSystemParts {
   deps: TaskDeps;
   limits: Limits;
   localChanges: LocalChanges;
+  /** The scheduler's clock and hook (tests), and whether it fires on its own. */
+  scheduler: Pick<SchedulerOptions, 'now' | 'afterEnqueue'> & { start?: boolean };
 }
 
 /**
@@ -88,6 +98,11 @@ export class JobSystem implements JobService {
   /** Moves runs forward (and sweeps them); the service's actions use it, tests may too. */
   readonly advancer: RunAdvancer;
   readonly #stopRunNudges: () => void;
+  /** Fires due schedules (every process may: one job per tick). */
+  readonly scheduler: Scheduler;
+  /** Schedules: in code, made at run time, paused, resumed, deleted. */
+  readonly schedules: Schedules;
+  readonly #startScheduler: boolean;
 
   /** Made of the parts startJobSystem (start.ts) wires. */
   constructor(parts: JobSystemParts) {
@@ -126,6 +141,25 @@ export class JobSystem implements JobService {
       check: async (workflow, input) => (workflow.check ? workflow.check(input, { db: parts.db.prisma, deps: parts.deps }) : []),
       listen: (listener) => bus.onRunChange(listener),
     });
+    this.scheduler = new Scheduler({
+      ledger: parts.ledger.schedules,
+      logger: parts.logger.child({ component: 'scheduler' }),
+      enqueue: (task, input, opts) => this.enqueue(task, input, opts),
+      pollMs: parts.config.SCHEDULER_POLL_MS,
+      graceMs: parts.config.SCHEDULE_GRACE_MS,
+      ...parts.scheduler,
+    });
+    this.#startScheduler = parts.config.SCHEDULER && parts.scheduler.start !== false;
+    this.schedules = new Schedules({
+      ledger: parts.ledger.schedules,
+      scheduler: this.scheduler,
+      check: async (task, input) => {
+        const prepared = await this.#prepare(task, input, {});
+        if (!('issues' in prepared)) return [];
+        return prepared.issues.map((issue) => ({ ...issue, path: prepared.in === 'type' ? ['task'] : [prepared.in, ...issue.path] }));
+      },
+      ...(parts.scheduler.now ? { now: parts.scheduler.now } : {}),
+    });
     // A step's job that this process ended moves its run now; any other case is the run sweep's.
     this.#stopRunNudges = parts.localChanges.add((change) => {
       if (change.job.runId && isTerminal(change.job.status)) this.advancer.nudge(change.job.runId);
@@ -136,6 +170,13 @@ export class JobSystem implements JobService {
   static async start(opts: JobSystemOptions): Promise<JobSystem> {
     const system = new JobSystem(await startJobSystem(opts));
     system.advancer.start();
+    try {
+      await system.schedules.syncCode(opts.schedules ?? []);
+    } catch (error) {
+      await system.stop();
+      throw error;
+    }
+    if (system.#startScheduler) system.scheduler.start();
     return system;
   }
 
@@ -147,7 +188,18 @@ export class JobSystem implements JobService {
 
   /** Validates the input against the task, records the job and hands it to a queue. */
   async enqueue(type: string, input: unknown, opts: EnqueueOptions = {}): Promise<{ job: Job; deduplicated: boolean }> {
-    return this.#created(await this.ledger.transitions.createJob(await this.#prepareOrThrow(type, input, opts)));
+    // Prepared inside its span: the job carries the span's traceparent (see #prepare).
+    return withSpan(`jobgraph.enqueue ${type}`, enqueueAttributes(type), async (span) => this.#write(await this.#prepareOrThrow(type, input, opts), span), { kind: SpanKind.PRODUCER });
+  }
+
+  /**
+   * Records a prepared job (its span the caller's enqueue span; the ledger write a child of it),
+   * then applies its concurrency policy.
+   */
+  async #write(job: NewJob, span: Span): Promise<{ job: Job; deduplicated: boolean }> {
+    const created = await withSpan('jobgraph.ledger.createJob', { 'db.system.name': 'postgresql', 'db.operation.name': 'createJob' }, () => this.ledger.transitions.createJob(job));
+    span.setAttributes({ 'jobgraph.job.id': created.job.id, 'messaging.message.id': created.job.id, 'jobgraph.deduplicated': created.deduplicated });
+    return this.#created(created);
   }
 
   /**
@@ -179,7 +231,13 @@ export class JobSystem implements JobService {
       'issues' in p ? p.issues.map((issue) => ({ ...issue, path: [String(i), ...(p.in === 'input' ? ['input'] : []), ...issue.path] })) : [],
     );
     if (issues.length > 0) throw new InvalidInputError(`Invalid jobs: ${describeIssues(issues)}`, issues);
-    return Promise.all(prepared.map(async (p) => this.#created(await this.ledger.transitions.createJob((p as { job: NewJob }).job))));
+    return Promise.all(
+      prepared.map((p) => {
+        const { job } = p as { job: NewJob };
+        // Each job in a span of its own, whose traceparent it carries.
+        return withSpan(`jobgraph.enqueue ${job.type}`, enqueueAttributes(job.type), (span) => this.#write({ ...job, traceparent: currentTraceparent() }, span), { kind: SpanKind.PRODUCER });
+      }),
+    );
   }
 
   /**
@@ -223,6 +281,8 @@ export class JobSystem implements JobService {
         fairGroup: task.fairness ? task.fairness.group(parsed.data, createdBy) : (createdBy ?? ''),
         scheduleId: opts.scheduleId ?? null,
         tags: [...new Set([...(task.tags?.(parsed.data) ?? []), ...(opts.tags ?? [])])],
+        // The span enqueuing it: the processes that dispatch and run the job continue its trace.
+        traceparent: currentTraceparent(),
       },
     };
   }
@@ -237,8 +297,13 @@ export class JobSystem implements JobService {
 
   /** Cancels a job: a queued one at once, a running one by aborting it wherever it runs. */
   async cancel(jobId: string, by: string | null = null): Promise<Job> {
+    return (await this.#cancel(jobId, by)).job;
+  }
+
+  /** cancel, saying whether this call changed the job (not when it was cancelled already). */
+  async #cancel(jobId: string, by: string | null): Promise<{ job: Job; changed: boolean }> {
     const { job, change, queueRef } = await this.ledger.transitions.cancel(jobId, by);
-    if (!change) return job;
+    if (!change) return { job, changed: false };
     if (job.status === 'CANCELLING') {
       this.bus.publishControl({ kind: 'cancel', jobId });
       this.#executor?.abort(jobId, 'cancel');
@@ -248,7 +313,7 @@ export class JobSystem implements JobService {
         this.logger.debug({ err: error, jobId }, 'could not remove a cancelled job from its queue; its claim will drop it');
       });
     }
-    return job;
+    return { job, changed: true };
   }
 
   /** Runs a FAILED or CANCELLED job again as a new attempt, with a fresh retry budget. */
@@ -259,6 +324,51 @@ export class JobSystem implements JobService {
       : this.config.MAX_ATTEMPTS;
     const change = await this.ledger.transitions.retry(jobId, budget, by);
     return change.job;
+  }
+
+  /** Cancels a batch of the jobs matching `filter`, each as `cancel` does (see JobService.cancelJobs). */
+  cancelJobs(filter: JobFilter, opts: BulkOptions = {}): Promise<BulkResult> {
+    return this.#bulk('cancel', filter, opts, async (jobId, by) => (await this.#cancel(jobId, by)).changed);
+  }
+
+  /** Retries a batch of the FAILED and CANCELLED jobs matching `filter`, each as `retry` does. */
+  retryJobs(filter: JobFilter, opts: BulkOptions = {}): Promise<BulkResult> {
+    return this.#bulk('retry', filter, opts, async (jobId, by) => {
+      await this.retry(jobId, by);
+      return true;
+    });
+  }
+
+  /**
+   * A bulk action: the batch of matching jobs in a status the action starts from (the state
+   * table's), then the single action on each, a few at once. A job another writer moved between
+   * the two (finished, cancelled, pruned) is left out of `changed`, not an error.
+   */
+  async #bulk(
+    action: 'cancel' | 'retry',
+    filter: JobFilter,
+    opts: BulkOptions,
+    act: (jobId: string, by: string) => Promise<boolean>,
+  ): Promise<BulkResult> {
+    const issues = bulkIssues(filter, opts);
+    if (issues.length > 0) throw new InvalidInputError(`Invalid bulk ${action}: ${describeIssues(issues)}`, issues);
+    const { ids, hasMore } = await this.ledger.queries.matchingIds(filter, sourcesOf(action), opts.limit ?? BULK_LIMIT.default);
+    if (opts.dryRun) return { matched: ids, changed: [], hasMore };
+    const by = opts.by ? `${opts.by}, in a bulk ${action}` : `a bulk ${action}`;
+    const changed = new Set<string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const jobId = ids[next++]!;
+        try {
+          if (await act(jobId, by)) changed.add(jobId);
+        } catch (error) {
+          if (!(error instanceof IllegalTransitionError || error instanceof JobNotFoundError)) throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BULK_IN_FLIGHT, ids.length) }, worker));
+    return { matched: ids, changed: ids.filter((jobId) => changed.has(jobId)), hasMore };
   }
 
   getJob(jobId: string): Promise<Job | undefined> {
@@ -325,6 +435,10 @@ export class JobSystem implements JobService {
     return this.ledger.queries.throughput(minutes);
   }
 
+  oldestWaiting(): Promise<{ type: string; seconds: number }[]> {
+    return this.ledger.queries.oldestWaiting();
+  }
+
   // ── lifecycle ─────────────────────────────────────────────────────────────
 
   /**
@@ -341,6 +455,7 @@ export class JobSystem implements JobService {
     const { dispatcher, selection } = this;
     const [executor, reaper, fallback] = [this.#executor, this.#reaper, this.#fallback];
     this.logger.info({ running: executor?.runningJobIds.length ?? 0 }, 'stopping: no new jobs');
+    await this.scheduler.stop();
     await dispatcher.stop();
     this.#stopRunNudges();
     await this.advancer.stop();

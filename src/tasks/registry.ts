@@ -30,6 +30,7 @@ export function createTaskRegistry(extra: readonly AnyTask[] = []): TaskRegistry
 }
 
 export { appLimits } from './limits.ts';
+export { appSchedules } from './schedules.ts';
 
 /** The one list of the application's workflows (their steps' tasks are in the list above). */
 export const appWorkflows: readonly AnyWorkflow[] = [reportTesting];

@@ -89,7 +89,7 @@ describe.each(Object.entries(targets))('applyMigrations on %s', (_kind, makeTarg
     const { rows: tables } = await target.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
-    const ledger = ['FlowLimit', 'FlowLimitLease', 'FlowLimitUse', 'Job', 'JobEvent', 'JobTally', 'LedgerIdentity', 'LedgerRetention', 'RunEvent', 'RunStep', 'Worker', 'WorkflowRun', '_prisma_migrations'];
+    const ledger = ['FlowLimit', 'FlowLimitLease', 'FlowLimitUse', 'Job', 'JobEvent', 'JobTally', 'LedgerIdentity', 'LedgerRetention', 'RunEvent', 'RunStep', 'Schedule', 'Worker', 'WorkflowRun', '_prisma_migrations'];
     const workflow = ['Attribute', 'DataElement', 'Dataset', 'DatasetProfile', 'DatasetRecord', 'PdeMapping', 'ProfilingRule', 'Report', 'Sample', 'ScopingRecommendation', 'TestResult', 'TestRun'];
     expect(tables).toEqual([...ledger, ...workflow].sort().map((table_name) => ({ table_name })));
 

@@ -6,6 +6,7 @@ import './queue.ts';
 import './workflow.ts';
 import './runs.ts';
 import './limits.ts';
+import './schedules.ts';
 import './me.ts';
 import { addTaskFields } from './tasks.ts';
 

@@ -2,6 +2,24 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** Which jobs: every field given narrows (AND). A bulk action (cancelJobs, retryJobs) needs ids, type, phase, tags or input, or `all: true`: status and a time range alone mean every job of those statuses. */
+export type JobFilter = {
+  /** Created at or after this instant. */
+  createdAfter?: string | null | undefined;
+  /** Created before this instant. */
+  createdBefore?: string | null | undefined;
+  /** Only these jobs (at most 1000). */
+  ids?: Array<string> | null | undefined;
+  /** Jobs whose input contains this JSON object: {"reportId": "…"} finds every job of that report (indexed). */
+  input?: unknown;
+  phase?: Phase | null | undefined;
+  status?: Array<JobStatus> | null | undefined;
+  /** Jobs that carry every one of these tags (e.g. report:<id>). */
+  tags?: Array<string> | null | undefined;
+  /** The task. */
+  type?: string | null | undefined;
+};
+
 export type JobStatus =
   | 'CANCELLED'
   | 'CANCELLING'
@@ -57,6 +75,10 @@ export type SamplingInput = {
   size: number;
 };
 
+export type ScheduleCatchUp =
+  | 'ONCE'
+  | 'SKIP';
+
 export type ScopeDecision =
   | 'IN_SCOPE'
   | 'OUT_OF_SCOPE';
@@ -85,9 +107,9 @@ export type StepStatus =
   | 'REJECTED'
   | 'WAITING';
 
-export type JobSummaryFragment = { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number };
+export type JobSummaryFragment = { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number };
 
-export type JobDetailFragment = { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null };
+export type JobDetailFragment = { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null };
 
 export type DashboardMeQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -102,13 +124,11 @@ export type DashboardQueueInfoQuery = { queueInfo: { backend: string, reason: st
 export type DashboardJobsQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
-  status?: Array<JobStatus> | JobStatus | null | undefined;
-  type?: string | null | undefined;
-  phase?: Phase | null | undefined;
+  filter?: JobFilter | null | undefined;
 }>;
 
 
-export type DashboardJobsQuery = { jobs: { nodes: Array<{ id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type DashboardJobsQuery = { jobs: { nodes: Array<{ id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DashboardThroughputQueryVariables = Exact<{
   minutes?: number | null | undefined;
@@ -123,14 +143,14 @@ export type DashboardJobUpdatesSubscriptionVariables = Exact<{
 }>;
 
 
-export type DashboardJobUpdatesSubscription = { jobUpdates: { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number } };
+export type DashboardJobUpdatesSubscription = { jobUpdates: { id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number } };
 
 export type DashboardJobQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type DashboardJobQuery = { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } | null };
+export type DashboardJobQuery = { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } | null };
 
 export type DashboardJobProgressSubscriptionVariables = Exact<{
   id: string;
@@ -138,7 +158,7 @@ export type DashboardJobProgressSubscriptionVariables = Exact<{
 }>;
 
 
-export type DashboardJobProgressSubscription = { jobProgress: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type DashboardJobProgressSubscription = { jobProgress: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
 
 export type DashboardJobEventsSubscriptionVariables = Exact<{
   id: string;
@@ -153,14 +173,25 @@ export type DashboardCancelJobMutationVariables = Exact<{
 }>;
 
 
-export type DashboardCancelJobMutation = { cancelJob: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type DashboardCancelJobMutation = { cancelJob: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } };
 
 export type DashboardRetryJobMutationVariables = Exact<{
   id: string;
 }>;
 
 
-export type DashboardRetryJobMutation = { retryJob: { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } } };
+export type DashboardRetryJobMutation = { retryJob: { job: { backend: QueueBackend, priority: number, result: unknown, runAt: string, nextRetryAt: string | null, concurrencyKey: string | null, waitingOn: string | null, id: string, type: string, phase: Phase, status: JobStatus, progress: number, message: string | null, attempt: number, maxAttempts: number, input: unknown, tags: Array<string>, createdBy: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, lastSeq: number, error: { code: string, message: string } | null } } };
+
+export type DashboardBulkActionMutationVariables = Exact<{
+  filter: JobFilter;
+  all?: boolean | null | undefined;
+  dryRun?: boolean | null | undefined;
+  limit?: number | null | undefined;
+  retry: boolean;
+}>;
+
+
+export type DashboardBulkActionMutation = { retryJobs?: { matched: number, matchedIds: Array<string>, acted: number, ids: Array<string>, hasMore: boolean }, cancelJobs?: { matched: number, matchedIds: Array<string>, acted: number, ids: Array<string>, hasMore: boolean } };
 
 export type DashboardTasksQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -240,3 +271,32 @@ export type DashboardDemoIdsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type DashboardDemoIdsQuery = { reports: Array<{ id: string, name: string }>, datasets: Array<{ id: string, name: string, recordCount: number }> };
+
+export type ScheduleRowFragment = { id: string, name: string, task: string, input: unknown, cron: string, timezone: string, catchUp: ScheduleCatchUp, source: string, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdBy: string | null, nextRuns: Array<string>, jobs: Array<{ id: string, status: JobStatus, createdAt: string }> };
+
+export type DashboardSchedulesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardSchedulesQuery = { schedules: Array<{ id: string, name: string, task: string, input: unknown, cron: string, timezone: string, catchUp: ScheduleCatchUp, source: string, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdBy: string | null, nextRuns: Array<string>, jobs: Array<{ id: string, status: JobStatus, createdAt: string }> }> };
+
+export type DashboardCreateScheduleMutationVariables = Exact<{
+  task: string;
+  input: unknown;
+  cron: string;
+  timezone?: string | null | undefined;
+  name?: string | null | undefined;
+  catchUp?: ScheduleCatchUp | null | undefined;
+}>;
+
+
+export type DashboardCreateScheduleMutation = { createSchedule: { id: string, name: string, task: string, input: unknown, cron: string, timezone: string, catchUp: ScheduleCatchUp, source: string, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdBy: string | null, nextRuns: Array<string>, jobs: Array<{ id: string, status: JobStatus, createdAt: string }> } };
+
+export type DashboardScheduleActionMutationVariables = Exact<{
+  id: string;
+  pause: boolean;
+  resume: boolean;
+  delete: boolean;
+}>;
+
+
+export type DashboardScheduleActionMutation = { pauseSchedule?: { id: string, name: string, task: string, input: unknown, cron: string, timezone: string, catchUp: ScheduleCatchUp, source: string, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdBy: string | null, nextRuns: Array<string>, jobs: Array<{ id: string, status: JobStatus, createdAt: string }> }, resumeSchedule?: { id: string, name: string, task: string, input: unknown, cron: string, timezone: string, catchUp: ScheduleCatchUp, source: string, paused: boolean, nextRunAt: string | null, lastRunAt: string | null, createdBy: string | null, nextRuns: Array<string>, jobs: Array<{ id: string, status: JobStatus, createdAt: string }> }, deleteSchedule?: { id: string } };

@@ -18,6 +18,7 @@ import type {
   DashboardJobProgressSubscription,
   DashboardJobQuery,
   DashboardJobsQuery,
+  DashboardBulkActionMutation,
   DashboardJobUpdatesSubscription,
   DashboardMeQuery,
   DashboardQueueInfoQuery,
@@ -60,7 +61,7 @@ export interface JsonSchema {
 }
 
 const JOB_SUMMARY = /* GraphQL */ `fragment JobSummary on Job {
-  id type phase status progress message attempt maxAttempts input createdBy createdAt startedAt finishedAt lastSeq
+  id type phase status progress message attempt maxAttempts input tags createdBy createdAt startedAt finishedAt lastSeq
 }`;
 const JOB_DETAIL = withFragments(
   /* GraphQL */ `fragment JobDetail on Job { ...JobSummary backend priority result error { code message } runAt nextRetryAt concurrencyKey waitingOn }`,
@@ -88,8 +89,8 @@ export type QueueInfoData = DashboardQueueInfoQuery;
 export type Limit = DashboardQueueInfoQuery['limits'][number];
 
 export const JOBS = withFragments(
-  /* GraphQL */ `query DashboardJobs($first: Int, $after: String, $status: [JobStatus!], $type: String, $phase: Phase) {
-    jobs(first: $first, after: $after, status: $status, type: $type, phase: $phase) {
+  /* GraphQL */ `query DashboardJobs($first: Int, $after: String, $filter: JobFilter) {
+    jobs(first: $first, after: $after, filter: $filter) {
       nodes { ...JobSummary }
       pageInfo { hasNextPage endCursor }
     }
@@ -130,6 +131,16 @@ export type CancelJobData = DashboardCancelJobMutation;
 
 export const RETRY_JOB = withFragments(/* GraphQL */ `mutation DashboardRetryJob($id: ID!) { retryJob(id: $id) { job { ...JobDetail } } }`, JOB_DETAIL);
 export type RetryJobData = DashboardRetryJobMutation;
+
+/** The job list's filter as the API takes it (jobs, cancelJobs, retryJobs). */
+export type { JobFilter as JobFilterInput } from './graphql.generated.ts';
+
+/** A bulk cancel or retry of the jobs a filter matches; a dry run first says which. */
+export const BULK_ACTION = /* GraphQL */ `mutation DashboardBulkAction($filter: JobFilter!, $all: Boolean, $dryRun: Boolean, $limit: Int, $retry: Boolean!) {
+  retryJobs(filter: $filter, all: $all, dryRun: $dryRun, limit: $limit) @include(if: $retry) { matched matchedIds acted ids hasMore }
+  cancelJobs(filter: $filter, all: $all, dryRun: $dryRun, limit: $limit) @skip(if: $retry) { matched matchedIds acted ids hasMore }
+}`;
+export type BulkActionData = DashboardBulkActionMutation;
 
 export const TASKS = /* GraphQL */ `query DashboardTasks { tasks { name phase description inputSchema maxAttempts timeoutMs } }`;
 export type TasksData = { tasks: TaskInfo[] };

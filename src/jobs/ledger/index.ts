@@ -20,14 +20,17 @@ import { RunLedger } from './runs.ts';
 import type { AfterWrite, Change, LedgerContext } from './sql.ts';
 import { JobTransitions } from './transitions.ts';
 import { LimitLedger } from './limits.ts';
+import { ScheduleLedger } from './schedules.ts';
 
 export type { Job, JobEvent } from '../../generated/prisma/client.ts';
 export type { AfterWrite, Change } from './sql.ts';
 export { isUuid } from './sql.ts';
-export type { JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
+export type { JobFilter, JobListFilter, ThroughputRow, WorkerRow } from './queries.ts';
 export type { LimitBounds, LimitUsage, TakeOutcome, WaitReason } from './limits.ts';
 export type { RetentionPeriods, RetentionRules, RetentionSummary } from './retention.ts';
 export type { ClaimOutcome, NewJob } from './transitions.ts';
+export type { NewSchedule, ScheduleRow } from './schedules.ts';
+export { ScheduleNameTakenError, ScheduleNotFoundError } from './schedules.ts';
 export type { NewRun, RunSummary, RunEvent, RunListFilter, RunStep, RunView, StepJob, StepView, WorkflowRun } from './runs.ts';
 
 export class Ledger {
@@ -38,6 +41,7 @@ export class Ledger {
   readonly retention: Retention;
   readonly runs: RunLedger;
   readonly limits: LimitLedger;
+  readonly schedules: ScheduleLedger;
   #afterWrite: AfterWrite = async () => {};
 
   readonly db: LedgerDb;
@@ -57,6 +61,7 @@ export class Ledger {
     this.retention = new Retention(db);
     this.runs = new RunLedger(ctx);
     this.limits = new LimitLedger(db);
+    this.schedules = new ScheduleLedger(db);
   }
 
   /**

@@ -224,10 +224,12 @@ export class RunLedger {
          SELECT s."runId", r."lastSeq", s.name, 'ACTIVE', 'started as job ' || ${id}::text FROM s, r),
        j AS (
          INSERT INTO "Job" ("id", "type", "phase", "status", "input", "maxAttempts", "backend", "priority", "runAt",
-                            "createdBy", "dispatchedAt", "lastSeq", "runId", "step", "concurrencyKey", "concurrencyLimit", "fairGroup")
+                            "createdBy", "dispatchedAt", "lastSeq", "runId", "step", "concurrencyKey", "concurrencyLimit", "fairGroup",
+                            "tags", "traceparent")
          SELECT ${id}::uuid, ${p.add(job.type)}, ${p.add(job.phase)}::"Phase", 'QUEUED', ${p.json(job.input)}, ${p.add(job.maxAttempts)},
                 ${p.add(job.backend)}, ${p.add(job.priority ?? 0)}, now(), ${p.add(job.createdBy ?? null)}, now(), 1, s."runId", s.name,
-                ${p.add(job.concurrencyKey ?? null)}, ${p.add(job.concurrencyLimit ?? null)}::int, ${p.add(job.fairGroup ?? null)}
+                ${p.add(job.concurrencyKey ?? null)}, ${p.add(job.concurrencyLimit ?? null)}::int, ${p.add(job.fairGroup ?? null)},
+                ${p.add(job.tags ?? [])}::text[], ${p.add(job.traceparent ?? null)}::text
          FROM s RETURNING *),
        e AS (
          INSERT INTO "JobEvent" (${JOB_EVENT_COLUMNS})
