@@ -64,6 +64,9 @@ describe('GraphQL schedules', () => {
     expect(taken.errors?.[0]?.extensions?.code).toBe('SCHEDULE_NAME_TAKEN');
     const missing = await olga().request('mutation { resumeSchedule(id: "0190a6f2-0000-7000-8000-000000000000") { id } }');
     expect(missing.errors?.[0]?.extensions?.code).toBe('SCHEDULE_NOT_FOUND');
+    for (const query of ['{ schedule(id: "nightly") { id } }', 'mutation { pauseSchedule(id: "42") { id } }', 'mutation { deleteSchedule(id: "x") { id } }']) {
+      expect((await olga().request(query)).errors?.[0]?.extensions?.code, query).toBe('SCHEDULE_NOT_FOUND');
+    }
     const inCode = (await olga().request('{ schedules { id name } }')).data!.schedules.find((s: { name: string }) => s.name === 'in-code');
     const deleted = await olga().request('mutation($id: ID!) { deleteSchedule(id: $id) { id } }', { id: inCode.id });
     expect(deleted.errors?.[0]?.extensions?.code).toBe('SCHEDULE_IN_CODE');

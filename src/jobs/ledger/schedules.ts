@@ -8,6 +8,7 @@
 import type { LedgerDb } from '../../db/client.ts';
 import type { Job } from '../../generated/prisma/client.ts';
 import { CodedError } from '../../lib/errors.ts';
+import { isUuid } from './sql.ts';
 
 export interface ScheduleRow {
   id: string;
@@ -96,6 +97,7 @@ export class ScheduleLedger {
   }
 
   async get(id: string): Promise<ScheduleRow> {
+    if (!isUuid(id)) throw new ScheduleNotFoundError(id);
     const [row] = await this.db.query<ScheduleRow>('SELECT * FROM "Schedule" WHERE id = $1::uuid', [id]);
     if (!row) throw new ScheduleNotFoundError(id);
     return row;
@@ -103,6 +105,7 @@ export class ScheduleLedger {
 
   /** Pauses or resumes; a resume starts from `nextRunAt` (the first tick after now: what a pause skipped stays skipped). */
   async setPaused(id: string, paused: boolean, nextRunAt?: Date | null): Promise<ScheduleRow> {
+    if (!isUuid(id)) throw new ScheduleNotFoundError(id);
     const [row] = await this.db.query<ScheduleRow>(
       `UPDATE "Schedule" SET paused = $2, "nextRunAt" = CASE WHEN $4 THEN $3::timestamptz ELSE "nextRunAt" END, "updatedAt" = now()
        WHERE id = $1::uuid RETURNING *`,
@@ -113,6 +116,7 @@ export class ScheduleLedger {
   }
 
   async delete(id: string): Promise<ScheduleRow> {
+    if (!isUuid(id)) throw new ScheduleNotFoundError(id);
     const [row] = await this.db.query<ScheduleRow>('DELETE FROM "Schedule" WHERE id = $1::uuid RETURNING *', [id]);
     if (!row) throw new ScheduleNotFoundError(id);
     return row;
