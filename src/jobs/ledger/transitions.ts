@@ -362,8 +362,11 @@ export class JobTransitions {
         `WITH l AS MATERIALIZED (${lockIdsInOrder('$1::uuid[]', `"runAt" <= now() + interval '20 milliseconds'`, ', "type", "concurrencyKey", "concurrencyLimit"')}),
          ${KEY_ADMISSIONS},
          j AS (
+           -- startedAt is read off the clock after the key's admission (k, which may wait on the
+           -- key's lock), not at the statement's start: a job admitted when the one before it ended
+           -- is stamped after that end, as it ran.
            UPDATE "Job" SET "status" = 'RUNNING', "attempt" = "attempt" + 1, "lockedBy" = $2, "heartbeatAt" = now(),
-             "startedAt" = coalesce("startedAt", now()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1, "waitingOn" = NULL
+             "startedAt" = coalesce("startedAt", clock_timestamp()), "nextRetryAt" = NULL, "lastSeq" = "lastSeq" + 1, "waitingOn" = NULL
            FROM l WHERE "Job".id = l.id AND ${guard('claim', 'l."status"')} AND ${RUN_NOT_CANCELLED} AND ${KEY_ADMITTED}
            RETURNING "Job".*),
          ${oneEventEach('STATUS', '$3::text')}`,
