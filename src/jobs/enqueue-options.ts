@@ -19,13 +19,15 @@ export const MAX_TAG = 100;
 const KEY = `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`;
 const DELAY = 'delayMs must be a whole number between 0 and one year';
 const TAGS = `tags must be at most ${MAX_TAGS} strings of 1 to ${MAX_TAG} characters`;
+/** What a list of tags may be: an enqueue's, and a filter's (job-filter.ts). */
+export const tagList = z.array(z.string(TAGS).min(1, TAGS).max(MAX_TAG, TAGS), TAGS).max(MAX_TAGS, TAGS);
 const PRIORITY = `priority must be a whole number between ${PRIORITY_RANGE.min} and ${PRIORITY_RANGE.max}`;
 
 const enqueueOptions = z.object({
   idempotencyKey: z.string(KEY).min(1, KEY).max(MAX_IDEMPOTENCY_KEY, KEY).nullish(),
   delayMs: z.number(DELAY).int(DELAY).min(0, DELAY).max(MAX_DELAY_MS, DELAY).nullish(),
   priority: z.number(PRIORITY).int(PRIORITY).min(PRIORITY_RANGE.min, PRIORITY).max(PRIORITY_RANGE.max, PRIORITY).nullish(),
-  tags: z.array(z.string(TAGS).min(1, TAGS).max(MAX_TAG, TAGS), TAGS).max(MAX_TAGS, TAGS).nullish(),
+  tags: tagList.nullish(),
 });
 
 /** What is wrong with these options, each issue under its option's name; none when they fit. */

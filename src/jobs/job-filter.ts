@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { isUuid } from '../lib/uuid.ts';
-import { MAX_TAG, MAX_TAGS } from './enqueue-options.ts';
+import { tagList } from './enqueue-options.ts';
 import type { JobFilter } from './ledger/index.ts';
 
 export type { JobFilter };
@@ -44,7 +44,6 @@ export interface BulkResult {
   hasMore: boolean;
 }
 
-const TAGS = `tags must be at most ${MAX_TAGS} strings of 1 to ${MAX_TAG} characters`;
 const IDS = `ids must be at most ${MAX_FILTER_IDS} job ids`;
 const INPUT = `input must be a JSON object (its fields are matched by containment), at most ${MAX_FILTER_INPUT} characters`;
 
@@ -53,7 +52,7 @@ const filterSchema = z.object({
     .array(z.string().refine(isUuid, 'not a job id'), IDS)
     .max(MAX_FILTER_IDS, IDS)
     .optional(),
-  tags: z.array(z.string(TAGS).min(1, TAGS).max(MAX_TAG, TAGS), TAGS).max(MAX_TAGS, TAGS).optional(),
+  tags: tagList.optional(),
   input: z
     .record(z.string(), z.unknown(), INPUT)
     .refine((value) => JSON.stringify(value).length <= MAX_FILTER_INPUT, INPUT)

@@ -5,6 +5,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../lib/logger.ts';
 import { describeIssues, fieldIssues, type FieldIssue } from '../lib/issues.ts';
 import { withTimeout } from '../lib/timeouts.ts';
+import { Semaphore } from '../lib/semaphore.ts';
 import { errorText } from '../lib/errors.ts';
 import { formatPeriod, parsePeriod } from '../lib/duration.ts';
 import { currentTraceparent, SpanKind, withSpan, type Span } from '../lib/tracing.ts';
@@ -355,20 +356,21 @@ export class JobSystem implements JobService {
     const { ids, hasMore } = await this.ledger.queries.matchingIds(filter, sourcesOf(action), opts.limit ?? BULK_LIMIT.default);
     if (opts.dryRun) return { matched: ids, changed: [], hasMore };
     const by = opts.by ? `${opts.by}, in a bulk ${action}` : `a bulk ${action}`;
-    const changed = new Set<string>();
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const jobId = ids[next++]!;
+    const slots = new Semaphore(BULK_IN_FLIGHT);
+    const acted = await Promise.all(
+      ids.map(async (jobId) => {
+        const release = await slots.acquire();
         try {
-          if (await act(jobId, by)) changed.add(jobId);
+          return await act(jobId, by);
         } catch (error) {
           if (!(error instanceof IllegalTransitionError || error instanceof JobNotFoundError)) throw error;
+          return false;
+        } finally {
+          release();
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(BULK_IN_FLIGHT, ids.length) }, worker));
-    return { matched: ids, changed: ids.filter((jobId) => changed.has(jobId)), hasMore };
+      }),
+    );
+    return { matched: ids, changed: ids.filter((_, i) => acted[i]), hasMore };
   }
 
   getJob(jobId: string): Promise<Job | undefined> {
