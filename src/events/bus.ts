@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { Redis } from 'ioredis';
+import type * as RedisEventTarget from '@graphql-yoga/redis-event-target';
+import type * as IORedis from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from '../lib/logger.ts';
 import type { ControlMessage, JobChange, RunChange } from './messages.ts';
@@ -131,6 +132,9 @@ interface TransportState {
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Loads a package when a transport needs it, not when this module loads. */
+const loadModule = createRequire(import.meta.url);
+
 export interface BusOptions {
   transport: BusTransport;
   namespace: string;
@@ -148,6 +152,10 @@ export function createEventBus(opts: BusOptions): EventBus {
       return new EventBus({ ...opts, target: new EventTarget(), close: async () => {} });
     case 'redis': {
       if (!opts.redisUrl) throw new Error('the redis event bus needs REDIS_URL');
+      // Loaded here, when the Redis bus is chosen, so a process on LISTEN/NOTIFY never loads
+      // ioredis (about 18 MiB, see BENCHMARKS.md §13). Synchronously: the bus is made synchronously.
+      const { Redis } = loadModule('ioredis') as typeof IORedis;
+      const { createRedisEventTarget } = loadModule('@graphql-yoga/redis-event-target') as typeof RedisEventTarget;
       // Auto-pipelining: the PUBLISHes of one tick (a job's changes, many jobs') share one write.
       const publisher = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
       const subscriber = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
@@ -167,7 +175,7 @@ export function createEventBus(opts: BusOptions): EventBus {
             logger.warn({ err: error, channel }, 'event bus: PUBLISH failed');
             return 0;
           }),
-      } as unknown as Redis;
+      } as unknown as IORedis.Redis;
       const target = createRedisEventTarget({ publishClient, subscribeClient: subscriber });
       return new EventBus({
         ...opts,

@@ -4,10 +4,14 @@
  * `LOG_FORMAT` decides: `auto` (the default) pretty when stdout is a terminal, `json`, `pretty`.
  * The processes `npm start` supervises inherit its stdout, so they choose as it does.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
+
+/** Loads a package when a format needs it, not when this module loads. */
+const loadModule = createRequire(import.meta.url);
 
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -40,6 +44,9 @@ export function createLogger(
 ): Logger {
   const options = { level, base: { pid: process.pid } };
   if (chooseLogFormat(format, process.stdout.isTTY === true) === 'json') return pino(options);
+  // Loaded only for pretty lines (a terminal, or LOG_FORMAT=pretty): a process writing JSON never
+  // loads pino-pretty (about 7 MiB, see BENCHMARKS.md §13). Synchronously: so is createLogger.
+  const pretty = loadModule('pino-pretty') as typeof PinoPretty;
   // In this thread and synchronous (not a transport's worker thread): a line is on the terminal
   // before the next statement, and the last ones before an exit are not lost.
   return pino(
