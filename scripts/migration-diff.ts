@@ -2,16 +2,17 @@
 // --create-only` lays it out (the CLI needs a schema-engine binary it cannot download here).
 //
 // The SQL comes from the Wasm schema engine's `diff`, from the state the existing migrations
-// produce (replayed on a throwaway in-memory PGlite "shadow database") to prisma/schema.prisma.
-// PGlite rather than a server keeps this independent of any running Postgres, and every
-// migration has to apply on PGlite anyway: it is the ledger's embedded mode.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// produce (replayed on a throwaway "shadow database") to prisma/schema.prisma. The shadow
+// database is made on DATABASE_URL's server, or on an embedded PostgreSQL of its own in a
+// temporary folder, so that no running server is needed.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import { SchemaEngine, type MigrationList } from '@prisma/schema-engine-wasm';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded-postgres.ts';
 import { defaultMigrationsDir as migrationsDir, readMigrations } from '../src/db/migrate.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -60,12 +61,14 @@ async function main(): Promise<void> {
   const migrations = await listMigrations();
 
   // The engine needs a database adapter even for `diff`. Replaying the migrations happens on the
-  // adapter's shadow database, which PrismaPGlite makes as another fresh in-memory PGlite.
-  const pglite = new PGlite('memory://');
+  // adapter's shadow database, which PrismaPg makes (CREATE DATABASE) and drops on that server.
+  let embedded: EmbeddedServer | undefined;
+  const folder = process.env.DATABASE_URL ? undefined : await mkdtemp(join(tmpdir(), 'jobgraph-diff-'));
+  if (folder) embedded = await startEmbeddedPostgres({ dir: folder });
   const engine = await SchemaEngine.new(
     { datamodels: [[schemaPath, schema]] },
     () => {}, // engine log lines: not needed
-    bindMigrationAwareSqlAdapterFactory(new PrismaPGlite(pglite)),
+    bindMigrationAwareSqlAdapterFactory(new PrismaPg({ connectionString: process.env.DATABASE_URL ?? embedded!.url })),
   );
   try {
     const { stdout } = await engine.diff({
@@ -89,7 +92,8 @@ async function main(): Promise<void> {
     console.log(`Wrote prisma/migrations/${dirName}/migration.sql`);
   } finally {
     engine.free();
-    await pglite.close();
+    await embedded?.stop();
+    if (folder) await rm(folder, { recursive: true, force: true });
   }
 }
 

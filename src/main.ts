@@ -1,8 +1,8 @@
 // `npm start`: the GraphQL API. Its event loop serves HTTP and WebSocket and runs no task: the
 // work runs in a worker process that it supervises (WORKER_IN_PROCESS=true, the default) or in
-// worker processes of their own (`npm run worker`, WORKER_IN_PROCESS=false). With neither Redis
-// nor DATABASE_URL it runs embedded: the PGlite ledger in ./.jobgraph, served to the API and the
-// worker by a ledger process of its own, and jobs carried by the worker's in-process queue.
+// worker processes of their own (`npm run worker`, WORKER_IN_PROCESS=false). Without DATABASE_URL
+// it runs embedded: it starts a PostgreSQL of its own in ./.jobgraph (src/db/embedded-postgres.ts),
+// which its worker and any `npm run worker` of the same folder share, and stops it last.
 import { enableCompileCache, getCompileCacheDir } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.ts';
@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
 import { startTelemetry } from './lib/telemetry.ts';
 import { SupervisedProcess } from './lib/supervisor.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.ts';
 import type { JobSystem } from './jobs/system.ts';
 
 // Node keeps what it compiled of the sources for the next start (and for the processes below).
@@ -17,14 +18,17 @@ enableCompileCache();
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
 const children: SupervisedProcess[] = [];
+let embedded: EmbeddedServer | undefined;
+let stopping = false;
 try {
   // Traces, when the OTEL_* variables ask for them; before anything starts. The worker process,
   // given the same variables, reports as jobgraph-worker.
   const telemetry = await startTelemetry({ serviceName: 'jobgraph-api', logger });
   // The processes `npm start` supervises share its environment, plus the embedded ledger's URL.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: getCompileCacheDir() };
-  // The ledger process first: PGlite takes a second to open, and the API's modules load meanwhile.
-  const ledgerUrl = config.WORKER_IN_PROCESS && !config.DATABASE_URL ? startLedger(childEnv) : undefined;
+  // The embedded server first: it starts while the API's modules load.
+  const embeddedStarted = config.DATABASE_URL ? undefined : startEmbeddedPostgres({ dir: config.EMBEDDED_DIR, port: config.EMBEDDED_PORT, logger });
+  embeddedStarted?.catch(() => {}); // awaited below
   const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits, appSchedules }, { createTaskDeps }] = await Promise.all([
     import('./api/server.ts'),
     import('./api/yoga.ts'),
@@ -34,9 +38,12 @@ try {
     import('./tasks/registry.ts'),
     import('./tasks/deps.ts'),
   ]);
-  const url = await ledgerUrl;
-  if (url) childEnv.EMBEDDED_LEDGER_URL = url;
-  const apiConfig: Config = url ? { ...config, EMBEDDED_LEDGER_URL: url } : config;
+  embedded = await embeddedStarted;
+  if (embedded) {
+    childEnv.EMBEDDED_LEDGER_URL = embedded.url;
+    keepEmbeddedRunning(embedded);
+  }
+  const apiConfig: Config = embedded ? { ...config, EMBEDDED_LEDGER_URL: embedded.url } : config;
   // The worker starts beside the API; jobs accepted before it is up wait in the ledger.
   const workerStarted = config.WORKER_IN_PROCESS ? startWorker(childEnv) : Promise.resolve();
   workerStarted.catch(() => {}); // awaited below, once the API listens
@@ -46,44 +53,51 @@ try {
   const port = await http.listen(config.PORT);
   logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
   stopOnSignals(async () => {
+    stopping = true;
     await http.close();
-    await stopChildren(['worker']);
+    await stopChildren();
     await system.stop();
-    await stopChildren(['ledger']);
+    await embedded?.stop();
     await telemetry?.shutdown();
   }, logger);
   await seedOnFirstEmbeddedStart(system, logger);
   await workerStarted;
 } catch (error) {
   logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
-  await stopChildren(['worker', 'ledger']).catch(() => {});
+  stopping = true;
+  await stopChildren().catch(() => {});
+  await embedded?.stop().catch(() => {});
   process.exit(1);
 }
 
-/** Starts the embedded ledger's process; resolves with its loopback URL. If it ever ends, so does `npm start`. */
-async function startLedger(env: NodeJS.ProcessEnv): Promise<string> {
-  const ledger = new SupervisedProcess({
-    name: 'ledger',
-    module: entry('./ledger-host.ts'),
-    env,
-    logger,
-    restart: false,
-    // Nothing works without the ledger, and a new one would listen elsewhere: stop loudly.
-    onExit: async () => {
-      logger.fatal('the embedded ledger process ended: stopping');
-      await stopChildren(['worker']);
-      process.exit(1);
-    },
-  });
-  children.push(ledger);
-  const { url } = (await ledger.start()) as { type: 'ready'; url: string };
-  return url;
+/**
+ * The embedded server is started again if it ends while `npm start` runs (its processes reconnect
+ * as to any PostgreSQL that restarted); it is looked at every second.
+ */
+function keepEmbeddedRunning(server: EmbeddedServer): void {
+  const timer = setInterval(() => {
+    void (async () => {
+      if (stopping || (await server.running())) return;
+      clearInterval(timer);
+      logger.error({ dataDir: server.dataDir }, 'the embedded PostgreSQL ended: starting it again');
+      try {
+        embedded = await startEmbeddedPostgres({ dir: config.EMBEDDED_DIR, port: server.port, logger });
+        keepEmbeddedRunning(embedded);
+      } catch (error) {
+        logger.fatal({ err: error }, 'the embedded PostgreSQL cannot be started again: stopping');
+        stopping = true;
+        await stopChildren().catch(() => {});
+        process.exit(1);
+      }
+    })();
+  }, 1_000);
+  timer.unref();
 }
 
 /** Starts the worker process, started again whenever it dies; work yields the CPU to serving (nice 10). */
 async function startWorker(env: NodeJS.ProcessEnv): Promise<void> {
   const worker = new SupervisedProcess({ name: 'worker', module: entry('./worker.ts'), env, logger, restart: true, nice: 10 });
-  children.unshift(worker);
+  children.push(worker);
   await worker.start();
 }
 
@@ -97,11 +111,9 @@ async function seedOnFirstEmbeddedStart(system: JobSystem, log: Logger): Promise
   log.info({ jobId: job.id }, 'first start: loading the demo data as a job (npm run seed does the same by hand)');
 }
 
-/** Stops the named children in order: the worker hands its jobs back, the ledger goes last. */
-async function stopChildren(names: string[]): Promise<void> {
-  for (const name of names) {
-    for (const child of children.filter((c) => c.name === name)) await child.stop(config.SHUTDOWN_TIMEOUT_MS + 10_000);
-  }
+/** Stops the worker, which hands its jobs back (the embedded server is stopped after it). */
+async function stopChildren(): Promise<void> {
+  for (const child of children) await child.stop(config.SHUTDOWN_TIMEOUT_MS + 10_000);
 }
 
 function entry(relative: string): string {

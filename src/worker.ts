@@ -1,11 +1,12 @@
 // `npm run worker`: a worker process, no API. Start as many as you like against the same
-// DATABASE_URL (and REDIS_URL): they share the queue and the ledger. It needs DATABASE_URL.
-// `npm start` runs one as a child it supervises (WORKER_IN_PROCESS=true), on the embedded ledger
-// too (EMBEDDED_LEDGER_URL, set by `npm start`).
+// DATABASE_URL (and REDIS_URL): they share the queue and the ledger. Without DATABASE_URL it works
+// on the embedded ledger that `npm start` runs in EMBEDDED_DIR (./.jobgraph), found there.
+// `npm start` runs one as a child it supervises (WORKER_IN_PROCESS=true), handing it the URL.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
 import { loadConfig } from './config.ts';
+import { findEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { JobSystem } from './jobs/system.ts';
 import { appLimits, appSchedules, appWorkflows, createTaskRegistry } from './tasks/registry.ts';
 import { createTaskDeps } from './tasks/deps.ts';
@@ -17,18 +18,11 @@ import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 /** Under `npm start`, a worker that a job grew past this is replaced (see WORKER_MAX_MEMORY_MB). */
 const SUPERVISED_MAX_MEMORY_MB = 384;
 
-const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
-if (!config.DATABASE_URL && !config.EMBEDDED_LEDGER_URL) {
-  // The embedded ledger belongs to the one process that opened it (`npm start`): a worker beside
-  // it would see no jobs, or a ledger of its own.
-  logger.fatal(
-    'A separate worker needs PostgreSQL: set DATABASE_URL to the ledger the API uses. Without it the ledger is ' +
-      'embedded (PGlite) and belongs to one process; `npm start` alone runs the API and a worker together.',
-  );
-  process.exit(1);
-}
+const loaded = loadConfig();
+const logger = createLogger(loaded.LOG_LEVEL, loaded.LOG_FORMAT);
 try {
+  // A worker started by hand beside `npm start` finds its embedded server in the folder.
+  const config = loaded.DATABASE_URL || loaded.EMBEDDED_LEDGER_URL ? loaded : { ...loaded, EMBEDDED_LEDGER_URL: await findEmbeddedPostgres(loaded.EMBEDDED_DIR) };
   // Traces, when the OTEL_* variables ask for them; before anything starts.
   const telemetry = await startTelemetry({ serviceName: 'jobgraph-worker', logger });
   const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, schedules: appSchedules, deps: createTaskDeps(config), worker: true, killWhenStuck: true });

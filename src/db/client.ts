@@ -1,7 +1,6 @@
-// Opens the job ledger: a real PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise.
-// Both are handed to Prisma through a driver adapter, and both get a raw `query` on the same
-// database for hot paths.
-import type { PGlite } from '@electric-sql/pglite';
+// Opens the job ledger: a PostgreSQL server, either DATABASE_URL's or the embedded one `npm start`
+// runs (src/db/embedded-postgres.ts). Prisma reaches it through its driver adapter, and hot paths
+// through a raw `query` on the same pool.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -11,21 +10,14 @@ import { applyMigrations } from './migrate.ts';
 import { markNotSent, retryOnConflict } from './conflicts.ts';
 
 export interface LedgerDb {
-  /**
-   * postgres: a PostgreSQL server; pglite: PGlite in this process (its only user); embedded:
-   * the PGlite ledger of an `npm start`, reached through its ledger process (src/ledger-host.ts).
-   */
-  readonly kind: 'postgres' | 'pglite' | 'embedded';
+  /** postgres: DATABASE_URL's server; embedded: the PostgreSQL that `npm start` runs in EMBEDDED_DIR. */
+  readonly kind: 'postgres' | 'embedded';
   readonly prisma: PrismaClient;
-  /** Postgres only: the pool Prisma uses (for raw hot-path SQL). */
-  readonly pool?: pg.Pool;
-  /** PGlite only. */
-  readonly pglite?: PGlite;
+  /** The pool Prisma uses (for raw hot-path SQL, migrations, NOTIFY). */
+  readonly pool: pg.Pool;
   /**
-   * Raw parameterised SQL ($1, $2…) on the same database, for hot paths and LISTEN-free work.
-   * On PGlite it waits while a Prisma interactive transaction is open (one connection), so never
-   * call it from inside `prisma.$transaction(async (tx) => …)`. A `name` (hot statements) makes it a
-   * prepared statement on Postgres: one name, always the same SQL.
+   * Raw parameterised SQL ($1, $2…) on the same database, for hot paths. A `name` (hot statements)
+   * makes it a prepared statement: one name, always the same SQL.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Idempotent. */
@@ -33,34 +25,23 @@ export interface LedgerDb {
 }
 
 export interface OpenLedgerOptions {
-  /** postgres:// URL; without it the ledger is PGlite at `pgliteDir`. */
-  databaseUrl?: string;
-  /** Without databaseUrl: the loopback URL of `npm start`'s ledger process, which serves the PGlite at `pgliteDir`. */
-  embeddedLedgerUrl?: string;
-  /** PGlite data directory, created if missing; `memory://` keeps everything in memory. */
-  pgliteDir: string;
+  /** postgres:// URL of the ledger's database. */
+  databaseUrl: string;
+  /** The server is the embedded one (shown as the ledger's kind); default false. */
+  embedded?: boolean;
   logger?: Logger;
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
-  /** Postgres pool size (default 10). */
+  /** Pool size (default 10). */
   poolMax?: number;
   /** How its connections name themselves to the server (pg_stat_activity): see application-names.ts. */
   applicationName?: string;
-  /**
-   * Where templates of new PGlite ledgers are kept (src/db/template.ts; default
-   * node_modules/.cache/jobgraph); `false` initialises every new one with initdb.
-   */
-  pgliteTemplateCache?: string | false;
 }
 
 export async function openLedger(opts: OpenLedgerOptions): Promise<LedgerDb> {
-  const db = opts.databaseUrl
-    ? await openPostgres(opts.databaseUrl, opts, 'postgres')
-    : opts.embeddedLedgerUrl
-      ? await openPostgres(opts.embeddedLedgerUrl, opts, 'embedded')
-      : await openPGlite(opts.pgliteDir, opts);
+  const db = await openPostgres(opts.databaseUrl, opts, opts.embedded ? 'embedded' : 'postgres');
   try {
-    if (opts.migrate ?? true) await applyMigrations(db.pool ?? db.pglite!, opts.logger);
+    if (opts.migrate ?? true) await applyMigrations(db.pool, opts.logger);
   } catch (error) {
     await db.close();
     throw error;
@@ -124,35 +105,6 @@ async function openPostgres(url: string, opts: OpenLedgerOptions, kind: 'postgre
     }),
   };
 }
-
-/**
- * PGlite in this process. Its modules load only here: a process on PostgreSQL (every API and
- * worker of a deployment, embedded ones included) never holds PGlite's JavaScript.
- */
-async function openPGlite(dir: string, opts: OpenLedgerOptions): Promise<LedgerDb> {
-  const [{ openEmbeddedPGlite }, { PrismaPGlite }, { types }] = await Promise.all([
-    import('./embedded.ts'),
-    import('pglite-prisma-adapter'),
-    import('@electric-sql/pglite'),
-  ]);
-  // node-postgres returns int8 (count(*), bigint columns) as a string, PGlite as a number; `query`
-  // follows node-postgres on both so that callers see one behaviour. Per query, so that the Prisma
-  // adapter keeps PGlite's defaults.
-  const rawQueryOptions = { parsers: { [types.INT8]: (value: string) => value } };
-  const { pglite, close } = await openEmbeddedPGlite(dir, opts);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  return {
-    kind: 'pglite',
-    prisma,
-    pglite,
-    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params, rawQueryOptions)).rows,
-    close: once(async () => {
-      await prisma.$disconnect();
-      await close();
-    }),
-  };
-}
-
 
 /** host:port/database of a connection URL, never its credentials. */
 export function describeUrl(url: string): string {

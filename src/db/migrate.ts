@@ -11,15 +11,9 @@ import type { Logger } from '../lib/logger.ts';
 /** prisma/migrations, found from this file so the working directory does not matter. */
 export const defaultMigrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 
-/** What pg.Pool, pg.Client and PGlite have in common; enough to migrate any of them. */
+/** What pg.Pool and pg.Client have in common; enough to migrate either. */
 export interface SqlExecutor {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
-/** PGlite adds `exec` (several statements at once) and `transaction` (which it serialises). */
-interface PGliteLike extends SqlExecutor {
-  exec(sql: string): Promise<unknown>;
-  transaction<T>(fn: (tx: Runner) => Promise<T>): Promise<T>;
 }
 
 interface Runner {
@@ -90,7 +84,6 @@ export async function applyMigrations(
   migrationsDir = defaultMigrationsDir,
 ): Promise<string[]> {
   const migrations = await readMigrations(migrationsDir);
-  if (isPGlite(target)) return migrateSession(target, migrations, logger);
   if (!(target instanceof pg.Pool)) return migrateSession(pgSession(target), migrations, logger);
   // A session lock and BEGIN…COMMIT need a connection of their own.
   const client = await target.connect();
@@ -167,10 +160,6 @@ async function applyOne(session: Session, migration: LocalMigration): Promise<vo
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Migration ${migration.name} failed and was rolled back: ${reason}`, { cause: error });
   }
-}
-
-function isPGlite(target: SqlExecutor): target is PGliteLike {
-  return 'exec' in target && 'transaction' in target;
 }
 
 /** One pg connection (Client or checked-out PoolClient). */

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type Config } from '../config.ts';
-import { openLedger, type LedgerDb } from '../db/client.ts';
+import { openLedger } from '../db/client.ts';
 import { API_APPLICATION_NAME, WORKER_APPLICATION_NAME } from '../db/application-names.ts';
 import { createEventBus, type BusTransport } from '../events/bus.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
@@ -75,18 +75,18 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
   // a limit nobody declared, stops the start.
   const workflows = new WorkflowRegistry(opts.workflows ?? [], registry);
   const limitsApplied = resolveLimits(opts.limits ?? [], config, registry);
+  // DATABASE_URL, or the embedded PostgreSQL that `npm start` runs: either way a PostgreSQL server
+  // that every process of the deployment shares.
   const ledgerUrl = config.DATABASE_URL ?? config.EMBEDDED_LEDGER_URL;
-  if (!ledgerUrl && !worker) {
+  if (!ledgerUrl) {
     throw new ConfigError([
-      'WORKER_IN_PROCESS=false needs DATABASE_URL: without it the ledger is embedded (PGlite), which belongs to ' +
-        'one process, so no worker process could ever run these jobs. Set DATABASE_URL to a PostgreSQL database, ' +
-        'or keep WORKER_IN_PROCESS=true.',
+      'DATABASE_URL is not set and no embedded ledger was found: set DATABASE_URL to a PostgreSQL database, ' +
+        'or start the embedded one with `npm start` (a process started by hand finds it in EMBEDDED_DIR).',
     ]);
   }
   const db = await openLedger({
-    ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
-    ...(config.EMBEDDED_LEDGER_URL ? { embeddedLedgerUrl: config.EMBEDDED_LEDGER_URL } : {}),
-    pgliteDir: config.PGLITE_DIR,
+    databaseUrl: ledgerUrl,
+    embedded: !config.DATABASE_URL,
     applicationName: worker ? WORKER_APPLICATION_NAME : API_APPLICATION_NAME,
     logger,
   });
@@ -97,16 +97,16 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
     cleanup.unshift(async () => limits.close());
     const deps = typeof opts.deps === 'function' ? opts.deps({ limits }) : (opts.deps ?? ({} as TaskDeps));
     const queueName = scopedQueueName(config.QUEUE_NAME, await ledger.queries.identity());
-    const selection = await selectBackend(config, logger, opts.tuning, queueName);
+    const selection = await selectBackend({ ...config, DATABASE_URL: ledgerUrl }, logger, opts.tuning, queueName);
     cleanup.unshift(() => selection.adapter.close());
     const primary = selection.adapter;
     const bus = createEventBus({
-      transport: busTransport(config, db, primary),
+      transport: busTransport(config, primary),
       namespace: queueName,
       logger,
       redisUrl: config.REDIS_URL,
-      ...(ledgerUrl ? { databaseUrl: ledgerUrl } : {}),
-      ...(db.pool ? { pool: db.pool } : {}),
+      databaseUrl: ledgerUrl,
+      pool: db.pool,
     });
     cleanup.unshift(() => bus.close());
     // A queue in this process's memory carries nothing in a process that runs no worker: there
@@ -160,7 +160,7 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
         concurrency: config.WORKER_CONCURRENCY,
         retryBaseMs: config.RETRY_BASE_MS,
         heartbeatMs: config.HEARTBEAT_MS,
-        ...(ledgerUrl ? { heartbeatThread: { url: ledgerUrl, applicationName: WORKER_APPLICATION_NAME, killWhenStuck: opts.killWhenStuck ?? false } } : {}),
+        heartbeatThread: { url: ledgerUrl, applicationName: WORKER_APPLICATION_NAME, killWhenStuck: opts.killWhenStuck ?? false },
       });
       executor = running;
       cleanup.unshift(async () => running.close());
@@ -183,9 +183,6 @@ export async function startJobSystem(opts: JobSystemOptions): Promise<JobSystemP
       if (!local.capabilities.shared) {
         await ledger.outbox.forget(backendOf(local), 'the in-process queue that held it ended with its process; sent again');
       }
-      // The embedded ledger has one worker (the one in this process, or the one `npm start`
-      // supervises): whatever is RUNNING at its start was left by a process now gone.
-      if (db.kind !== 'postgres') await reaper.reap(0);
       const unsubscribeWake = bus.onControl((message) => {
         if (message.kind === 'dispatch') dispatcher.wake();
       });
@@ -256,9 +253,8 @@ function resolveLimits(definitions: readonly LimitDefinition[], config: Config, 
   return resolved;
 }
 
-/** EVENT_BUS=auto: in-process on PGlite (one process), else the bus the backend's row pairs with (Redis beside BullMQ). */
-function busTransport(config: Config, db: LedgerDb, primary: QueueAdapter): BusTransport {
+/** EVENT_BUS=auto: the bus the backend's row pairs with (Redis beside BullMQ, LISTEN/NOTIFY otherwise). */
+function busTransport(config: Config, primary: QueueAdapter): BusTransport {
   if (config.EVENT_BUS !== 'auto') return config.EVENT_BUS;
-  if (db.kind === 'pglite') return 'memory'; // one process
   return backendRow(primary.name).bus;
 }
