@@ -32,8 +32,6 @@ export async function seedDemo(db: PrismaClient, run: Run, records = DEMO_RECORD
       rows.map((row) => JSON.stringify(demoRecord(row))),
     );
     const loaded = rows.at(-1)!;
-    // Embedded, PGlite shares this process's one thread: let requests in between batches.
-    await new Promise((resolve) => setImmediate(resolve));
     await db.dataset.update({ where: { id: dataset.id }, data: { recordCount: loaded } });
     await run.progress((loaded / records) * 100, `loaded ${loaded.toLocaleString('en')} of ${records.toLocaleString('en')} records`);
   }

@@ -41,8 +41,8 @@ export interface ExecutorOptions {
   abortGraceMs?: number;
   /**
    * Heartbeats from a thread of their own (HeartbeatThread), over a connection to this ledger URL,
-   * so a handler that blocks the event loop does not starve them. Without it (PGlite in this
-   * process) they are written from the event loop.
+   * so a handler that blocks the event loop does not starve them. Without it (tests that pass
+   * none) they are written from the event loop.
    */
   heartbeatThread?: { url: string; applicationName: string; killWhenStuck: boolean };
 }

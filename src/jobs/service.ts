@@ -45,7 +45,7 @@ export interface QueueInfo {
   probes: ({ backend: BackendName } & ProbeResult)[];
   dispatcher: DispatcherStatus;
   eventBus: BusTransport;
-  ledger: 'postgres' | 'pglite' | 'embedded';
+  ledger: 'postgres' | 'embedded';
   queue: QueueCounts | { error: string };
   jobs: { status: JobStatus; type: string; count: number }[];
   workers: WorkerRow[];

@@ -94,7 +94,7 @@ const QueueInfoRef = builder.objectRef<QueueInfo>('QueueInfo').implement({
       resolve: (i) => i.dispatcher.usingFallback,
     }),
     eventBus: t.string({ description: 'redis, postgres or memory.', resolve: (i) => i.eventBus }),
-    ledger: t.string({ description: 'postgres; pglite (in the API process, tests); embedded (PGlite in the ledger process of `npm start`).', resolve: (i) => i.ledger }),
+    ledger: t.string({ description: 'postgres (DATABASE_URL); embedded (the PostgreSQL that `npm start` runs in EMBEDDED_DIR).', resolve: (i) => i.ledger }),
     queue: t.field({ type: QueueCountsRef, nullable: true, resolve: (i) => ('error' in i.queue ? null : i.queue) }),
     jobCounts: t.field({ type: [JobCountRef], description: 'Jobs per status and task: waiting and running ones now, and every job that ended so (those removed by retention included).', resolve: (i) => i.jobs }),
     workers: t.field({ type: [WorkerRef], description: 'Workers with a recent heartbeat.', resolve: (i) => i.workers }),

@@ -1,5 +1,5 @@
 /**
- * The job ledger: the truth about every job, in PostgreSQL (or embedded PGlite). Its parts, one
+ * The job ledger: the truth about every job, in PostgreSQL (DATABASE_URL's or the embedded one). Its parts, one
  * concern each, share the database and one after-write step:
  *
  *   queries      reads: jobs, events, counts, workers, the ledger's identity
