@@ -9,21 +9,54 @@
  *   this process's view     its backend, its fallback, whether it could read the ledger, its
  *                           GraphQL operations (yoga's Prometheus plugin) and Node's process metrics
  *
+ * Under `npm start` the worker process the API supervises serves no port: the API's scrape asks it
+ * over IPC (supervisedMetrics here, answerMetricsRequests in the worker) and adds its counters and
+ * histograms to the API's own (summed per label set, so one series per task and status as before),
+ * and its process metrics labelled process="worker". The ledger gauges come from the API's read
+ * alone: the worker reads the same ledger. A worker that does not answer within CHILD_WAIT_MS
+ * (restarting, or its event loop held by a job) costs the scrape no more than that: its last answer
+ * is served instead, and a restarted worker's counts are added to those of the ones before it, so
+ * the summed counters never go down while `npm start` runs.
+ *
  * ops/prometheus holds alert rules over these series and ops/grafana a dashboard (README, Prometheus).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Change, Job, JobEvent } from '../jobs/ledger/index.ts';
 import type { JobService } from '../jobs/service.ts';
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../jobs/states.ts';
 import type { Logger } from '../lib/logger.ts';
+import { answerParent } from '../lib/supervisor.ts';
 import { withTimeout } from '../lib/timeouts.ts';
 
 export const METRICS_PATH = '/metrics';
+
+/** A registry's series as getMetricsAsJSON gives them: what travels from a child to its parent. */
+export type MetricsJSON = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** What a supervised child's metrics answer its parent's scrape (answerMetricsRequests). */
+export interface MetricsReport {
+  /** This process's registry, once: a restarted child has another, whose counts start from 0. */
+  incarnation: string;
+  /** What this process did (counters and histograms): summed into the parent's series. */
+  counted: MetricsJSON;
+  /** Its process metrics (process_*, nodejs_*): the parent serves them labelled process="<child>". */
+  process: MetricsJSON;
+}
+
+/** Where createMetrics takes more series for a scrape than its own process's. */
+export interface MetricsSources {
+  /**
+   * Series of supervised children (see supervisedMetrics), merged into each scrape: summed with this
+   * process's where name and labels meet. Bounded and never rejecting by contract; a rejection
+   * leaves them out of that scrape.
+   */
+  children?: () => Promise<MetricsJSON[]>;
+}
 
 export interface Metrics {
   readonly registry: Registry;
@@ -36,6 +69,10 @@ export interface Metrics {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Yoga's Prometheus plugin on this registry (createApi adds it when given these metrics). */
   readonly yogaPlugin: Plugin;
+  /** The text a scrape serves: this registry's series, and the children's when given. */
+  exposition(): Promise<string>;
+  /** What a parent's scrape takes of this process (answerMetricsRequests): reads no ledger. */
+  report(): Promise<MetricsReport>;
   /** Stops counting this process's writes. Idempotent. */
   close(): void;
 }
@@ -44,13 +81,22 @@ export interface Metrics {
 const SECONDS_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 /** A scrape never waits longer than this for the ledger (Prometheus gives up after 10 s). */
 const SNAPSHOT_TIMEOUT_MS = 5_000;
+/** How long a scrape waits for a supervised child's answer before serving its last one. */
+export const CHILD_WAIT_MS = 100;
+/** How long a request to a child stays open: an answer later than CHILD_WAIT_MS serves the next scrape. */
+const CHILD_ANSWER_MS = 10_000;
+/** The request a supervised child's metrics answer (answerMetricsRequests). */
+const METRICS_REQUEST = 'metrics';
 
 /** One per process: collectDefaultMetrics starts observers that live as long as the process. */
-export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_TOKEN'>, logger: Logger): Metrics {
+export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_TOKEN'>, logger: Logger, sources: MetricsSources = {}): Metrics {
   const log = logger.child({ component: 'metrics' });
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
+  // Node's and the process's, registered above: what a report gives of this process besides its counts.
+  const processMetrics = registry.getMetricsAsArray().map((metric) => registry.getSingleMetric(metric.name)!);
+  const incarnation = `${process.pid}:${randomUUID()}`;
 
   // ── what this process did ──
   const enqueued = new Counter({
@@ -285,6 +331,8 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     registers,
   });
   const stopLimitWaits = system.limits.onWait((limit, seconds, why) => limitWait.observe({ limit, why }, seconds));
+  // What this process did, and only that: summed over processes (a parent adds them to its own).
+  const counted = [enqueued, finished, retries, duration, wait, gateWait, limitWait];
   const workers: Gauge = new Gauge({
     name: 'jobgraph_workers',
     help: 'Workers heartbeating in the ledger, read at scrape time (the same in every process).',
@@ -330,10 +378,28 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
     return header !== undefined && timingSafeEqual(digest(header.trim().replace(/^bearer\s+/i, 'Bearer ')), expected);
   };
 
+  const { children } = sources;
+  const exposition = async (): Promise<string> => {
+    if (!children) return registry.metrics();
+    const [own, theirs] = await Promise.all([
+      registry.getMetricsAsJSON(),
+      children().catch((error: unknown) => {
+        log.warn({ err: error }, 'metrics: the supervised processes\' series could not be read; left out of this scrape');
+        return [];
+      }),
+    ]);
+    return sumSeries([own, ...theirs]).metrics();
+  };
+
   return {
     registry,
     contentType: registry.contentType,
     yogaPlugin,
+    exposition,
+    async report() {
+      const [own, proc] = await Promise.all([Promise.all(counted.map((metric) => metric.get())), Promise.all(processMetrics.map((metric) => metric.get()))]);
+      return { incarnation, counted: own as MetricsJSON, process: proc as MetricsJSON };
+    },
     async handle(req, res) {
       try {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -344,7 +410,7 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
           res.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain' }).end('/metrics needs Authorization: Bearer <METRICS_TOKEN>\n');
           return;
         }
-        const body = await registry.metrics();
+        const body = await exposition();
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(req.method === 'HEAD' ? undefined : body);
       } catch (error) {
@@ -359,6 +425,91 @@ export function createMetrics(system: JobService, config: Pick<Config, 'METRICS_
       stopLimitWaits();
     },
   };
+}
+
+/**
+ * In a supervised child (src/worker.ts under `npm start`): answers the parent's scrapes with this
+ * process's report. Returns the function that stops answering.
+ */
+export function answerMetricsRequests(metrics: Pick<Metrics, 'report'>): () => void {
+  return answerParent(METRICS_REQUEST, () => metrics.report());
+}
+
+/** A supervised child as supervisedMetrics asks it: SupervisedProcess. */
+export interface MetricsChild {
+  readonly name: string;
+  request(message: { type: string }, timeoutMs: number): Promise<unknown>;
+}
+
+/**
+ * createMetrics's `children` for the processes this one supervises (`children()` at each scrape,
+ * those running answerMetricsRequests): each is asked at once, and a scrape waits at most `waitMs`
+ * for them all. One request per child at a time: an answer that comes later serves the next scrape,
+ * and a child that gave none (restarting, its event loop held) is served by its last answer's
+ * counts, never by fewer. A new process of the same child (a restart: its incarnation changed)
+ * counts from 0: the counts of the ones before are kept and added to its own. Its process metrics
+ * are served only from an answer of this scrape, labelled process="<name>".
+ */
+export function supervisedMetrics(children: () => readonly MetricsChild[], { waitMs = CHILD_WAIT_MS }: { waitMs?: number } = {}): () => Promise<MetricsJSON[]> {
+  interface Seen {
+    /** The counts of its processes that ended, summed. */
+    carried: MetricsJSON[];
+    last?: MetricsReport;
+    answers: number;
+    asking?: Promise<void>;
+  }
+  const seen = new WeakMap<MetricsChild, Seen>();
+  const ask = (child: MetricsChild, state: Seen): Promise<void> =>
+    (state.asking ??= child
+      .request({ type: METRICS_REQUEST }, CHILD_ANSWER_MS)
+      .then(async (answer) => {
+        if (!isReport(answer)) return;
+        if (state.last && state.last.incarnation !== answer.incarnation) {
+          state.carried = [await sumSeries([...state.carried, state.last.counted]).getMetricsAsJSON()];
+        }
+        state.last = answer;
+        state.answers++;
+      })
+      .finally(() => {
+        state.asking = undefined;
+      }));
+
+  return async () => {
+    const asked = children().map((child) => {
+      let state = seen.get(child);
+      if (!state) seen.set(child, (state = { carried: [], answers: 0 }));
+      return { child, state, before: state.answers, answered: ask(child, state) };
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(asked.map((a) => a.answered)),
+      new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]).finally(() => clearTimeout(timer));
+    return asked.flatMap(({ child, state, before }) => {
+      if (!state.last) return [];
+      const fresh = state.answers > before;
+      return [...state.carried, state.last.counted, ...(fresh ? [labelled(state.last.process, { process: child.name })] : [])];
+    });
+  };
+}
+
+function isReport(value: unknown): value is MetricsReport {
+  const report = value as MetricsReport | undefined;
+  return typeof report?.incarnation === 'string' && Array.isArray(report.counted) && Array.isArray(report.process);
+}
+
+/** `series` with `labels` added to every value. */
+function labelled(series: MetricsJSON, labels: Record<string, string>): MetricsJSON {
+  return series.map((metric) => ({ ...metric, values: metric.values.map((value) => ({ ...value, labels: { ...value.labels, ...labels } })) }));
+}
+
+/**
+ * One registry of `lists`' series, each value the sum of those with its name and labels
+ * (prom-client's cluster aggregation, told to sum every metric: the lists never share a gauge's
+ * labels, so the sum only meets counters and histograms of several processes).
+ */
+function sumSeries(lists: MetricsJSON[]): Registry {
+  return AggregatorRegistry.aggregate(lists.map((list) => list.map((metric) => ({ ...metric, aggregator: 'sum' as const }))));
 }
 
 /**

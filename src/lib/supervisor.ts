@@ -4,9 +4,16 @@ import type { Logger } from './logger.ts';
 
 /**
  * What a supervised child says over its IPC channel: `ready` once it serves (with what its
- * parent needs to know), `failed` when it cannot start (then it exits).
+ * parent needs to know), `failed` when it cannot start (then it exits), `reply` to a request of
+ * its parent's (SupervisedProcess.request, answered through answerParent).
  */
-export type ChildMessage = { type: 'ready'; [key: string]: unknown } | { type: 'failed'; message: string };
+export type ChildMessage = { type: 'ready'; [key: string]: unknown } | { type: 'failed'; message: string } | ChildReply;
+
+/** A child's answer to its parent's request `requestId`: its value, or why it has none. */
+export type ChildReply = { type: 'reply'; requestId: number; value?: unknown; error?: string };
+
+/** What a parent asks its child (SupervisedProcess.request): `type` names the question. */
+export type ParentRequest = { type: string; requestId: number; [key: string]: unknown };
 
 export interface SupervisedOptions {
   /** For logs and errors: "worker", "ledger". */
@@ -34,6 +41,11 @@ export class SupervisedProcess {
   #stopping = false;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** The child once it said `ready`, until it exits: the one requests go to. */
+  #ready: ChildProcess | undefined;
+  #lastRequest = 0;
+  /** Requests waiting for their reply: settled by it, by their timeout, or by the child's exit. */
+  readonly #pending = new Map<number, { child: ChildProcess; settle: (reply: ChildReply | undefined) => void }>();
 
   constructor(opts: SupervisedOptions) {
     this.#opts = opts;
@@ -46,6 +58,38 @@ export class SupervisedProcess {
   /** Starts the child; resolves with its first `ready`, rejects if it fails or exits first. */
   start(): Promise<ChildMessage & { type: 'ready' }> {
     return new Promise((resolve, reject) => this.#spawn(resolve, reject));
+  }
+
+  /**
+   * Asks the running child `message` (answered by its answerParent(message.type, ...)) and resolves
+   * with the value it answers. Never rejects and never waits past `timeoutMs`: undefined when no
+   * child is ready (starting, restarting, stopped), when it answers an error, does not answer in
+   * time, or exits meanwhile (each logged at debug).
+   */
+  request(message: { type: string; [key: string]: unknown }, timeoutMs: number): Promise<unknown> {
+    const child = this.#ready;
+    const { name, logger } = this.#opts;
+    if (!child?.connected) return Promise.resolve(undefined);
+    const requestId = ++this.#lastRequest;
+    return new Promise((resolve) => {
+      const settle = (reply: ChildReply | undefined, why?: string): void => {
+        if (!this.#pending.delete(requestId)) return;
+        clearTimeout(timer);
+        if (reply?.error !== undefined) why = `it answered an error: ${reply.error}`;
+        if (why) logger.debug({ child: name, pid: child.pid, request: message.type, timeoutMs }, `${name} process gave no answer to ${message.type}: ${why}`);
+        resolve(why ? undefined : reply?.value);
+      };
+      const timer = setTimeout(() => settle(undefined, `none within ${timeoutMs} ms`), timeoutMs);
+      this.#pending.set(requestId, { child, settle: (reply) => settle(reply, reply ? undefined : 'it exited') });
+      const request: ParentRequest = { ...message, requestId };
+      try {
+        child.send(request, (error) => {
+          if (error) settle(undefined, `the request could not be sent (${error.message})`);
+        });
+      } catch (error) {
+        settle(undefined, `the request could not be sent (${error instanceof Error ? error.message : String(error)})`);
+      }
+    });
   }
 
   /** Sends SIGTERM and waits for the exit; SIGKILL after `timeoutMs`. Idempotent. */
@@ -66,7 +110,8 @@ export class SupervisedProcess {
 
   #spawn(resolve?: (message: ChildMessage & { type: 'ready' }) => void, reject?: (error: Error) => void): void {
     const { name, module, env, logger } = this.#opts;
-    const child = fork(module, [], { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Advanced serialization (structured clone): replies may carry NaN and Infinity, which JSON cannot.
+    const child = fork(module, [], { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.#child = child;
     if (this.#opts.nice !== undefined && child.pid !== undefined) {
       try {
@@ -78,14 +123,18 @@ export class SupervisedProcess {
     let ready = false;
     let failure: string | undefined;
     child.on('message', (message: ChildMessage) => {
+      if (message?.type === 'reply') return void this.#pending.get(message.requestId)?.settle(message);
       if (message?.type === 'failed') failure = message.message;
       if (message?.type !== 'ready') return;
       ready = true;
+      this.#ready = child;
       this.#restarts = 0;
       logger.info({ child: name, pid: child.pid }, `${name} process ready`);
       resolve?.(message);
     });
     child.once('exit', (code, signal) => {
+      if (this.#ready === child) this.#ready = undefined;
+      for (const pending of [...this.#pending.values()]) if (pending.child === child) pending.settle(undefined);
       if (!ready) {
         reject?.(new Error(failure ?? `the ${name} process exited before it was ready (code ${code}, signal ${signal})`));
         if (reject) return;
@@ -109,6 +158,35 @@ export class SupervisedProcess {
 /** In a supervised child: tell the parent it is ready. */
 export function tellParent(message: ChildMessage): void {
   process.send?.(message);
+}
+
+/**
+ * In a supervised child: answers the parent's requests of `type` (SupervisedProcess.request) with
+ * what `answer` resolves to, or the message of what it throws. Returns the function that stops
+ * answering. A reply the parent no longer waits for (its timeout passed) is dropped there.
+ */
+export function answerParent(type: string, answer: (request: ParentRequest) => unknown): () => void {
+  const onMessage = (message: ParentRequest) => {
+    if (message?.type !== type || typeof message.requestId !== 'number') return;
+    const { requestId } = message;
+    void (async () => answer(message))().then(
+      (value) => replyToParent({ type: 'reply', requestId, value }),
+      (error: unknown) => replyToParent({ type: 'reply', requestId, error: error instanceof Error ? error.message : String(error) }),
+    );
+  };
+  process.on('message', onMessage);
+  return () => void process.off('message', onMessage);
+}
+
+function replyToParent(reply: ChildReply): void {
+  // The parent may be gone (exitWithParent ends this process then): nothing to tell.
+  if (!process.connected) return;
+  try {
+    process.send?.(reply, undefined, {}, () => {});
+  } catch (error) {
+    // A value the channel cannot carry (a function, say): the parent hears why instead.
+    if (reply.error === undefined) replyToParent({ type: 'reply', requestId: reply.requestId, error: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 /** Whether this process was started by a SupervisedProcess (it has an IPC channel). */

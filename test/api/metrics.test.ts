@@ -1,12 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
+import { CHILD_WAIT_MS, createMetrics, supervisedMetrics, type Metrics } from '../../src/api/metrics.ts';
 import { createApi, GRAPHIQL_DEFAULT_QUERY, type Api } from '../../src/api/yoga.ts';
 import { workflowReads } from '../../src/domain/queries.ts';
 import type { Change } from '../../src/jobs/ledger/index.ts';
 import type { JobSystem } from '../../src/jobs/system.ts';
+import { SupervisedProcess } from '../../src/lib/supervisor.ts';
 import { TcpProxy } from '../faults/support/proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { client } from '../helpers/graphql.ts';
@@ -414,5 +416,176 @@ describe('GET /metrics: waiting jobs and the ledger going away', () => {
     }
     const undocumented = [...served].filter((name) => name.startsWith('jobgraph_') && !readme.includes(`\`${name}`));
     expect(undocumented, 'metrics missing from README\'s table').toEqual([]);
+  });
+});
+
+/**
+ * `npm start`'s layout: an API-side job system that runs no worker, and a worker process it
+ * supervises (test/fixtures/metrics-child.ts, forked by SupervisedProcess as main.ts forks
+ * src/worker.ts) that runs the jobs. The API's scrape asks the worker over IPC: its counters and
+ * histograms are summed into the API's, the ledger gauges are the API's alone, and a worker that is
+ * busy or gone costs the scrape no more than CHILD_WAIT_MS.
+ */
+describe('GET /metrics of a process that supervises its worker process', () => {
+  const TOKEN = 'supervised-secret';
+  let database: TestDatabase;
+  let harness: Harness;
+  let api: JobSystem;
+  let worker: SupervisedProcess;
+  let metrics: Metrics;
+  let server: Server;
+  let url: string;
+  const ids: string[] = [];
+
+  /** A scrape over HTTP, and how long it took (ms). */
+  const timedScrape = async () => {
+    const started = performance.now();
+    const response = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    return { samples: parse(text), ms: performance.now() - started };
+  };
+  const scrape = async () => (await timedScrape()).samples;
+  const own = async () => parse(await metrics.registry.metrics());
+  /** A job enqueued by the worker process itself (its own count). */
+  const enqueueInWorker = async (input: unknown) => (await worker.request({ type: 'enqueue', task: 'test.echo', input }, 10_000)) as string;
+  const fromWorker = (samples: Sample[], name: string) => find(samples, name, { process: 'worker' });
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    harness = new Harness(testEnv({ DATABASE_URL: database.url, QUEUE_BACKEND: 'inline', QUEUE_NAME: uniqueName('supervised') }));
+    api = await harness.start({}, { worker: false });
+    worker = new SupervisedProcess({
+      name: 'worker',
+      module: fileURLToPath(new URL('../fixtures/metrics-child.ts', import.meta.url)),
+      env: { ...process.env, ...harness.env },
+      logger: api.logger,
+      restart: true,
+    });
+    await worker.start();
+    metrics = createMetrics(api, harness.config({ METRICS_TOKEN: TOKEN }), api.logger, { children: supervisedMetrics(() => [worker]) });
+    server = createServer((req, res) => void metrics.handle(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+
+    // Three jobs enqueued through the API, two by the worker process; the worker runs all five.
+    for (const value of [1, 2, 3]) ids.push((await api.enqueue('test.echo', { value })).job.id);
+    for (const value of [4, 5]) ids.push(await enqueueInWorker({ value }));
+    // One cancelled by the API while it waits: the API counts its end.
+    const waiting = await api.enqueue('test.echo', {}, { delayMs: 60_000 });
+    await api.cancel(waiting.job.id);
+    await Promise.all(ids.map((id) => waitForJob(api, id, 'COMPLETED')));
+  }, 60_000);
+  afterAll(async () => {
+    metrics?.close();
+    server?.closeAllConnections();
+    server?.close();
+    await worker?.stop(5_000);
+    await harness?.stopAll();
+    await database?.drop();
+  });
+
+  it("serves the worker's counters and histograms summed with the API's, one series per task and status", async () => {
+    // A job's after-write step runs just after its row is visible: wait for the last count.
+    const samples = await waitFor(scrape, (s) => value(s, 'jobgraph_jobs_finished_total', { task: 'test.echo', status: 'COMPLETED' }) === 5, 10_000, "the worker's counts");
+    // API 4 (one cancelled) + worker 2; `value` fails on two samples of one name and labels.
+    expect(table(samples, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual({ 'test.echo inline': 6 });
+    expect(table(samples, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual({ 'test.echo COMPLETED': 5, 'test.echo CANCELLED': 1 });
+    expect(table(samples, 'jobgraph_job_duration_seconds_count', ['task', 'status'])).toEqual({ 'test.echo COMPLETED': 5 });
+    expect(value(samples, 'jobgraph_job_duration_seconds_bucket', { task: 'test.echo', status: 'COMPLETED', le: '+Inf' })).toBe(5);
+    expect(table(samples, 'jobgraph_job_wait_seconds_count', ['task'])).toEqual({ 'test.echo': 5 });
+    // The API's own registry: what it did alone.
+    const ours = await own();
+    expect(table(ours, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual({ 'test.echo inline': 4 });
+    expect(table(ours, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual({ 'test.echo CANCELLED': 1 });
+    expect(find(ours, 'jobgraph_job_duration_seconds_count')).toEqual([]);
+
+    // The ledger, read once (by the API): not the sum of two processes reading the same rows.
+    expect(value(samples, 'jobgraph_jobs', { status: 'COMPLETED' })).toBe(5);
+    expect(value(samples, 'jobgraph_jobs', { status: 'CANCELLED' })).toBe(1);
+    expect(value(samples, 'jobgraph_workers')).toBe(1);
+    expect(value(samples, 'jobgraph_ledger_up')).toBe(1);
+    // Each process's own: the API's unlabelled as before, the worker's labelled.
+    expect(find(samples, 'process_cpu_user_seconds_total').map((s) => s.labels)).toEqual([{}, { process: 'worker' }]);
+    expect(value(samples, 'nodejs_heap_size_used_bytes', { process: 'worker' })).toBeGreaterThan(0);
+    expect(value(samples, 'process_start_time_seconds', { process: 'worker' })).toBeGreaterThan(0);
+    expect(fromWorker(samples, 'jobgraph_jobs_finished_total')).toEqual([]);
+  });
+
+  it('still asks for METRICS_TOKEN, and answers a scrape in a few milliseconds', async () => {
+    const refused = await fetch(url);
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).not.toContain('jobgraph_');
+    const times: number[] = [];
+    const alone: number[] = [];
+    for (let n = 0; n < 20; n++) {
+      times.push((await timedScrape()).ms);
+      const started = performance.now();
+      await metrics.registry.metrics(); // the API's own series, without asking the worker
+      alone.push(performance.now() - started);
+    }
+    for (const list of [times, alone]) list.sort((a, b) => a - b);
+    console.info(`scrape with a supervised worker: median ${times[10]!.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms (the API's registry alone: median ${alone[10]!.toFixed(1)} ms)`);
+    expect(times[10]!).toBeLessThan(100);
+  });
+
+  it("a worker whose event loop is held: the scrape answers within the bound, with the worker's last counts", async () => {
+    const before = await scrape();
+    expect(fromWorker(before, 'process_cpu_user_seconds_total')).toHaveLength(1);
+    const held = worker.request({ type: 'block', ms: 2_000 }, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { samples, ms } = await timedScrape();
+    console.info(`scrape while the worker's loop is held: ${ms.toFixed(1)} ms`);
+    expect(ms).toBeGreaterThanOrEqual(CHILD_WAIT_MS - 5);
+    expect(ms).toBeLessThan(CHILD_WAIT_MS + 400);
+    // Counts never drop for a worker that did not answer: its last answer's are served.
+    expect(table(samples, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual(table(before, 'jobgraph_jobs_finished_total', ['task', 'status']));
+    expect(value(samples, 'jobgraph_job_duration_seconds_count', { task: 'test.echo', status: 'COMPLETED' })).toBe(5);
+    // Its process metrics describe it now, or not at all.
+    expect(fromWorker(samples, 'process_cpu_user_seconds_total')).toEqual([]);
+    // A second scrape meanwhile sends no second request: it waits on the one still open.
+    expect((await timedScrape()).ms).toBeLessThan(CHILD_WAIT_MS + 400);
+    expect(await held).toBe(true);
+    const after = await waitFor(scrape, (s) => fromWorker(s, 'process_cpu_user_seconds_total').length === 1, 5_000, 'the worker answering again');
+    expect(value(after, 'jobgraph_jobs_finished_total', { task: 'test.echo', status: 'COMPLETED' })).toBe(5);
+  });
+
+  it('a worker that exits: scrapes answer at once while it is gone, and the new process counts on top of the one before', async () => {
+    const before = await scrape();
+    expect(await worker.request({ type: 'exit' }, 5_000)).toBe(true);
+    // Gone, then starting again (the supervisor waits 1 s, then the job system starts): no child
+    // to ask, no wait.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const gone = await timedScrape();
+    console.info(`scrape while the worker is gone: ${gone.ms.toFixed(1)} ms`);
+    expect(gone.ms).toBeLessThan(CHILD_WAIT_MS + 400);
+    const asked = performance.now();
+    expect(await worker.request({ type: 'metrics' }, 5_000)).toBeUndefined();
+    expect(performance.now() - asked).toBeLessThan(CHILD_WAIT_MS);
+    expect(table(gone.samples, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual(table(before, 'jobgraph_jobs_enqueued_total', ['task', 'backend']));
+    expect(table(gone.samples, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual(table(before, 'jobgraph_jobs_finished_total', ['task', 'status']));
+    expect(fromWorker(gone.samples, 'process_cpu_user_seconds_total')).toEqual([]);
+
+    // The new worker process counts from 0; the scrape keeps the old one's and adds the new one's.
+    await waitFor(() => worker.request({ type: 'metrics' }, 1_000), (answer) => answer !== undefined, 30_000, 'the worker started again');
+    const id = await enqueueInWorker({ value: 'after the restart' });
+    await waitForJob(api, id, 'COMPLETED');
+    const after = await waitFor(scrape, (s) => value(s, 'jobgraph_jobs_finished_total', { task: 'test.echo', status: 'COMPLETED' }) === 6, 10_000, "the new worker's count");
+    expect(table(after, 'jobgraph_jobs_enqueued_total', ['task', 'backend'])).toEqual({ 'test.echo inline': 7 });
+    expect(table(after, 'jobgraph_jobs_finished_total', ['task', 'status'])).toEqual({ 'test.echo COMPLETED': 6, 'test.echo CANCELLED': 1 });
+    expect(value(after, 'jobgraph_job_duration_seconds_count', { task: 'test.echo', status: 'COMPLETED' })).toBe(6);
+    expect(value(after, 'jobgraph_job_duration_seconds_bucket', { task: 'test.echo', status: 'COMPLETED', le: '+Inf' })).toBe(6);
+    expect(fromWorker(after, 'process_cpu_user_seconds_total')).toHaveLength(1);
+  });
+
+  it('SupervisedProcess.request: undefined at once with no child, and after its timeout for a question nobody answers', async () => {
+    const idle = new SupervisedProcess({ name: 'idle', module: 'never-started.ts', env: {}, logger: api.logger, restart: false });
+    const started = performance.now();
+    expect(await idle.request({ type: 'metrics' }, 5_000)).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(50);
+    const asked = performance.now();
+    expect(await worker.request({ type: 'nobody answers this' }, 200)).toBeUndefined();
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(195);
   });
 });
