@@ -1,7 +1,8 @@
 // What each module costs a process, and which of them the API and the worker load. First every
 // heavy module alone: a fresh `node` child imports only it and reports its RSS once imported, over
-// that of the same child importing nothing (an empty Node), and how long the import took; median
-// (range) of BENCH_MODULE_COST_RUNS (3). Then each process's import set, imported the same way:
+// that of the same child importing nothing (an empty Node), how long the import took and the CPU
+// time it used (a busy machine moves the first more than the second); median (range) of
+// BENCH_MODULE_COST_RUNS (3). Then each process's import set, imported the same way:
 // the API's, the modules src/main.ts imports (statically, and the ones it imports at its start),
 // and the worker's, src/worker.ts's imports (read from the entry files, so the sets follow them).
 // A child given `--import` of a module.registerHooks load hook records every module it loads, ESM
@@ -79,9 +80,11 @@ const HEAVY: Heavy[] = [
 const childScript = (specifiers: string[]) => `
   const before = process.memoryUsage.rss();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(${JSON.stringify(specifiers)}.map((s) => import(s)));
   const ms = performance.now() - t0;
-  process.stdout.write(JSON.stringify({ ms, before, rss: process.memoryUsage.rss() }) + '\\n');
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, before, rss: process.memoryUsage.rss() }) + '\\n');
   process.exit(0);
 `;
 
@@ -100,6 +103,8 @@ const HOOK_IMPORT = `--import=data:text/javascript,${encodeURIComponent(HOOK)}`;
 
 interface Sample {
   ms: number;
+  /** CPU time of the import (user + system, every thread), ms: less moved than `ms` by a busy machine. */
+  cpuMs: number;
   /** RSS once imported, bytes. */
   rss: number;
   /** RSS when the child's script began, bytes. */
@@ -145,16 +150,17 @@ const spread = (values: number[], digits = 1) => `${fmt(median(values), digits)}
 interface Cost {
   rssMiB: number[];
   ms: number[];
+  cpuMs: number[];
 }
 
-/** RUNS children importing `specifiers`: RSS over `emptyRss` (MiB) and import ms of each. */
+/** RUNS children importing `specifiers`: RSS over `emptyRss` (MiB), import ms and CPU ms of each. */
 async function cost(root: string, specifiers: string[], emptyRss: number): Promise<Cost> {
   const samples: Sample[] = [];
   for (let run = 0; run < RUNS; run++) samples.push(await runChild(root, specifiers));
   return costOf(samples, emptyRss);
 }
 
-const costOf = (samples: Sample[], emptyRss: number): Cost => ({ rssMiB: samples.map((s) => MiB(s.rss - emptyRss)), ms: samples.map((s) => s.ms) });
+const costOf = (samples: Sample[], emptyRss: number): Cost => ({ rssMiB: samples.map((s) => MiB(s.rss - emptyRss)), ms: samples.map((s) => s.ms), cpuMs: samples.map((s) => s.cpuMs) });
 
 /** The modules of src/ an entry file loads at its start: its static value imports and its `import('./…')`s. */
 async function importSet(root: string, entry: string): Promise<string[]> {
@@ -194,7 +200,7 @@ async function measureSets(codes: [string, string][], entries: [string, string][
       process: c.processName,
       code: c.code,
       modules: c.specifiers.map((s) => shortName(c.root, s)),
-      cost: { rssMiB: [], ms: [] },
+      cost: { rssMiB: [], ms: [], cpuMs: [] },
       loadedHeavy: HEAVY.filter((h) => urls.some(h.loaded)).map((h) => h.name),
       loadedCount: urls.length,
       packages: packages.size,
@@ -311,18 +317,18 @@ runMain(async () => {
 
   const loadedIn = (name: string, code: string, processName: string) => sets.find((s) => s.code === code && s.process === processName)!.loadedHeavy.includes(name);
   const setNames = [...new Set(sets.map((s) => s.process))];
-  console.log(`\nEach module alone in a fresh node: RSS over an empty node (MiB) and import time (ms), median (range) of ${RUNS}; loaded at import time by\n`);
+  console.log(`\nEach module alone in a fresh node: RSS over an empty node (MiB), import time and its CPU time (ms), median (range) of ${RUNS}; loaded at import time by\n`);
   console.log(
     table(
-      ['module', 'RSS Δ MiB', 'import ms', ...codes.flatMap(([code]) => setNames.map((p) => `${p.split(' ')[0]} (${code})`))],
-      modules.map((m) => [m.name, spread(m.cost.rssMiB), spread(m.cost.ms, 0), ...codes.flatMap(([code]) => setNames.map((p) => (loadedIn(m.name, code, p) ? 'yes' : '—')))]),
+      ['module', 'RSS Δ MiB', 'import ms', 'CPU ms', ...codes.flatMap(([code]) => setNames.map((p) => `${p.split(' ')[0]} (${code})`))],
+      modules.map((m) => [m.name, spread(m.cost.rssMiB), spread(m.cost.ms, 0), spread(m.cost.cpuMs, 0), ...codes.flatMap(([code]) => setNames.map((p) => (loadedIn(m.name, code, p) ? 'yes' : '—')))]),
     ),
   );
-  console.log(`\nEach process's import set, RSS over an empty node (MiB) and import time (ms), median (range) of ${RUNS}\n`);
+  console.log(`\nEach process's import set, RSS over an empty node (MiB), import time and its CPU time (ms), median (range) of ${RUNS}\n`);
   console.log(
     table(
-      ['process', 'code', 'RSS Δ MiB', 'import ms', 'modules loaded', 'packages', 'heavy modules loaded'],
-      sets.map((s) => [s.process, s.code, spread(s.cost.rssMiB), spread(s.cost.ms, 0), s.loadedCount, s.packages, s.loadedHeavy.join(', ')]),
+      ['process', 'code', 'RSS Δ MiB', 'import ms', 'CPU ms', 'modules loaded', 'packages', 'heavy modules loaded'],
+      sets.map((s) => [s.process, s.code, spread(s.cost.rssMiB), spread(s.cost.ms, 0), spread(s.cost.cpuMs, 0), s.loadedCount, s.packages, s.loadedHeavy.join(', ')]),
     ),
   );
   for (const s of sets.filter((x) => x.code === 'this')) console.log(`${s.process}: imports ${s.modules.join(', ')}`);
