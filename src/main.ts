@@ -29,7 +29,7 @@ try {
   // The embedded server first: it starts while the API's modules load.
   const embeddedStarted = config.DATABASE_URL ? undefined : startEmbeddedPostgres({ dir: config.EMBEDDED_DIR, port: config.EMBEDDED_PORT, logger });
   embeddedStarted?.catch(() => {}); // awaited below
-  const [{ createHttpServer }, { createApi }, { createMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits, appSchedules }, { createTaskDeps }] = await Promise.all([
+  const [{ createHttpServer }, { createApi }, { createMetrics, supervisedMetrics }, { workflowReads }, { JobSystem }, { createTaskRegistry, appWorkflows, appLimits, appSchedules }, { createTaskDeps }] = await Promise.all([
     import('./api/server.ts'),
     import('./api/yoga.ts'),
     import('./api/metrics.ts'),
@@ -48,7 +48,8 @@ try {
   const workerStarted = config.WORKER_IN_PROCESS ? startWorker(childEnv) : Promise.resolve();
   workerStarted.catch(() => {}); // awaited below, once the API listens
   const system = await JobSystem.start({ config: apiConfig, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, schedules: appSchedules, deps: createTaskDeps(config), worker: false });
-  const metrics = createMetrics(system, config, logger);
+  // One scrape for what `npm start` runs: the worker's counters are asked for over IPC and summed in.
+  const metrics = createMetrics(system, config, logger, { children: supervisedMetrics(() => children) });
   const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger, { metrics }), system, logger);
   const port = await http.listen(config.PORT);
   logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);

@@ -4,7 +4,7 @@
 // `npm start` runs one as a child it supervises (WORKER_IN_PROCESS=true), handing it the URL.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
+import { answerMetricsRequests, createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
 import { loadConfig } from './config.ts';
 import { findEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { JobSystem } from './jobs/system.ts';
@@ -26,8 +26,11 @@ try {
   // Traces, when the OTEL_* variables ask for them; before anything starts.
   const telemetry = await startTelemetry({ serviceName: 'jobgraph-worker', logger });
   const system = await JobSystem.start({ config, logger, registry: createTaskRegistry(), workflows: appWorkflows, limits: appLimits, schedules: appSchedules, deps: createTaskDeps(config), worker: true, killWhenStuck: true });
-  // Outcomes, retries and durations are counted where jobs run: a worker serves them itself.
-  const metricsServer = config.METRICS_PORT === undefined ? undefined : await serveMetrics(createMetrics(system, config, logger), config.METRICS_PORT);
+  // Outcomes, retries and durations are counted where jobs run. Under `npm start` the API's
+  // /metrics asks this process for them over IPC; a port of its own as well would count them twice.
+  const metrics = supervised() || config.METRICS_PORT !== undefined ? createMetrics(system, config, logger) : undefined;
+  if (metrics && supervised()) answerMetricsRequests(metrics);
+  const metricsServer = metrics && !supervised() && config.METRICS_PORT !== undefined ? await serveMetrics(metrics, config.METRICS_PORT) : undefined;
   if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'worker metrics on /metrics');
   const stop = async () => {
     metricsServer?.close();

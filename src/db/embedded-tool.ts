@@ -1,9 +1,8 @@
 // How a one-off command (`npm run seed`, `npm run db:migrate`) reaches the embedded ledger: the
 // server `npm start` runs in the folder, or, when none runs, one it starts and stops itself.
-import type { Config } from '../config.ts';
 import { EmbeddedLedgerNotRunningError, findEmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 
-export async function openEmbeddedForTool(config: Pick<Config, 'EMBEDDED_DIR' | 'EMBEDDED_PORT'>): Promise<{ url: string; release: () => Promise<void> }> {
+export async function openEmbeddedForTool(config: { EMBEDDED_DIR: string; EMBEDDED_PORT?: number | undefined }): Promise<{ url: string; release: () => Promise<void> }> {
   try {
     return { url: await findEmbeddedPostgres(config.EMBEDDED_DIR), release: async () => {} };
   } catch (error) {
