@@ -1,4 +1,4 @@
-import { createClient } from 'graphql-sse';
+import type * as GraphqlSse from 'graphql-sse';
 import { ApiError } from './errors.ts';
 
 /**
@@ -28,6 +28,21 @@ interface GraphQLResponse<T> {
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+
+let sseClient: Promise<Pick<typeof GraphqlSse, 'createClient'>> | undefined;
+
+/**
+ * graphql-sse's client, loaded at the first subscription: a command that only asks does not load
+ * it. Its package entry also exports the server's handler, which loads graphql (some 130 modules,
+ * about 55 ms of a start) that the client never calls; lib/client.mjs beside the entry is the
+ * client alone, but the package's exports do not list it, hence the path. Should a release move
+ * it, the entry serves as before (and test/cli/start.test.ts says graphql is loaded again).
+ */
+function loadSseClient(): Promise<Pick<typeof GraphqlSse, 'createClient'>> {
+  return (sseClient ??= (import(new URL('client.mjs', import.meta.resolve('graphql-sse')).href) as Promise<typeof GraphqlSse>).catch(
+    () => import('graphql-sse'),
+  ));
+}
 
 export class ApiClient {
   readonly url: string;
@@ -70,6 +85,7 @@ export class ApiClient {
   async *subscribe<T>(query: string, variables: Record<string, unknown>): AsyncGenerator<T> {
     // graphql-sse wraps whatever its fetch throws in a NetworkError: keep ours to throw it as is.
     let refused: ApiError | undefined;
+    const { createClient } = await loadSseClient();
     const client = createClient({
       url: this.url,
       headers: this.#headers(),

@@ -1,35 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline/promises';
-import { text } from 'node:stream/consumers';
-import { setTimeout as sleep } from 'node:timers/promises';
+/**
+ * Every command of `jobgraph`: its name, arguments, options and help, which is all main.ts needs to
+ * read a command line and to print help. What a command does lives in a module of its own, loaded
+ * when it runs (job-commands.ts, run-command.ts, schedule-command.ts): `--help` loads none of them,
+ * and a command loads only its own, so the CLI starts in a fraction of what loading them all costs
+ * (bench/cli-start.ts).
+ */
 import type { ApiClient } from './api.ts';
-import { intOption, positionals, stringOption, type CommandSpec, type Parsed } from './args.ts';
-import { createProgressView, JOB_STATUSES, outcomeLines, percent, table, timestamp, type JobStatus } from './display.ts';
-import { EXIT, UsageError } from './errors.ts';
-import { MAX_DELAY_MS, MAX_TAGS, PRIORITY_RANGE } from '../jobs/enqueue-options.ts';
-import { BULK_LIMIT } from '../jobs/job-filter.ts';
-import {
-  CANCEL_JOB,
-  CANCEL_JOBS,
-  ENQUEUE_JOB,
-  LIST_JOBS,
-  LIST_TASKS,
-  RETRY_JOB,
-  RETRY_JOBS,
-  type BulkAnswer,
-  type CancelJobData,
-  type CancelJobsData,
-  type JobFilterInput,
-  type RetryJobsData,
-  type EnqueueJobData,
-  type JobsData,
-  type JobView,
-  type RetryJobData,
-  type TasksData,
-} from './operations.ts';
-import { followJob } from './watch.ts';
-import { runCommand } from './run-command.ts';
-import { scheduleCommand } from './schedule-command.ts';
+import type { CommandSpec, Parsed } from './args.ts';
+import { JOB_STATUSES } from './display.ts';
+import { BULK_LIMIT, MAX_TAGS, PRIORITY_RANGE } from './limits.ts';
 
 /** What a command works with: the API, the output mode, and where to write. */
 export interface Context {
@@ -45,7 +24,7 @@ export interface Context {
 
 export type Command = CommandSpec<(ctx: Context, parsed: Parsed) => Promise<number>>;
 
-const printJson = (ctx: Context, value: unknown) => ctx.out(JSON.stringify(value, null, 2));
+const jobCommands = () => import('./job-commands.ts');
 
 // ── enqueue ──
 
@@ -66,51 +45,8 @@ const enqueue: Command = {
     `  jobgraph enqueue demo.countWords --input '{"text":"one two three","chunkSize":1,"pauseMs":500}' --watch`,
     'With --json: the job as JSON (after it ends, with --watch).',
   ].join('\n'),
-  async run(ctx, parsed) {
-    const [type] = positionals(parsed, ['task'], 'enqueue');
-    const input = await readInput(stringOption(parsed, 'input') ?? '{}', 'enqueue');
-    const variables = {
-      type,
-      input,
-      idempotencyKey: stringOption(parsed, 'idempotency-key'),
-      delayMs: intOption(parsed, 'delay-ms', 0, MAX_DELAY_MS, 'enqueue'),
-      priority: intOption(parsed, 'priority', PRIORITY_RANGE.min, PRIORITY_RANGE.max, 'enqueue'),
-      tags: tags(parsed),
-    };
-    const { enqueueJob } = await ctx.api.request<EnqueueJobData>(ENQUEUE_JOB, variables);
-    const { job, deduplicated } = enqueueJob;
-    if (deduplicated) ctx.err(`the idempotency key was used before: this is the job it made then (${job.status})`);
-    if (parsed.values.watch) {
-      if (!ctx.json) ctx.out(job.id);
-      return watchJob(ctx, job.id);
-    }
-    if (ctx.json) printJson(ctx, { ...job, deduplicated });
-    else ctx.out(job.id);
-    return EXIT.ok;
-  },
+  run: async (ctx, parsed) => (await jobCommands()).enqueue(ctx, parsed),
 };
-
-/** The --input value: JSON, or `@path` to read it from a file, or `-` from stdin. */
-async function readInput(raw: string, command: string): Promise<unknown> {
-  let source = raw;
-  let from = '--input';
-  try {
-    if (raw === '-') {
-      source = await text(process.stdin);
-      from = '--input - (stdin)';
-    } else if (raw.startsWith('@')) {
-      source = await readFile(raw.slice(1), 'utf8');
-      from = `--input ${raw}`;
-    }
-  } catch (error) {
-    throw new UsageError(`${from}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, command);
-  }
-  try {
-    return JSON.parse(source);
-  } catch (error) {
-    throw new UsageError(`${from} is not valid JSON: ${(error as Error).message}`, command);
-  }
-}
 
 // ── watch ──
 
@@ -120,35 +56,8 @@ const watch: Command = {
   summary: 'Follow a job with a progress bar until it ends; exit 0 if it COMPLETED, 1 if not.',
   options: {},
   details: 'On a terminal, a bar; in a pipe or a log, one line per change (`42% step 3/7`), on stderr.\nThe outcome (result or error) goes to stdout; with --json, the final job as JSON.',
-  async run(ctx, parsed) {
-    const [id] = positionals(parsed, ['id'], 'watch');
-    return watchJob(ctx, id!);
-  },
+  run: async (ctx, parsed) => (await jobCommands()).watch(ctx, parsed),
 };
-
-/** Shows the job's progress until it ends, prints the outcome, and says what it means as an exit status. */
-async function watchJob(ctx: Context, id: string): Promise<number> {
-  const view = createProgressView(ctx.progressStream);
-  // Ctrl-C stops watching, not the job: give the terminal back and say how to resume.
-  const interrupted = (signal: NodeJS.Signals) => {
-    view.stop();
-    ctx.err(`stopped watching job ${id}; it goes on: \`jobgraph watch ${id}\` follows it again`);
-    process.exit(signal === 'SIGINT' ? EXIT.interrupted : 143);
-  };
-  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-  try {
-    const job = await followJob(ctx.api, id, (update) => view.update(update), {
-      onReconnect: (reason, attempt) => view.note(`${reason}; reconnecting (${attempt})…`),
-    });
-    view.stop();
-    if (ctx.json) printJson(ctx, job);
-    else for (const line of outcomeLines(job)) ctx.out(line);
-    return job.status === 'COMPLETED' ? EXIT.ok : EXIT.jobFailed;
-  } finally {
-    view.stop();
-    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
-  }
-}
 
 // ── jobs ──
 
@@ -165,36 +74,8 @@ const jobs: Command = {
     '  jobgraph jobs --tag report:<id>                       every job of one report',
     `  jobgraph jobs --input '{"datasetId":"<id>"}' --status FAILED`,
   ].join('\n'),
-  async run(ctx, parsed) {
-    positionals(parsed, [], 'jobs');
-    const variables = {
-      first: intOption(parsed, 'first', 1, 200, 'jobs') ?? 20,
-      filter: await filterFrom(parsed, 'jobs'),
-    };
-    const { jobs } = await ctx.api.request<JobsData>(LIST_JOBS, variables);
-    if (ctx.json) {
-      printJson(ctx, jobs.nodes);
-    } else if (jobs.nodes.length) {
-      const rows = jobs.nodes.map((job) => [job.id, job.type, job.status, percent(job.progress), `${job.attempt}/${job.maxAttempts}`, timestamp(job.createdAt)]);
-      for (const line of table(['ID', 'TASK', 'STATUS', 'PROGRESS', 'ATTEMPT', 'CREATED (UTC)'], rows)) ctx.out(line);
-    } else {
-      ctx.err('no jobs');
-    }
-    if (jobs.pageInfo.hasNextPage) ctx.err(`more jobs than these ${jobs.nodes.length}: raise --first (up to 200) or filter`);
-    return EXIT.ok;
-  },
+  run: async (ctx, parsed) => (await jobCommands()).jobs(ctx, parsed),
 };
-
-function statuses(parsed: Parsed, command: string): JobStatus[] | undefined {
-  const raw = parsed.values.status as string[] | undefined;
-  if (!raw?.length) return undefined;
-  const wanted = raw.flatMap((value) => value.split(',')).map((value) => value.trim().toUpperCase()).filter(Boolean);
-  const unknown = wanted.filter((value) => !(JOB_STATUSES as readonly string[]).includes(value));
-  if (unknown.length) throw new UsageError(`--status ${unknown.join(',')}: not a status; one of ${JOB_STATUSES.join(', ')}`, command);
-  return wanted as JobStatus[];
-}
-
-const tags = (parsed: Parsed) => (parsed.values.tag as string[] | undefined)?.filter(Boolean);
 
 /** The options that choose jobs, for `jobs` (to list them) and `cancel`, `retry` (to act on them). */
 function filterOptions(verb: string): Command['options'] {
@@ -206,23 +87,7 @@ function filterOptions(verb: string): Command['options'] {
   };
 }
 
-/** The JobFilter of the filter options given (status, task, tag, input). */
-async function filterFrom(parsed: Parsed, command: string): Promise<JobFilterInput> {
-  const raw = stringOption(parsed, 'input');
-  const input = raw === undefined ? undefined : await readInput(raw, command);
-  if (input !== undefined && (input === null || typeof input !== 'object' || Array.isArray(input))) {
-    throw new UsageError(`--input must be a JSON object, e.g. '{"reportId":"…"}'`, command);
-  }
-  const status = statuses(parsed, command);
-  const type = stringOption(parsed, 'task');
-  const tagged = tags(parsed);
-  return { ...(status ? { status } : {}), ...(type ? { type } : {}), ...(tagged?.length ? { tags: tagged } : {}), ...(input ? { input } : {}) };
-}
-
 // ── cancel, retry ──
-
-/** How long `cancel` waits for a running job's worker to stop it. */
-const CANCEL_WAIT_MS = 30_000;
 
 const cancel: Command = {
   name: 'cancel',
@@ -233,23 +98,7 @@ const cancel: Command = {
     ...bulkOptions('cancel'),
   },
   details: bulkDetails('cancel', 'QUEUED, RETRYING and RUNNING'),
-  async run(ctx, parsed) {
-    if (parsed.positionals.length === 0) return bulk(ctx, parsed, 'cancel');
-    noFilter(parsed, 'cancel');
-    const [id] = positionals(parsed, ['id'], 'cancel');
-    let { cancelJob: job }: { cancelJob: JobView } = await ctx.api.request<CancelJobData>(CANCEL_JOB, { id });
-    if (job.status === 'CANCELLING' && !parsed.values['no-wait']) {
-      // The API has asked the job's worker to abort it: CANCELLED follows when the handler stops.
-      const giveUp = new AbortController();
-      const timeout = sleep(CANCEL_WAIT_MS, undefined, { signal: giveUp.signal }).catch(() => undefined);
-      const ended = await Promise.race([followJob(ctx.api, job.id, () => {}), timeout]).finally(() => giveUp.abort());
-      if (ended) job = ended;
-      else ctx.err(`the job's worker has not stopped it within ${CANCEL_WAIT_MS / 1000} s; it ends CANCELLED when it does`);
-    }
-    if (ctx.json) printJson(ctx, job);
-    else ctx.out(job.status);
-    return EXIT.ok;
-  },
+  run: async (ctx, parsed) => (await jobCommands()).cancel(ctx, parsed),
 };
 
 const retry: Command = {
@@ -261,24 +110,8 @@ const retry: Command = {
     ...bulkOptions('retry'),
   },
   details: bulkDetails('retry', 'FAILED and CANCELLED'),
-  async run(ctx, parsed) {
-    if (parsed.positionals.length === 0) return bulk(ctx, parsed, 'retry');
-    noFilter(parsed, 'retry');
-    const [id] = positionals(parsed, ['id'], 'retry');
-    const { retryJob } = await ctx.api.request<RetryJobData>(RETRY_JOB, { id });
-    if (parsed.values.watch) {
-      if (!ctx.json) ctx.out(retryJob.job.status);
-      return watchJob(ctx, retryJob.job.id);
-    }
-    if (ctx.json) printJson(ctx, retryJob.job);
-    else ctx.out(retryJob.job.status);
-    return EXIT.ok;
-  },
+  run: async (ctx, parsed) => (await jobCommands()).retry(ctx, parsed),
 };
-
-// ── bulk cancel, retry ──
-
-const BULK_FLAGS = ['status', 'task', 'tag', 'input', 'limit', 'all', 'yes', 'dry-run'] as const;
 
 function bulkOptions(action: 'cancel' | 'retry'): Command['options'] {
   return {
@@ -303,60 +136,6 @@ function bulkDetails(action: 'cancel' | 'retry', statuses: string): string {
   ].join('\n');
 }
 
-/** A single cancel or retry takes no filter options. */
-function noFilter(parsed: Parsed, action: 'cancel' | 'retry'): void {
-  const given = BULK_FLAGS.filter((flag) => parsed.values[flag] !== undefined);
-  if (given.length) throw new UsageError(`${action} <id> acts on one job: leave out ${given.map((flag) => `--${flag}`).join(', ')}, or the id to act on a filter`, action);
-}
-
-/**
- * A bulk cancel or retry: a dry run says which jobs match (at most --limit), the person confirms
- * (or --yes), then the action is sent for exactly those ids with the same filter, so a job that
- * started to match meanwhile is not touched, and one that stopped matching is left alone.
- */
-async function bulk(ctx: Context, parsed: Parsed, action: 'cancel' | 'retry'): Promise<number> {
-  if (parsed.values.watch) throw new UsageError('--watch follows one job: give its id', action);
-  const filter = await filterFrom(parsed, action);
-  const all = parsed.values.all === true;
-  const narrowed = Boolean(filter.type || filter.tags?.length || (filter.input && Object.keys(filter.input).length));
-  if (!narrowed && !all) {
-    const which = filter.status?.length ? `every ${filter.status.join('/')} job` : `every job a ${action} applies to`;
-    throw new UsageError(`give <id>, or a filter: --task, --tag or --input (or --all for ${which})`, action);
-  }
-  const limit = intOption(parsed, 'limit', 1, BULK_LIMIT.max, action) ?? BULK_LIMIT.default;
-  const send = async (variables: { filter: JobFilterInput; limit: number; all: boolean; dryRun: boolean }): Promise<BulkAnswer> =>
-    action === 'cancel'
-      ? (await ctx.api.request<CancelJobsData>(CANCEL_JOBS, variables)).cancelJobs
-      : (await ctx.api.request<RetryJobsData>(RETRY_JOBS, variables)).retryJobs;
-  const preview = await send({ filter, limit, all, dryRun: true });
-  const more = preview.hasMore ? ` (more match beyond these ${preview.matched}: run it again for them)` : '';
-  const count = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
-  if (parsed.values['dry-run'] || preview.matched === 0) {
-    if (ctx.json) printJson(ctx, preview);
-    else for (const id of preview.matchedIds) ctx.out(id);
-    ctx.err(`${count(preview.matched)} to ${action}${more}${parsed.values['dry-run'] ? '; nothing done (--dry-run)' : ''}`);
-    return EXIT.ok;
-  }
-  if (!parsed.values.yes) {
-    if (!process.stdin.isTTY) throw new UsageError(`${count(preview.matched)} match; add --yes to ${action} them (or --dry-run to list them)`, action);
-    const prompt = createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await prompt.question(`${action} ${count(preview.matched)}${more}? [y/N] `).finally(() => prompt.close());
-    if (!/^y(es)?$/i.test(answer.trim())) {
-      ctx.err('nothing done');
-      return EXIT.ok;
-    }
-  }
-  const done = await send({ filter: { ...filter, ids: preview.matchedIds }, limit, all, dryRun: false });
-  if (ctx.json) printJson(ctx, { ...done, hasMore: preview.hasMore });
-  else {
-    const past = action === 'cancel' ? 'cancelled' : 'retried';
-    const left = preview.matched - done.acted;
-    ctx.out(`${past} ${done.acted} of ${count(preview.matched)}${left ? ` (${left} had moved on meanwhile and were left alone)` : ''}`);
-  }
-  if (preview.hasMore) ctx.err(`more jobs match: run it again for the next ${limit}`);
-  return EXIT.ok;
-}
-
 // ── tasks ──
 
 const tasks: Command = {
@@ -364,17 +143,70 @@ const tasks: Command = {
   args: '',
   summary: 'List the tasks the API can queue: name, phase, typed mutation, description.',
   options: {},
-  async run(ctx, parsed) {
-    positionals(parsed, [], 'tasks');
-    const { tasks } = await ctx.api.request<TasksData>(LIST_TASKS);
-    if (ctx.json) {
-      printJson(ctx, tasks);
-      return EXIT.ok;
-    }
-    const rows = tasks.map((task) => [task.name, task.phase, task.mutation, task.description ?? '']);
-    for (const line of table(['NAME', 'PHASE', 'MUTATION', 'DESCRIPTION'], rows)) ctx.out(line);
-    return EXIT.ok;
-  },
+  run: async (ctx, parsed) => (await jobCommands()).tasks(ctx, parsed),
 };
 
-export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks, runCommand, scheduleCommand];
+// ── run (run-command.ts) ──
+
+export const RUN_METHODS = ['RANDOM', 'STRATIFIED', 'RISK_BASED'] as const;
+export const RUN_STATUSES = ['RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+
+const run: Command = {
+  name: 'run',
+  args: '<action> …',
+  summary: "Workflow runs: start the report's testing, watch, show, list, approve, reject, retry, rerun, cancel.",
+  options: {
+    report: { type: 'string', value: 'ID', help: 'start: the report to test' },
+    dataset: { type: 'string', value: 'ID', help: 'start: the dataset its samples come from' },
+    size: { type: 'string', value: 'N', help: 'start: the sample size (default: 25)' },
+    method: { type: 'string', value: 'M', help: `start: ${RUN_METHODS.join(', ')} (default: RANDOM)` },
+    seed: { type: 'string', value: 'S', help: 'start: the sample seed (default: 1)' },
+    'idempotency-key': { type: 'string', value: 'K', help: 'start: a second start with the same key returns the first run' },
+    comment: { type: 'string', value: 'TEXT', help: 'approve, reject: what the reviewer says (kept with the decision)' },
+    status: { type: 'string', value: 'S', help: `list: only runs in this status (${RUN_STATUSES.join(', ')})` },
+    first: { type: 'string', value: 'N', help: 'list: how many, from 1 to 200 (default: 20)' },
+    watch: { type: 'boolean', help: 'start, approve, retry, rerun: then follow the run as `run watch` does' },
+  },
+  details: [
+    'Actions:',
+    '  run start --report R --dataset D [--size N --method M --seed S] [--watch]   start the report testing; prints the run id',
+    '  run watch <id>             follow it until it ends (exit 0 if COMPLETED, 1 if not); says when a gate waits',
+    '  run show <id>              its steps: status, progress, decisions, errors',
+    '  run list [--status S]      runs, newest first',
+    '  run approve <id> <gate> [--comment C]    sign a gate off (an approver token, not the one that started it)',
+    '  run reject <id> <gate> --comment C       reject it: the run fails, with who and why',
+    '  run retry <id>             run the failed steps and what follows them again',
+    '  run rerun <id> <step>      run a step and everything after it again',
+    '  run cancel <id>            cancel every step not yet ended',
+    'With --json: the run (or the list) as JSON.',
+  ].join('\n'),
+  run: async (ctx, parsed) => (await import('./run-command.ts')).runAction(ctx, parsed),
+};
+
+// ── schedules (schedule-command.ts) ──
+
+const schedules: Command = {
+  name: 'schedules',
+  args: '[action] …',
+  summary: 'Recurring jobs: list (with next ticks), show, create, pause, resume, delete.',
+  options: {
+    cron: { type: 'string', value: "'m h dom mon dow'", help: 'create: five fields, or six with seconds first' },
+    tz: { type: 'string', value: 'ZONE', help: 'create: the IANA time zone the cron is read in (default: UTC)' },
+    input: { type: 'string', value: "'{…}'", help: "create: the task's input as JSON (default: {})" },
+    name: { type: 'string', value: 'NAME', help: 'create: a unique name (default: the task and a short id)' },
+    'catch-up': { type: 'string', value: 'once|skip', help: 'create: ticks missed while nothing ran make one job (once, the default) or none (skip)' },
+  },
+  details: [
+    'Actions:',
+    '  schedules [list]                     every schedule: cron, time zone, next tick, last tick, paused',
+    '  schedules show <id|name>             its next five ticks and the last ten jobs it made',
+    "  schedules create <task> --cron '0 2 * * *' --tz Europe/Paris [--input J] [--name N] [--catch-up once|skip]",
+    '  schedules pause <id|name>            no ticks until resumed',
+    '  schedules resume <id|name>           goes on from the next tick (what the pause skipped is not made up)',
+    '  schedules delete <id|name>           removes one made at run time (its jobs stay)',
+    'With --json: the schedule (or the list) as JSON.',
+  ].join('\n'),
+  run: async (ctx, parsed) => (await import('./schedule-command.ts')).scheduleAction(ctx, parsed),
+};
+
+export const COMMANDS: readonly Command[] = [enqueue, jobs, watch, cancel, retry, tasks, run, schedules];

@@ -1,5 +1,10 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import type { JobView } from './operations.ts';
+
+let cliProgress: typeof CliProgress | undefined;
+/** cli-progress, loaded when the first bar is drawn (on a terminal only): a command that draws none does not load it. */
+export const loadCliProgress = (): typeof CliProgress => (cliProgress ??= createRequire(import.meta.url)('cli-progress') as typeof CliProgress);
 
 export type { JobView };
 
@@ -66,7 +71,7 @@ class LineView implements ProgressView {
 }
 
 class BarView implements ProgressView {
-  #bar: cliProgress.SingleBar | undefined;
+  #bar: CliProgress.SingleBar | undefined;
   private readonly stream: NodeJS.WriteStream;
   constructor(stream: NodeJS.WriteStream) {
     this.stream = stream;
@@ -75,7 +80,8 @@ class BarView implements ProgressView {
   update(job: JobView): void {
     const payload = { state: stateText(job) };
     if (!this.#bar) {
-      this.#bar = new cliProgress.SingleBar(
+      const bars = loadCliProgress();
+      this.#bar = new bars.SingleBar(
         {
           stream: this.stream,
           format: '{bar} {percentage}% {state}',
@@ -86,7 +92,7 @@ class BarView implements ProgressView {
           // Redraws at most 10 times a second, and at once on stop(): the final state is drawn.
           fps: 10,
         },
-        cliProgress.Presets.shades_classic,
+        bars.Presets.shades_classic,
       );
       this.#bar.start(100, job.progress, payload);
     } else {

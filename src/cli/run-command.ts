@@ -1,11 +1,11 @@
 /**
  * `jobgraph run <action>`: workflow runs from the command line — start the report's testing, watch
  * a run (a bar per running step), show or list runs, approve or reject a gate, retry, re-run from a
- * step, cancel.
+ * step, cancel. Its options and help are in commands.ts; this is loaded when it runs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { intOption, positionals, stringOption, type Parsed } from './args.ts';
-import type { Command, Context } from './commands.ts';
+import { RUN_METHODS, RUN_STATUSES, type Context } from './commands.ts';
 import { table, timestamp } from './display.ts';
 import { ApiError, EXIT, UsageError } from './errors.ts';
 import {
@@ -33,46 +33,15 @@ import { createRunProgressView, runTable } from './run-view.ts';
 
 const ACTIONS = ['start', 'watch', 'show', 'list', 'approve', 'reject', 'retry', 'rerun', 'cancel'] as const;
 type Action = (typeof ACTIONS)[number];
-const METHODS = ['RANDOM', 'STRATIFIED', 'RISK_BASED'] as const;
-const RUN_STATUSES = ['RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 
-export const runCommand: Command = {
-  name: 'run',
-  args: '<action> …',
-  summary: "Workflow runs: start the report's testing, watch, show, list, approve, reject, retry, rerun, cancel.",
-  options: {
-    report: { type: 'string', value: 'ID', help: 'start: the report to test' },
-    dataset: { type: 'string', value: 'ID', help: 'start: the dataset its samples come from' },
-    size: { type: 'string', value: 'N', help: 'start: the sample size (default: 25)' },
-    method: { type: 'string', value: 'M', help: `start: ${METHODS.join(', ')} (default: RANDOM)` },
-    seed: { type: 'string', value: 'S', help: 'start: the sample seed (default: 1)' },
-    'idempotency-key': { type: 'string', value: 'K', help: 'start: a second start with the same key returns the first run' },
-    comment: { type: 'string', value: 'TEXT', help: 'approve, reject: what the reviewer says (kept with the decision)' },
-    status: { type: 'string', value: 'S', help: `list: only runs in this status (${RUN_STATUSES.join(', ')})` },
-    first: { type: 'string', value: 'N', help: 'list: how many, from 1 to 200 (default: 20)' },
-    watch: { type: 'boolean', help: 'start, approve, retry, rerun: then follow the run as `run watch` does' },
-  },
-  details: [
-    'Actions:',
-    '  run start --report R --dataset D [--size N --method M --seed S] [--watch]   start the report testing; prints the run id',
-    '  run watch <id>             follow it until it ends (exit 0 if COMPLETED, 1 if not); says when a gate waits',
-    '  run show <id>              its steps: status, progress, decisions, errors',
-    '  run list [--status S]      runs, newest first',
-    '  run approve <id> <gate> [--comment C]    sign a gate off (an approver token, not the one that started it)',
-    '  run reject <id> <gate> --comment C       reject it: the run fails, with who and why',
-    '  run retry <id>             run the failed steps and what follows them again',
-    '  run rerun <id> <step>      run a step and everything after it again',
-    '  run cancel <id>            cancel every step not yet ended',
-    'With --json: the run (or the list) as JSON.',
-  ].join('\n'),
-  async run(ctx, parsed) {
-    const [action] = parsed.positionals as [string | undefined];
-    if (!action || !(ACTIONS as readonly string[]).includes(action)) {
-      throw new UsageError(`run needs an action: ${ACTIONS.join(', ')}`, 'run');
-    }
-    return ACTION_RUNNERS[action as Action](ctx, { ...parsed, positionals: parsed.positionals.slice(1) });
-  },
-};
+/** `jobgraph run <action> …` (its options and help are in commands.ts). */
+export async function runAction(ctx: Context, parsed: Parsed): Promise<number> {
+  const [action] = parsed.positionals as [string | undefined];
+  if (!action || !(ACTIONS as readonly string[]).includes(action)) {
+    throw new UsageError(`run needs an action: ${ACTIONS.join(', ')}`, 'run');
+  }
+  return ACTION_RUNNERS[action as Action](ctx, { ...parsed, positionals: parsed.positionals.slice(1) });
+}
 
 const ACTION_RUNNERS: Record<Action, (ctx: Context, parsed: Parsed) => Promise<number>> = {
   async start(ctx, parsed) {
@@ -81,7 +50,7 @@ const ACTION_RUNNERS: Record<Action, (ctx: Context, parsed: Parsed) => Promise<n
     const dataset = stringOption(parsed, 'dataset');
     if (!report || !dataset) throw new UsageError('run start needs --report and --dataset (`jobgraph` cannot guess which report to test)', 'run');
     const method = (stringOption(parsed, 'method') ?? 'RANDOM').toUpperCase();
-    if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method ${method}: one of ${METHODS.join(', ')}`, 'run');
+    if (!(RUN_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method ${method}: one of ${RUN_METHODS.join(', ')}`, 'run');
     const input = {
       reportId: report,
       datasetId: dataset,

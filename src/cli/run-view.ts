@@ -1,5 +1,5 @@
-import cliProgress from 'cli-progress';
-import { percent, table } from './display.ts';
+import type * as CliProgress from 'cli-progress';
+import { loadCliProgress, percent, table } from './display.ts';
 import type { RunView } from './operations.ts';
 
 type RunEvent = { seq: number; step: string | null; status: string; message: string | null; actor: string | null };
@@ -34,19 +34,22 @@ class RunLinesView implements RunProgressView {
 
 /** A bar for the run as a whole and one per running step; a step's bar goes when it ends. */
 class RunBarsView implements RunProgressView {
-  #bars: cliProgress.MultiBar | undefined;
-  #total: cliProgress.SingleBar | undefined;
-  readonly #steps = new Map<string, cliProgress.SingleBar>();
+  #bars: CliProgress.MultiBar | undefined;
+  #total: CliProgress.SingleBar | undefined;
+  readonly #steps = new Map<string, CliProgress.SingleBar>();
   private readonly stream: NodeJS.WriteStream;
   constructor(stream: NodeJS.WriteStream) {
     this.stream = stream;
   }
 
   update(run: RunView, events: readonly RunEvent[]): void {
-    this.#bars ??= new cliProgress.MultiBar(
-      { stream: this.stream, format: '{name} {bar} {percentage}% {state}', barsize: 24, hideCursor: true, fps: 10, clearOnComplete: false },
-      cliProgress.Presets.shades_classic,
-    );
+    if (!this.#bars) {
+      const bars = loadCliProgress();
+      this.#bars = new bars.MultiBar(
+        { stream: this.stream, format: '{name} {bar} {percentage}% {state}', barsize: 24, hideCursor: true, fps: 10, clearOnComplete: false },
+        bars.Presets.shades_classic,
+      );
+    }
     for (const event of events) if (event.actor || event.step === null) this.#bars.log(`${eventLine(event)}\n`);
     const width = Math.max(3, ...run.steps.map((step) => step.name.length));
     const waiting = run.steps.filter((step) => step.status === 'WAITING').map((step) => step.name);

@@ -1,10 +1,11 @@
 /**
  * `jobgraph schedules [action]`: recurring jobs from the command line — list them with their next
  * tick, show one with its next ticks and the jobs it made, create, pause, resume, delete. A schedule
- * is named by its id or its name.
+ * is named by its id or its name. Its options and help are in commands.ts; this module is loaded
+ * when it runs.
  */
 import { positionals, stringOption, type Parsed } from './args.ts';
-import type { Command, Context } from './commands.ts';
+import type { Context } from './commands.ts';
 import { table, timestamp } from './display.ts';
 import { ApiError, EXIT, UsageError } from './errors.ts';
 import type {
@@ -42,33 +43,12 @@ const ACTIONS = ['list', 'show', 'create', 'pause', 'resume', 'delete'] as const
 type Action = (typeof ACTIONS)[number];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const scheduleCommand: Command = {
-  name: 'schedules',
-  args: '[action] …',
-  summary: 'Recurring jobs: list (with next ticks), show, create, pause, resume, delete.',
-  options: {
-    cron: { type: 'string', value: "'m h dom mon dow'", help: 'create: five fields, or six with seconds first' },
-    tz: { type: 'string', value: 'ZONE', help: 'create: the IANA time zone the cron is read in (default: UTC)' },
-    input: { type: 'string', value: "'{…}'", help: "create: the task's input as JSON (default: {})" },
-    name: { type: 'string', value: 'NAME', help: 'create: a unique name (default: the task and a short id)' },
-    'catch-up': { type: 'string', value: 'once|skip', help: 'create: ticks missed while nothing ran make one job (once, the default) or none (skip)' },
-  },
-  details: [
-    'Actions:',
-    '  schedules [list]                     every schedule: cron, time zone, next tick, last tick, paused',
-    '  schedules show <id|name>             its next five ticks and the last ten jobs it made',
-    "  schedules create <task> --cron '0 2 * * *' --tz Europe/Paris [--input J] [--name N] [--catch-up once|skip]",
-    '  schedules pause <id|name>            no ticks until resumed',
-    '  schedules resume <id|name>           goes on from the next tick (what the pause skipped is not made up)',
-    '  schedules delete <id|name>           removes one made at run time (its jobs stay)',
-    'With --json: the schedule (or the list) as JSON.',
-  ].join('\n'),
-  async run(ctx, parsed) {
-    const [action = 'list'] = parsed.positionals as [string | undefined];
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`schedules: the action is one of ${ACTIONS.join(', ')}`, 'schedules');
-    return ACTION_RUNNERS[action as Action](ctx, { ...parsed, positionals: parsed.positionals.slice(1) });
-  },
-};
+/** `jobgraph schedules [action] …` (its options and help are in commands.ts). */
+export async function scheduleAction(ctx: Context, parsed: Parsed): Promise<number> {
+  const [action = 'list'] = parsed.positionals as [string | undefined];
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`schedules: the action is one of ${ACTIONS.join(', ')}`, 'schedules');
+  return ACTION_RUNNERS[action as Action](ctx, { ...parsed, positionals: parsed.positionals.slice(1) });
+}
 
 type View = ScheduleViewFragment;
 
