@@ -16,6 +16,7 @@ try {
     let shown = -1;
     const result = await seedDemo(
       ledger.prisma,
+      (text, params) => ledger.query(text, params),
       {
         signal: new AbortController().signal,
         progress: async (percent, message) => {

@@ -2,6 +2,7 @@
 // DATABASE_URL (and REDIS_URL): they share the queue and the ledger. Without DATABASE_URL it works
 // on the embedded ledger that `npm start` runs in EMBEDDED_DIR (./.jobgraph), found there.
 // `npm start` runs one as a child it supervises (WORKER_IN_PROCESS=true), handing it the URL.
+import { enableCompileCache } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { answerMetricsRequests, createMetrics, METRICS_PATH, type Metrics } from './api/metrics.ts';
@@ -18,6 +19,8 @@ import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 /** Under `npm start`, a worker that a job grew past this is replaced (see WORKER_MAX_MEMORY_MB). */
 const SUPERVISED_MAX_MEMORY_MB = 384;
 
+// What it compiles is kept for the next start ($NODE_COMPILE_CACHE, which `npm start` passes on).
+enableCompileCache();
 const loaded = loadConfig();
 const logger = createLogger(loaded.LOG_LEVEL, loaded.LOG_FORMAT);
 try {

@@ -1,7 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
@@ -76,8 +75,9 @@ export function createApi(system: JobService, workflow: WorkflowReads, config: C
     landingPage: false,
     // Subscriptions from GraphiQL over graphql-ws: its plain-SSE mode uses GET without the CSRF header.
     graphiql: { title: 'jobgraph', subscriptionsProtocol: 'WS', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
-    // GraphiQL from the installed package, not a CDN: it works offline and behind firewalls.
-    renderGraphiQL,
+    // GraphiQL from the installed package, not a CDN: it works offline and behind firewalls. Loaded
+    // at its first request: the page's bundle is ~40 MB of a process's memory that most never use.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     batching: { limit: 10 },
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),

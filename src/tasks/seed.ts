@@ -10,5 +10,5 @@ export const seedDemoData = defineTask({
   input: z.object({ records: z.number().int().min(1).max(1_000_000).default(DEMO_RECORDS) }),
   maxAttempts: 5,
   backoff: { baseMs: 2_000 },
-  handler: ({ records }, ctx) => seedDemo(ctx.db, ctx, records),
+  handler: ({ records }, ctx) => seedDemo(ctx.db, ctx.sql, ctx, records),
 });
