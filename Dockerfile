@@ -30,6 +30,8 @@ COPY bin ./bin
 # The embedded ledger (no DATABASE_URL) lives here: mount a volume to keep it.
 RUN mkdir -p /app/.jobgraph && chown node:node /app/.jobgraph
 USER node
+# With API_TOKENS the API listens on every interface (HOST unset); without them on the
+# container's loopback only, out of reach of a published port (see README, HOST).
 EXPOSE 4000
 # /ready: the ledger answers and a queue takes jobs (the worker image has no listener: override).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

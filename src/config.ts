@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { parsePeriod } from './lib/duration.ts';
 import { parseLimitsSetting } from './lib/limits-setting.ts';
@@ -131,7 +132,18 @@ const configSchema = z.object({
   /** `auto`: pino-pretty's lines when stdout is a terminal, JSON otherwise; `json` or `pretty` force one. */
   LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
   PORT: intFrom(0).max(65_535).default(4000),
-  /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API. */
+  /**
+   * The address the API listens on. Unset: 127.0.0.1 without API_TOKENS, every IPv4 interface
+   * (0.0.0.0) with them (listenAddress below). Without API_TOKENS only a loopback address,
+   * unless API_OPEN=true.
+   */
+  HOST: z
+    .string()
+    .regex(/^[^\s/[\]]+$/, 'an IP address or a host name (IPv6 without brackets, e.g. ::)')
+    .optional(),
+  /** Serve the API without API_TOKENS on a HOST others can reach, on purpose: every caller is the admin. */
+  API_OPEN: booleanString.default(false),
+  /** `name:token:role` entries, comma-separated; role is viewer, operator or admin. Unset: open API (loopback only, see HOST). */
   API_TOKENS: z
     .string()
     .regex(
@@ -193,5 +205,62 @@ function contradictionsIn(config: Config): string[] {
         'or every reaper would take jobs whose worker is alive and beating',
     );
   }
+  // Without tokens every caller is the admin: that is for this machine only, unless said on purpose.
+  const { host, open } = listenAddress(config);
+  if (open && !config.API_OPEN) {
+    found.push(
+      `HOST=${host} with API_TOKENS unset: anyone who reaches ${host} would be the admin; ` +
+        'set API_TOKENS (name:token:role entries), keep HOST on a loopback address (127.0.0.1, ::1, localhost), ' +
+        'or set API_OPEN=true to serve it open on purpose',
+    );
+  }
+  // API_OPEN=true says "no tokens, on purpose": beside tokens one of the two is a mistake.
+  if (config.API_OPEN && config.API_TOKENS) {
+    found.push('API_OPEN=true with API_TOKENS set: the API asks for tokens, so it is not open; unset one of them');
+  }
   return found;
+}
+
+// Where the API listens. Without API_TOKENS every caller is the admin, so an API without tokens
+// stays on loopback unless API_OPEN=true says it is open on purpose (contradictionsIn refuses otherwise).
+
+/** HOST unset, API_TOKENS unset: this machine only, like a dev server. */
+export const LOOPBACK_HOST = '127.0.0.1';
+/**
+ * HOST unset, API_TOKENS set: every IPv4 interface. Not `::`: a kernel or container without IPv6
+ * refuses to bind it, and Node's own fall-back applies only when no host is given at all; an
+ * IPv6 deployment says HOST=::.
+ */
+export const ALL_INTERFACES_HOST = '0.0.0.0';
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/**
+ * 127.0.0.0/8, ::1 (any spelling, IPv4-mapped included) and `localhost`. Any other name counts as
+ * reachable from elsewhere: it is not resolved here, and what it resolves to can change.
+ */
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && loopback.check(host, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+export interface ListenAddress {
+  host: string;
+  /** Served without tokens on an interface others can reach: allowed only by API_OPEN=true; worth a warning. */
+  open: boolean;
+}
+
+/** The API listener's address from HOST and API_TOKENS (API_OPEN is checked by loadConfig). */
+export function listenAddress(config: Pick<Config, 'HOST' | 'API_TOKENS'>): ListenAddress {
+  const host = config.HOST ?? (config.API_TOKENS ? ALL_INTERFACES_HOST : LOOPBACK_HOST);
+  return { host, open: !config.API_TOKENS && !isLoopback(host) };
+}
+
+/** The host part of a URL that reaches a listener on `host`, for the log line a newcomer opens. */
+export function urlHost(host: string): string {
+  if (host === ALL_INTERFACES_HOST || host === '::' || host === LOOPBACK_HOST) return 'localhost';
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
