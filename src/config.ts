@@ -30,15 +30,20 @@ const configSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   /**
-   * Set by `npm start` for its own API and worker processes, not by hand: the loopback URL of its
-   * ledger process, which serves the embedded PGlite ledger (DATABASE_URL unset).
+   * Set by `npm start` for the worker it supervises, not by hand: the loopback URL of the embedded
+   * PostgreSQL it started (DATABASE_URL unset). A worker started by hand finds it in EMBEDDED_DIR.
    */
   EMBEDDED_LEDGER_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
-  /** Where embedded PGlite keeps its data when DATABASE_URL is unset; `memory://` keeps nothing. */
-  PGLITE_DIR: z.string().min(1).default('./.jobgraph/pgdata'),
+  /**
+   * DATABASE_URL unset: the folder of the embedded PostgreSQL that `npm start` runs (its cluster,
+   * its password, its log); every process of this folder finds the server there.
+   */
+  EMBEDDED_DIR: z.string().min(1).default('./.jobgraph'),
+  /** The embedded server's port on 127.0.0.1. Unset: the one it had last time in EMBEDDED_DIR, or a free one. */
+  EMBEDDED_PORT: intFrom(1).max(65_535).optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')

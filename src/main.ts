@@ -5,7 +5,7 @@
 // which its worker and any `npm run worker` of the same folder share, and stops it last.
 import { enableCompileCache, getCompileCacheDir } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from './config.ts';
+import { listenAddress, loadConfig, urlHost, type Config } from './config.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { stopOnSignals } from './lib/shutdown.ts';
 import { startTelemetry } from './lib/telemetry.ts';
@@ -51,8 +51,11 @@ try {
   // One scrape for what `npm start` runs: the worker's counters are asked for over IPC and summed in.
   const metrics = createMetrics(system, config, logger, { children: supervisedMetrics(() => children) });
   const http = createHttpServer(createApi(system, workflowReads(system.db.prisma), config, logger, { metrics }), system, logger);
-  const port = await http.listen(config.PORT);
-  logger.info({ url: `http://localhost:${port}/graphql` }, `jobgraph API ready: GraphiQL at http://localhost:${port}/graphql`);
+  const { host, open } = listenAddress(config);
+  const port = await http.listen(config.PORT, host);
+  if (open) logger.warn({ host, port }, `API_OPEN=true: the API listens on ${host}:${port} without API_TOKENS; anyone who reaches it is the admin`);
+  const graphiql = `http://${urlHost(host)}:${port}/graphql`;
+  logger.info({ url: graphiql, host }, `jobgraph API ready: GraphiQL at ${graphiql}`);
   stopOnSignals(async () => {
     stopping = true;
     await http.close();

@@ -66,7 +66,7 @@ export interface ApiOptions {
 export function createApi(system: JobService, workflow: WorkflowReads, config: Config, logger: Logger, opts: ApiOptions = {}): Api {
   const log = logger.child({ component: 'api' });
   const tokens = new TokenBook(config.API_TOKENS);
-  if (tokens.open) log.warn('API_TOKENS is not set: the API is open to anyone who can reach it (single-user development)');
+  if (tokens.open) log.warn('API_TOKENS is not set: every caller is the admin (the API listens on loopback only, unless HOST and API_OPEN say otherwise)');
   const live = new LiveJobs(system);
 
   const yoga = createYoga<ServerContext, ApiContext>({

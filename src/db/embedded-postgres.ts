@@ -13,7 +13,9 @@
 // folder (`npm run worker`, `npm run seed`) finds it through the same files.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, cp, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import { access, chmod, chown, cp, mkdir, open, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,17 +101,30 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const password = await readPassword(paths);
   if (password === undefined) return createCluster(paths, opts);
 
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (let lookedAgain = false; ; lookedAgain = true) {
     const running = await runningServer(paths, password);
     if (running) {
       log?.info({ pid: running.pid, port: running.port, dataDir: paths.dataDir }, 'embedded PostgreSQL already running in this folder (left by an earlier start): taking it over');
       return handle(paths, running.port, password, running.pid, undefined, log);
     }
+    // A server that ended while init had it (its starter killed) can stay a zombie for a while:
+    // PostgreSQL would take its pid for a live server and refuse to start.
+    const stale = await readPidFile(paths.dataDir);
+    if (stale && isZombie(stale.pid)) await rm(join(paths.dataDir, 'postmaster.pid'), { force: true });
     const started = await spawnServer(paths, await choosePort(paths, opts), log);
     if (started.ok) return handle(paths, started.port, password, started.child.pid!, started.child, log);
+    // A server killed hard (SIGKILL, OOM) leaves its sessions' processes behind, each ending at its
+    // next look at the server; while one still holds the shared memory PostgreSQL refuses to start.
+    if (started.leftovers && Date.now() < deadline) {
+      log?.warn({ dataDir: paths.dataDir }, 'processes of the embedded PostgreSQL that was killed are still running: ending them, then starting it again');
+      await endLeftovers(paths.dataDir);
+      lookedAgain = false;
+      continue;
+    }
     // Another process started it meanwhile (PostgreSQL refuses a second server on one folder), or
     // the port was taken between our check and its bind: look again, once.
-    if (attempt >= 1 || !started.retry) throw new Error(`The embedded PostgreSQL in ${paths.dataDir} did not start: ${started.reason}`);
+    if (lookedAgain || !started.retry) throw new Error(`The embedded PostgreSQL in ${paths.dataDir} did not start: ${started.reason}`);
   }
 }
 
@@ -181,12 +196,12 @@ async function createCluster(paths: Paths, opts: EmbeddedOptions): Promise<Embed
   const pending = `${paths.passwordFile}.new`;
   await writeFile(pending, `${password}\n`, { mode: 0o600 });
   let server: Spawned;
-  if (opts.templateCache === false) {
+  const template = opts.templateCache === false ? undefined : await readableTemplate(opts);
+  if (!template) {
     await initdb(paths.dataDir, pending);
     server = await spawnServer(paths, await choosePort(paths, opts), opts.logger);
     if (server.ok) await withClient(urlFor(server.port, password), (client) => applyMigrations(client, opts.logger));
   } else {
-    const template = await ensureTemplate(opts.templateCache, opts.logger);
     await copyTree(join(template, 'pgdata'), paths.dataDir);
     server = await spawnServer(paths, await choosePort(paths, opts), opts.logger);
     // The template's password opens the copy once, to set this folder's own.
@@ -197,6 +212,22 @@ async function createCluster(paths: Paths, opts: EmbeddedOptions): Promise<Embed
   await rename(pending, paths.passwordFile);
   opts.logger?.info({ dataDir: paths.dataDir, port: server.port, ms: Date.now() - started }, 'embedded ledger created and started');
   return handle(paths, server.port, password, server.child.pid!, server.child, opts.logger);
+}
+
+/**
+ * The template, when this process can read it; else undefined, and the folder is made by initdb
+ * (an image whose template was made by another user, a cache that cannot be written).
+ */
+async function readableTemplate(opts: EmbeddedOptions): Promise<string | undefined> {
+  try {
+    const template = await ensureTemplate(opts.templateCache === false ? undefined : opts.templateCache, opts.logger);
+    await access(join(template, 'pgdata', 'PG_VERSION'), fsConstants.R_OK);
+    await access(join(template, 'password'), fsConstants.R_OK);
+    return template;
+  } catch (error) {
+    opts.logger?.warn({ err: error }, 'no readable embedded ledger template: making the folder with initdb');
+    return undefined;
+  }
 }
 
 async function readPassword(paths: Paths): Promise<string | undefined> {
@@ -255,13 +286,14 @@ async function initdb(dataDir: string, passwordFile: string): Promise<void> {
   await ownForServer(join(dataDir, 'pg_hba.conf'));
 }
 
-type Spawned = { ok: true; child: ChildProcess; port: number; ms: number } | { ok: false; reason: string; retry: boolean };
+type Spawned = { ok: true; child: ChildProcess; port: number; ms: number } | { ok: false; reason: string; retry: boolean; leftovers?: boolean };
 
 /** Starts `postgres` on the folder, detached (Ctrl-C on the terminal is npm start's to pass on), and waits until it is ready. */
 async function spawnServer(paths: Paths, port: number, logger?: Logger): Promise<Spawned> {
   const bin = await binaries();
   const started = Date.now();
   const logFd = await open(paths.logFile, 'a', 0o600);
+  const logFrom = (await logFd.stat()).size; // what this start writes: the reasons of an earlier one are no reason now
   const settings = Object.entries(SERVER_SETTINGS).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
   const child = spawn(bin.postgres, ['-D', paths.dataDir, '-p', String(port), ...settings], {
     detached: true,
@@ -276,9 +308,10 @@ async function spawnServer(paths: Paths, port: number, logger?: Logger): Promise
   const deadline = started + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited) {
-      const tail = await logTail(paths.logFile);
+      const tail = await logTail(paths.logFile, logFrom);
       const retry = /lock file .* already exists|could not bind|Address already in use/i.test(tail);
-      return { ok: false, reason: `it exited (${exited.code ?? exited.signal}); its log (${paths.logFile}) ends:\n${tail}`, retry };
+      const leftovers = /pre-existing shared memory block .* is still in use/i.test(tail);
+      return { ok: false, reason: `it exited (${exited.code ?? exited.signal}); its log (${paths.logFile}) ends:\n${tail}`, retry, leftovers };
     }
     if ((await readPidFile(paths.dataDir))?.status === 'ready' && (await readPidFile(paths.dataDir))?.pid === child.pid) {
       return { ok: true, child, port, ms: Date.now() - started };
@@ -366,9 +399,19 @@ function isAlive(pid: number, child?: ChildProcess): boolean {
   if (child) return child.exitCode === null && child.signalCode === null;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** Ended, not reaped yet (a server whose parent was killed is reaped by init, when it gets to it). Linux: /proc. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -401,9 +444,32 @@ function freePort(): Promise<number> {
   });
 }
 
-async function logTail(file: string): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+async function logTail(file: string, from = 0): Promise<string> {
+  const text = await readFile(file).then((bytes) => bytes.subarray(from).toString('utf8'), () => '');
   return text.split('\n').slice(-12).join('\n');
+}
+
+/**
+ * The processes a killed server left in its data directory (PostgreSQL's own processes chdir
+ * there): given a second to end by themselves, then killed (the server that starts next recovers
+ * from its WAL, as after any crash). Called once PostgreSQL has said no server of the folder runs.
+ */
+async function endLeftovers(dataDir: string): Promise<void> {
+  await sleep(1_000);
+  if (platform() !== 'linux') return;
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
+    const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
+    if (cwd !== dataDir || comm.trim() !== 'postgres') continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  await sleep(100);
 }
 
 // --- The binaries, and root -----------------------------------------------------------------------
@@ -492,10 +558,16 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
  * As root, a folder the `postgres` user cannot reach (one under /root, 0700) cannot hold its
  * cluster: it is kept under /var/lib/jobgraph instead, by the folder's path. Elsewhere: as it is.
  */
+const RELOCATED_HOMES = '/var/lib/jobgraph';
+
 async function reachableHome(path: string): Promise<string> {
   const owner = await serverIds();
   if (!owner || (await reachableBy(path, owner))) return path;
-  const home = join('/var/lib/jobgraph', createHash('sha256').update(path).digest('hex').slice(0, 16));
+  const home = join(RELOCATED_HOMES, createHash('sha256').update(path).digest('hex').slice(0, 16));
+  // The server's user must get through the parent (made 0700 once, by a recursive mkdir that gave
+  // it the mode meant for the folder below); each folder below is that user's alone.
+  await mkdir(RELOCATED_HOMES, { recursive: true, mode: 0o711 });
+  if (((await stat(RELOCATED_HOMES)).mode & 0o001) === 0) await chmod(RELOCATED_HOMES, 0o711);
   await mkdir(home, { recursive: true, mode: 0o700 });
   await chown(home, owner.uid, owner.gid);
   return home;
