@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/logger.ts';
+import { tcpRefusal } from '../lib/tcp-answers.ts';
 import { QueueUnavailableError } from './errors.ts';
 import type { QueueAdapter } from './types.ts';
 
@@ -37,6 +38,11 @@ export interface Backend {
   autoOrder?: number;
   /** Why it cannot run with these settings at all (so it is not even probed), or undefined. */
   unusable?(settings: BackendSettings): string | undefined;
+  /**
+   * For `auto`: why nothing can be there (its port refuses), asked before its client library is
+   * loaded, so a process where the service is absent never loads it; undefined: probe it.
+   */
+  unreachable?(settings: BackendSettings): Promise<string | undefined>;
   /** The event bus `EVENT_BUS=auto` pairs with it on a PostgreSQL ledger. */
   bus: 'redis' | 'postgres';
   create(context: BackendContext): Promise<QueueAdapter>;
@@ -50,6 +56,7 @@ export const BACKENDS = {
     summary: 'BullMQ on Redis',
     settings: ['REDIS_URL'],
     autoOrder: 1,
+    unreachable: (settings) => tcpRefusal(settings.REDIS_URL, 6379),
     bus: 'redis',
     async create({ settings, queueName, logger, tuning }) {
       const { createBullmqAdapter } = await import('./bullmq.ts');

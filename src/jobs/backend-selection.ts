@@ -81,6 +81,15 @@ export async function selectBackend(
       log.info({ backend: name, detail: unusable }, `auto: skipping ${name}`);
       continue;
     }
+    // Its port refuses: a failed probe, without loading its client library.
+    const asked = performance.now();
+    const unreachable = await row.unreachable?.(config);
+    if (unreachable) {
+      probes.push({ backend: name, ok: false, detail: unreachable, latencyMs: Math.round(performance.now() - asked) });
+      skipped.push(`${name} skipped: ${unreachable}`);
+      log.info({ backend: name, detail: unreachable }, `auto: skipping ${name}`);
+      continue;
+    }
     const adapter = await tryBackend(name);
     if (adapter) {
       const answered = `${row.summary} answered${adapter.capabilities.shared ? ' and a worker can consume' : ''}`;
