@@ -102,7 +102,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   if (password === undefined) return createCluster(paths, opts);
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (let lookedAgain = false; ; lookedAgain = true) {
+  let lookedAgain = false;
+  for (;;) {
     const running = await runningServer(paths, password);
     if (running) {
       log?.info({ pid: running.pid, port: running.port, dataDir: paths.dataDir }, 'embedded PostgreSQL already running in this folder (left by an earlier start): taking it over');
@@ -119,12 +120,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     if (started.leftovers && Date.now() < deadline) {
       log?.warn({ dataDir: paths.dataDir }, 'processes of the embedded PostgreSQL that was killed are still running: ending them, then starting it again');
       await endLeftovers(paths.dataDir);
-      lookedAgain = false;
       continue;
     }
     // Another process started it meanwhile (PostgreSQL refuses a second server on one folder), or
     // the port was taken between our check and its bind: look again, once.
     if (lookedAgain || !started.retry) throw new Error(`The embedded PostgreSQL in ${paths.dataDir} did not start: ${started.reason}`);
+    lookedAgain = true;
   }
 }
 
@@ -358,19 +359,24 @@ function handle(paths: Paths, port: number, password: string, pid: number, child
 
 /**
  * Fast shutdown (SIGINT); immediate (SIGQUIT) if it has not ended in time. Ended: its process is
- * gone, or its postmaster.pid is (the last thing a server does; a process reparented to an init
- * that reaps late stays a zombie for a while).
+ * gone (a zombie counts as gone: a process reparented to an init that reaps late stays one for a
+ * while). Its postmaster.pid goes a moment before its process does; where no /proc tells a zombie,
+ * a process still there 2 s after its file went is taken for one.
  */
 async function stopPid(dataDir: string, pid: number, child?: ChildProcess): Promise<void> {
-  const running = async () => isAlive(pid, child) && (await readPidFile(dataDir))?.pid === pid;
-  if (pid <= 0 || !(await running())) return;
+  if (pid <= 0 || !isAlive(pid, child) || (await readPidFile(dataDir))?.pid !== pid) return;
   try {
     process.kill(pid, 'SIGINT');
   } catch {
     return; // already gone
   }
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (await running()) {
+  let fileGoneAt: number | undefined;
+  while (isAlive(pid, child)) {
+    if ((await readPidFile(dataDir))?.pid !== pid) {
+      fileGoneAt ??= Date.now();
+      if (Date.now() - fileGoneAt > 2_000) return;
+    }
     if (Date.now() > deadline) {
       try {
         process.kill(pid, 'SIGQUIT');
@@ -554,12 +560,12 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
   for (const entry of await readdir(path)) await chownTree(join(path, entry), uid, gid);
 }
 
+const RELOCATED_HOMES = '/var/lib/jobgraph';
+
 /**
  * As root, a folder the `postgres` user cannot reach (one under /root, 0700) cannot hold its
  * cluster: it is kept under /var/lib/jobgraph instead, by the folder's path. Elsewhere: as it is.
  */
-const RELOCATED_HOMES = '/var/lib/jobgraph';
-
 async function reachableHome(path: string): Promise<string> {
   const owner = await serverIds();
   if (!owner || (await reachableBy(path, owner))) return path;
