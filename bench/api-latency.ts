@@ -1,7 +1,8 @@
 // API latency beside the long tasks (issue 16): a client asks the API something small every
 // 50 ms, over HTTP, while profileDataset and executeTests run on the demo data (100,000 records,
 // 1,000 samples × the report's rules), in each way jobgraph is started:
-//   embedded         `npm start` with nothing else (PGlite ledger, in-process queue)
+//   embedded         `npm start` with nothing else (its embedded PostgreSQL, in a fresh EMBEDDED_DIR;
+//                    Redis down, so pg-boss on it)
 //   postgres-redis   `npm start` with DATABASE_URL and Redis (its worker, BullMQ)
 //   separate-worker  an API with WORKER_IN_PROCESS=false and `npm run worker` beside it
 // Three probes run side by side: `{ queueInfo { backend } }` (the issue's: it reads the ledger's
@@ -11,9 +12,10 @@
 // BENCH_AB=<checkout> runs every layout from that checkout too, alternating, in the same run: the
 // code before a change, beside it. BENCH_RUNS (3) rounds; BENCH_LAYOUTS picks layouts (comma list).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findEmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { demoIds, LEDGER_PROBE_QUERY, preparePhases, probeDuringLongTasks, PROBE_QUERY, runPhase } from '../test/helpers/api-probe.ts';
 import { createBenchDatabase, envInt, fmt, freePort, median, REDIS_URL, randomName, ROOT, runMain, summarize, table, verdict, writeResult, type Summary } from './lib.ts';
 
@@ -84,6 +86,8 @@ runMain(async () => {
 
 async function measure(layout: Layout, code: string, root: string): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-latency-'));
+  await chmod(dir, 0o755); // open to the embedded server's user: as root its cluster stays in it
+  const embeddedDir = join(dir, 'jobgraph');
   const db = layout === 'embedded' ? undefined : await createBenchDatabase();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -91,7 +95,9 @@ async function measure(layout: Layout, code: string, root: string): Promise<Samp
     PORT: String(port),
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     QUEUE_NAME: randomName('latency'),
-    ...(db ? { DATABASE_URL: db.url, REDIS_URL, QUEUE_BACKEND: 'bullmq' } : { PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` }),
+    ...(db ? { DATABASE_URL: db.url, REDIS_URL, QUEUE_BACKEND: 'bullmq' } : { EMBEDDED_DIR: embeddedDir, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }),
+    // A checkout from before the embedded PostgreSQL (BENCH_AB) kept its PGlite ledger there.
+    ...(!db && root !== ROOT ? { PGLITE_DIR: join(dir, 'pgdata') } : {}),
   };
   const procs: ChildProcess[] = [];
   try {
@@ -110,13 +116,14 @@ async function measure(layout: Layout, code: string, root: string): Promise<Samp
     return { layout, code, probes: probes.map((p) => ({ ...summarize(p.latencies), failures: p.failures })), profileMs: profile.runMs, testsMs: tests.runMs };
   } finally {
     await Promise.all(procs.map(stop));
+    if (!db) await stopLeftServer(embeddedDir);
     await db?.drop();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 function start(root: string, script: string, env: Record<string, string>): ChildProcess {
-  const merged: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined, ...env };
+  const merged: Record<string, string | undefined> = { ...process.env, DATABASE_URL: undefined, EMBEDDED_DIR: undefined, EMBEDDED_PORT: undefined, EMBEDDED_LEDGER_URL: undefined, ...env };
   const defined = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   // This code as npm start runs it (Node strips the types); the code before through tsx.
   const loader = root === ROOT ? [] : ['--import', 'tsx'];
@@ -141,4 +148,13 @@ async function stop(proc: ChildProcess): Promise<void> {
   const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The embedded server of a start that did not stop it (killed): taken over and stopped. */
+async function stopLeftServer(embeddedDir: string): Promise<void> {
+  const left = await findEmbeddedPostgres(embeddedDir).then(
+    () => true,
+    () => false,
+  );
+  if (left) await (await startEmbeddedPostgres({ dir: embeddedDir })).stop();
 }

@@ -1,6 +1,6 @@
 // Counts what this process sends to PostgreSQL (every pg client: the ledger pool, pg-boss, the
-// LISTEN/NOTIFY bus), to the ledger (LedgerDb.query, Postgres or PGlite) and to Redis (every
-// ioredis connection: BullMQ, the bus), by kind. Monkey-patching is fine in a bench.
+// LISTEN/NOTIFY bus), to the ledger (LedgerDb.query) and to Redis (every ioredis connection:
+// BullMQ, the bus), by kind. Monkey-patching is fine in a bench.
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { LedgerDb } from '../src/db/client.ts';
@@ -68,7 +68,7 @@ function classify(sql: string): string {
 export const counters = {
   /** Every statement any pg client of this process sends. */
   pg: new Tally(),
-  /** Statements through LedgerDb.query (the ledger's raw SQL; Postgres or PGlite). */
+  /** Statements through LedgerDb.query (the ledger's raw SQL). */
   ledger: new Tally(),
   /** Every Redis command any ioredis connection of this process sends (pipelines included). */
   redis: new Tally(),

@@ -65,7 +65,7 @@ async function jobLoop(ledger: Ledger, until: Promise<unknown>): Promise<number[
 }
 
 async function withLedger<T>(db: BenchDatabase, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
-  const ldb = await openLedger({ databaseUrl: db.url, pgliteDir: 'memory://', poolMax: 4 });
+  const ldb = await openLedger({ databaseUrl: db.url, poolMax: 4 });
   try {
     return await fn(new Ledger(ldb));
   } finally {

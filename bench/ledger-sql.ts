@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   printMachine(await machineInfo());
   const db = await createBenchDatabase();
   try {
-    const ldb = await openLedger({ databaseUrl: db.url, pgliteDir: 'memory://', poolMax: 1 });
+    const ldb = await openLedger({ databaseUrl: db.url, poolMax: 1 });
     const ledger = new Ledger(ldb);
     // Capture the exact SQL and parameters the Ledger sends.
     const sent: [string, unknown[]][] = [];

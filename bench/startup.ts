@@ -1,9 +1,10 @@
 // Start-up: from spawning `npm start` embedded (no DATABASE_URL, REDIS_URL on a closed port, a
-// fresh PGLITE_DIR, a free PORT) to /ready answering 200, and its idle RSS once ready; 3 runs on
-// fresh directories, each followed by a second start on the same (already migrated) directory,
+// fresh EMBEDDED_DIR, a free PORT) to /ready answering 200, and its idle RSS once ready; 3 runs on
+// fresh folders, each followed by a second start on the same folder (its server started again),
 // and the same warm start without npm (`node src/main.ts`, what npm start runs) to show what the
 // wrapper costs. Log timestamps split each start into its steps. Then memory, per process of the
-// start (the API, the worker and the ledger process it supervises) and in all: RSS idle once the
+// start (the API, the worker it supervises, and the embedded PostgreSQL: its postmaster and
+// backends together, by PSS so that their shared memory counts once) and in all: RSS idle once the
 // first start's demo load is done, and after 1,000 jobs enqueued over HTTP (enqueueJobs) have
 // completed, beside the RSS of an empty script on the same node binary,
 // with NODE_OPTIONS variants (BENCH_STARTUP_NODE_OPTIONS, `|`-separated). BENCH_STARTUP_COMPARE=<dir>
@@ -11,11 +12,12 @@
 // with this one's, side by side.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { readlinkSync } from 'node:fs';
+import { findEmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { envInt, freePort, graphql, keepAliveAgent, machineInfo, median, printMachine, ROOT, runMain, sleep, spawnTs, table, track, until, verdict, writeResult } from './lib.ts';
 
 const RUNS = envInt('BENCH_STARTUP_RUNS', 3);
@@ -32,7 +34,7 @@ interface Start {
   steps: Record<string, number>;
   /** RSS of the process that serves (the node running src/main.ts), MiB, 2 s after ready. */
   serverRssMiB: number;
-  /** RSS of every process of the start (npm, sh, the API, its worker and ledger processes), MiB. */
+  /** RSS of every process of the start (npm, sh, the API, its worker, the embedded server's processes), MiB. */
   treeRssMiB: number;
   /** What `measure` found, when given. */
   extra?: Record<string, number>;
@@ -92,13 +94,14 @@ function readyStatus(port: number): Promise<number> {
 }
 
 const STEP_MESSAGES: [RegExp, string][] = [
-  [/^ledger database open$/, 'ledger open (PGlite + migrations)'],
+  [/^embedded ledger created and started$/, 'embedded server up (fresh folder)'],
+  [/^ledger database open$/, 'ledger open'],
   [/^queue backend: /, 'backend chosen'],
   [/^jobgraph started$/, 'job system started'],
   [/^jobgraph API ready/, 'listening'],
 ];
 
-/** The processes of one start by role, from their command lines: the API (src/main.ts) and its children. */
+/** The processes of one start by role, from their command lines: the API (src/main.ts), its worker, the embedded server's postmaster. */
 function rolesOf(root: number): Record<'api' | 'worker' | 'ledger', number | undefined> {
   const roles: Record<'api' | 'worker' | 'ledger', number | undefined> = { api: undefined, worker: undefined, ledger: undefined };
   for (const { pid } of treeOf(root)) {
@@ -108,11 +111,15 @@ function rolesOf(root: number): Record<'api' | 'worker' | 'ledger', number | und
     } catch {
       continue;
     }
+    // The postmaster keeps its command line (its backends show a title instead).
+    if (/^(\S*\/)?postgres\0-D\0/.test(cmdline)) {
+      roles.ledger ??= pid;
+      continue;
+    }
     if (!cmdline.startsWith(process.execPath) && !/^(\S*\/)?node\0/.test(cmdline)) continue; // npm's sh -c
     // The code before ran under the tsx CLI, whose node child is the server: the larger one wins.
     if (cmdline.includes('src/main.ts')) roles.api = roles.api !== undefined && rssOf(roles.api).rss > rssOf(pid).rss ? roles.api : pid;
     else if (cmdline.includes('worker.ts')) roles.worker ??= pid;
-    else if (cmdline.includes('ledger-host.ts')) roles.ledger ??= pid;
   }
   return roles;
 }
@@ -129,10 +136,12 @@ async function startOnce(
   const closed = await freePort(); // nothing listens there: Redis is "down"
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  for (const key of ['DATABASE_URL', 'QUEUE_BACKEND', 'EVENT_BUS', 'QUEUE_NAME', 'API_TOKENS']) delete env[key];
+  for (const key of ['DATABASE_URL', 'QUEUE_BACKEND', 'EVENT_BUS', 'QUEUE_NAME', 'API_TOKENS', 'EMBEDDED_DIR', 'EMBEDDED_PORT', 'EMBEDDED_LEDGER_URL']) delete env[key];
   Object.assign(env, {
     REDIS_URL: `redis://127.0.0.1:${closed}`,
-    PGLITE_DIR: join(dir, 'pgdata'),
+    EMBEDDED_DIR: join(dir, 'jobgraph'),
+    // A checkout from before the embedded PostgreSQL (BENCH_STARTUP_COMPARE) kept its PGlite ledger there.
+    ...(root === ROOT ? {} : { PGLITE_DIR: join(dir, 'pgdata') }),
     PORT: String(port),
     LOG_LEVEL: 'info',
     PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${env.PATH ?? ''}`,
@@ -201,7 +210,25 @@ async function startOnce(
     for (let i = 0; i < 150 && treeOf(child.pid).length + groupMembers(child.pid) > 0; i++) await sleep(100);
     if (groupMembers(child.pid) > 0) killGroup('SIGKILL');
     await child.stop(1_000);
+    // The embedded server runs detached, outside the group: one a killed start left is stopped here.
+    await stopLeftServer(join(dir, 'jobgraph'));
   }
+}
+
+/** The embedded server left running in a folder (by a start that was killed): taken over and stopped. */
+async function stopLeftServer(embeddedDir: string): Promise<void> {
+  const left = await findEmbeddedPostgres(embeddedDir).then(
+    () => true,
+    () => false,
+  );
+  if (left) await (await startEmbeddedPostgres({ dir: embeddedDir })).stop();
+}
+
+/** A new temporary folder the embedded server's user may enter (as root its cluster then stays in it). */
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 /** How many processes are still in process group `pgid`. */
@@ -259,7 +286,6 @@ async function memoryAfterJobs(port: number, rootPid: number): Promise<Record<st
       ...Object.fromEntries(Object.entries(after).map(([role, rss]) => [`after.${role}`, rss])),
       'peak.api': peak(roles.api),
       'peak.worker': peak(roles.worker),
-      'peak.ledger': peak(roles.ledger),
     };
   } finally {
     agent.destroy();
@@ -268,12 +294,25 @@ async function memoryAfterJobs(port: number, rootPid: number): Promise<Record<st
 
 let serverExe: string | undefined;
 
-/** RSS (MiB) of the API, the worker and the ledger process of a start, and their sum. */
+/** RSS (MiB) of the API and the worker of a start, PSS of the embedded server's processes, and their sum. */
 function rolesRss(rootPid: number): Record<'api' | 'worker' | 'ledger' | 'all', number> {
   const roles = rolesOf(rootPid);
   const of = (pid: number | undefined) => (pid === undefined ? 0 : rssOf(pid).rss);
-  const figures = { api: of(roles.api), worker: of(roles.worker), ledger: of(roles.ledger) };
+  const figures = { api: of(roles.api), worker: of(roles.worker), ledger: roles.ledger === undefined ? 0 : treePssMiB(roles.ledger) };
   return { ...figures, all: Math.round((figures.api + figures.worker + figures.ledger) * 10) / 10 };
+}
+
+/** PSS (shared memory counted once) of a process and everything under it, MiB. */
+function treePssMiB(root: number): number {
+  let kib = 0;
+  for (const { pid } of treeOf(root)) {
+    try {
+      kib += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return Math.round((kib / 1024) * 10) / 10;
 }
 
 /** RSS of `node -e 'setInterval(() => {}, 1000)'` on the server's own node binary, MiB. */
@@ -292,11 +331,11 @@ const range = (values: number[]) => `${median(values)} (${Math.min(...values)}â€
 async function main(): Promise<void> {
   const machine = await machineInfo();
   printMachine(machine);
-  console.log(`start-up: ${RUNS} runs of npm start embedded (PGlite, Redis port closed), fresh dir then the same dir again\n`);
+  console.log(`start-up: ${RUNS} runs of npm start embedded (its PostgreSQL, Redis port closed), fresh folder then the same folder again\n`);
   const starts: Start[] = [];
   const checkouts: [string, string][] = [[ROOT, ''], ...(COMPARE ? [[COMPARE, ` [${COMPARE}]`] as [string, string]] : [])];
   for (let run = 1; run <= RUNS; run++) {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-start-'));
+    const dir = await tempDir('jobgraph-bench-start-');
     try {
       for (const [root, suffix] of checkouts) {
         await rm(dir, { recursive: true, force: true });
@@ -321,7 +360,7 @@ async function main(): Promise<void> {
   for (let run = 1; run <= RUNS; run++) {
     for (const [root, suffix] of checkouts) {
       for (const nodeOptions of NODE_OPTION_VARIANTS) {
-        const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-memory-'));
+        const dir = await tempDir('jobgraph-bench-memory-');
         try {
           const label = `npm start${nodeOptions ? `, NODE_OPTIONS=${nodeOptions}` : ''}${suffix}`;
           const start = await startOnce('npm start', dir, run, { root, nodeOptions, measure: memoryAfterJobs });
@@ -343,7 +382,7 @@ async function main(): Promise<void> {
   }[] = [];
   const readyRuns: typeof stepRuns = [];
   for (let run = 1; run <= RUNS; run++) {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-steps-'));
+    const dir = await tempDir('jobgraph-bench-steps-');
     const closed = await freePort();
     try {
       for (const mode of ['all', 'ready-only'] as const) {
@@ -394,10 +433,10 @@ async function main(): Promise<void> {
     const of = memory.filter((m) => m.label === label);
     for (const role of ['api', 'worker', 'ledger', 'all'] as const) {
       rows.push([
-        `${label}: ${role === 'all' ? 'all three' : role}`,
+        `${label}: ${role === 'all' ? 'all three' : role === 'ledger' ? 'embedded PostgreSQL (PSS, all its processes)' : role}`,
         col(of, `idle.${role}`),
         col(of, `after.${role}`),
-        role === 'all' ? '' : col(of, `peak.${role}`),
+        role === 'all' || role === 'ledger' ? '' : col(of, `peak.${role}`),
         role === 'all' ? col(of, 'jobsMs') : '',
         role === 'all' ? verdict(median(of.map((m) => Math.max(m.figures[`idle.${role}`] ?? NaN, m.figures[`after.${role}`] ?? NaN))) <= 250) : '',
       ]);
@@ -420,7 +459,7 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  console.log('\nwhere the RSS of the ready server goes (startup-steps.ts ready-only: template, JobSystem.start, API; after a GC; MiB, median; external includes PGlite\'s WASM memory):\n');
+  console.log('\nwhere the memory of a ready start goes (startup-steps.ts ready-only: a fresh folder, JobSystem.start, API; after a GC; MiB, median; embeddedServerPss: the server\'s processes):\n');
   const partKeys = Object.keys(readyRuns[0]?.parts ?? {});
   console.log(table(partKeys, [partKeys.map((key) => range(readyRuns.map((r) => r.parts[key] ?? NaN)))]));
   await writeResult('startup', { machine, params: { runs: RUNS, jobs: JOBS, compare: COMPARE, nodeOptions: NODE_OPTION_VARIANTS }, starts, memory, emptyNode: empty, steps: stepRuns, ready: readyRuns });

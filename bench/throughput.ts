@@ -1,16 +1,21 @@
 // Throughput: N no-op jobs enqueued, then run, at the same concurrency everywhere. Raw BullMQ and
-// raw pg-boss against jobgraph on each, and jobgraph inline on PGlite and on Postgres; plus what
-// each job costs in SQL statements and Redis commands.
+// raw pg-boss against jobgraph on each, and jobgraph inline on the embedded PostgreSQL (as
+// `npm start` runs it, in a fresh folder) and on Postgres; plus what each job costs in SQL
+// statements and Redis commands.
 //
 // Method: the workers start with their no-op handler held at a gate, so the enqueue phase runs
 // alone (a worker takes its first `concurrency` jobs and waits); then the gate opens and the run
 // phase lasts until the last job is complete (jobgraph: COMPLETED in the ledger; raw BullMQ: its
 // 'completed' event; raw pg-boss: its handler returned). A warm-up of the same path runs first.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded-postgres.ts';
 import { JobSystem } from '../src/jobs/system.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { counters, countLedger, installCounters, redisCommandstats, resetCounters, statsDelta, type Tally } from './counters.ts';
@@ -59,7 +64,7 @@ interface Subject {
 
 interface Variant {
   name: string;
-  backend: 'bullmq' | 'pgboss' | 'inline-pglite' | 'inline-postgres';
+  backend: 'bullmq' | 'pgboss' | 'inline-embedded' | 'inline-postgres';
   kind: 'raw' | 'jobgraph';
   /** The raw row a jobgraph row is compared with. */
   baseline?: string;
@@ -192,11 +197,34 @@ function rawPgboss(localConcurrency: number, batchSize: number): Variant['start'
   };
 }
 
-function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 'pglite', bulk = false): Variant['start'] {
+/**
+ * The embedded PostgreSQL of `npm start`, in a folder of its own (a copy of the migrated template).
+ * The folder is left open to the server's user, so that as root its cluster stays in it.
+ */
+async function embeddedLedger(): Promise<{ server: EmbeddedServer; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'jobgraph-bench-embedded-'));
+  await chmod(dir, 0o755);
+  try {
+    const server = await startEmbeddedPostgres({ dir: join(dir, 'jobgraph') });
+    return {
+      server,
+      async stop() {
+        await server.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 'embedded', bulk = false): Variant['start'] {
   return async (db) => {
     const queueName = randomName('bench_jg');
+    const embedded = ledger === 'embedded' ? await embeddedLedger() : undefined;
     const config = loadConfig({
-      ...(ledger === 'postgres' ? { DATABASE_URL: db.url } : { PGLITE_DIR: 'memory://' }),
+      ...(embedded ? { EMBEDDED_LEDGER_URL: embedded.server.url } : { DATABASE_URL: db.url }),
       REDIS_URL,
       QUEUE_BACKEND: backend,
       QUEUE_NAME: queueName,
@@ -205,7 +233,12 @@ function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 
       SHUTDOWN_TIMEOUT_MS: '5000',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     });
-    const system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), limits: benchLimits, worker: true });
+    const system = await JobSystem.start({ config, logger: createLogger(config.LOG_LEVEL), registry: benchRegistry(), limits: benchLimits, worker: true }).catch(
+      async (error: unknown) => {
+        await embedded?.stop();
+        throw error;
+      },
+    );
     countLedger(system.db);
     let done = 0;
     const ledgerApi = system.ledger.transitions;
@@ -235,8 +268,12 @@ function jobgraph(backend: 'bullmq' | 'pgboss' | 'inline', ledger: 'postgres' | 
       },
       completed: () => done,
       async stop() {
-        await system.stop();
-        if (backend === 'bullmq') await obliterateQueue(queueName, 'jobgraph').catch((error: unknown) => console.warn(String(error)));
+        try {
+          await system.stop();
+          if (backend === 'bullmq') await obliterateQueue(queueName, 'jobgraph').catch((error: unknown) => console.warn(String(error)));
+        } finally {
+          await embedded?.stop();
+        }
       },
     };
   };
@@ -298,11 +335,11 @@ const variants: Variant[] = [
     start: jobgraph('pgboss', 'postgres', true),
   },
   {
-    name: 'jobgraph inline, PGlite',
-    backend: 'inline-pglite',
+    name: 'jobgraph inline, embedded',
+    backend: 'inline-embedded',
     kind: 'jobgraph',
-    note: `PGLITE_DIR=memory://; system.enqueue ×${PARALLEL} in flight`,
-    start: jobgraph('inline', 'pglite'),
+    note: `the embedded PostgreSQL of npm start (a fresh folder), EMBEDDED_LEDGER_URL; system.enqueue ×${PARALLEL} in flight`,
+    start: jobgraph('inline', 'embedded'),
   },
   {
     name: 'jobgraph inline, Postgres',

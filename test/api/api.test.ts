@@ -268,12 +268,19 @@ describe('GraphQL API', () => {
   });
 
   it('masks unexpected errors: no message, no stack, a code', async () => {
-    const broken = await harness.start({ PGLITE_DIR: 'memory://', DATABASE_URL: undefined });
-    const brokenApi = createApi(broken, workflowReads(broken.db.prisma), harness.config(), broken.logger);
-    await broken.db.close(); // the ledger goes away under the API
-    const res = await client(brokenApi.yoga, 'tok-alice').request(`{ job(id: "00000000-0000-4000-8000-000000000000") { id } }`);
-    expect(res.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
-    expect(JSON.stringify(res)).not.toMatch(/stack|\.ts:|closed/i);
+    // A system on a ledger of its own, so closing it leaves the others' alone.
+    const ledger = await createTestDatabase();
+    try {
+      const broken = await harness.start({ DATABASE_URL: ledger.url });
+      const brokenApi = createApi(broken, workflowReads(broken.db.prisma), harness.config(), broken.logger);
+      await broken.db.close(); // the ledger goes away under the API
+      const res = await client(brokenApi.yoga, 'tok-alice').request(`{ job(id: "00000000-0000-4000-8000-000000000000") { id } }`);
+      expect(res.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+      expect(JSON.stringify(res)).not.toMatch(/stack|\.ts:|closed|pool/i);
+      await harness.stop(broken);
+    } finally {
+      await ledger.drop();
+    }
   });
 
   describe('auth', () => {

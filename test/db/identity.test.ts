@@ -9,7 +9,7 @@ describe("a new ledger's identity, asked for by several connections at once", ()
   let db: LedgerDb;
   beforeAll(async () => {
     database = await createTestDatabase();
-    db = await openLedger({ databaseUrl: database.url, pgliteDir: 'unused', migrate: false, poolMax: 10 });
+    db = await openLedger({ databaseUrl: database.url, migrate: false, poolMax: 10 });
   });
   afterAll(async () => {
     await db?.close();

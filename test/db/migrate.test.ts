@@ -3,14 +3,12 @@ import { readFileSync } from 'node:fs';
 import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import { SchemaEngine, type MigrationList } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLedger, type LedgerDb } from '../../src/db/client.ts';
-import { PGliteServer } from '../../src/db/pglite-server.ts';
 import { applyMigrations, defaultMigrationsDir, readMigrations, type SqlExecutor } from '../../src/db/migrate.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
@@ -32,12 +30,6 @@ function poolFor(url: string): pg.Pool {
   pool.on('error', () => {});
   cleanups.push(() => pool.end());
   return pool;
-}
-
-async function memoryPGlite(): Promise<PGlite> {
-  const pglite = await PGlite.create('memory://');
-  cleanups.push(() => pglite.close());
-  return pglite;
 }
 
 async function tempDir(): Promise<string> {
@@ -66,12 +58,9 @@ async function recorded(target: SqlExecutor) {
 const local = await readMigrations();
 const names = local.map((migration) => migration.name);
 
-const targets: Record<'postgres' | 'pglite', () => Promise<SqlExecutor>> = {
-  postgres: async () => poolFor(await emptyPostgresUrl()),
-  pglite: memoryPGlite,
-};
+const makeTarget = async (): Promise<SqlExecutor> => poolFor(await emptyPostgresUrl());
 
-describe.each(Object.entries(targets))('applyMigrations on %s', (_kind, makeTarget) => {
+describe('applyMigrations on PostgreSQL', () => {
   it('applies every migration once, recorded as Prisma records it; a second run is a no-op', async () => {
     const target = await makeTarget();
     expect(names.length).toBeGreaterThan(0);
@@ -203,20 +192,11 @@ const ledgers: Record<LedgerDb['kind'], () => Promise<LedgerDb>> = {
   postgres: async () => {
     const db = await createTestDatabase();
     cleanups.push(db.drop);
-    return openLedger({ databaseUrl: db.url, pgliteDir: 'unused' });
+    return openLedger({ databaseUrl: db.url });
   },
-  pglite: () => openLedger({ pgliteDir: 'memory://' }),
-  // The embedded ledger as `npm start` runs it: PGlite served over the wire to its processes.
-  embedded: async () => {
-    const pglite = await PGlite.create('memory://');
-    const server = new PGliteServer({ db: pglite });
-    const port = await server.listen();
-    cleanups.push(async () => {
-      await server.close();
-      await pglite.close();
-    });
-    return openLedger({ embeddedLedgerUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, pgliteDir: 'unused' });
-  },
+  // As the processes of `npm start` open the embedded server (any PostgreSQL, shown as embedded),
+  // on an empty database that openLedger migrates first.
+  embedded: async () => openLedger({ databaseUrl: await emptyPostgresUrl(), embedded: true }),
 };
 
 describe.each(Object.entries(ledgers))('openLedger on %s', (kind, open) => {
@@ -224,7 +204,7 @@ describe.each(Object.entries(ledgers))('openLedger on %s', (kind, open) => {
     const ledger = await open();
     cleanups.push(() => ledger.close());
     expect(ledger.kind).toBe(kind);
-    expect(kind === 'pglite' ? ledger.pglite : ledger.pool).toBeDefined();
+    expect(ledger.pool).toBeDefined();
 
     const id = randomUUID();
     const input = { scope: { ids: [1, 2, 3], note: 'naïve ✓' }, flag: true, none: null };
@@ -260,7 +240,7 @@ describe.each(Object.entries(ledgers))('openLedger on %s', (kind, open) => {
       expect.objectContaining({ jobId: id, seq: 1, kind: 'STATUS', status: 'QUEUED', progress: 0, data: { from: null } }),
     ]);
 
-    // Raw SQL sees the same row, with the same JS types on both databases.
+    // Raw SQL sees the same row, with the same JS types as Prisma.
     const rows = await ledger.query(
       'SELECT id, status, input, "runAt", (SELECT count(*) FROM "JobEvent" WHERE "jobId" = $1) AS events FROM "Job" WHERE id = $1',
       [id],
@@ -276,30 +256,29 @@ describe('openLedger', () => {
   it('rejects an unreachable PostgreSQL naming the host, never the password', async () => {
     const error = await openLedger({
       databaseUrl: 'postgres://postgres:s3cret-pw@127.0.0.1:1/jobgraph',
-      pgliteDir: 'unused',
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/^Cannot connect to PostgreSQL at 127\.0\.0\.1:1\/jobgraph: /);
     expect((error as Error).message).not.toContain('s3cret-pw');
   });
 
-  it('keeps PGlite data in a directory it creates, migrating it only once', async () => {
-    const dir = join(await tempDir(), 'nested', 'pgdata');
-    const first = await openLedger({ pgliteDir: dir });
+  it('migrates an empty database, only once, and keeps its data', async () => {
+    const url = await emptyPostgresUrl();
+    const first = await openLedger({ databaseUrl: url });
     cleanups.push(() => first.close());
     await first.prisma.worker.create({
       data: { id: 'w1', hostname: 'h', pid: 1, backend: 'INLINE', concurrency: 1 },
     });
     await first.close();
 
-    const second = await openLedger({ pgliteDir: dir });
+    const second = await openLedger({ databaseUrl: url });
     cleanups.push(() => second.close());
     expect(await second.prisma.worker.count()).toBe(1);
     expect(await second.query('SELECT migration_name FROM "_prisma_migrations"')).toHaveLength(names.length);
   });
 
   it('skips migrations when asked', async () => {
-    const ledger = await openLedger({ pgliteDir: 'memory://', migrate: false });
+    const ledger = await openLedger({ databaseUrl: await emptyPostgresUrl(), migrate: false });
     cleanups.push(() => ledger.close());
     expect(await ledger.query(`SELECT to_regclass('"_prisma_migrations"') AS t`)).toEqual([{ t: null }]);
   });

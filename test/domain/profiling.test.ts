@@ -30,7 +30,7 @@ describe('profileDataset', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    ledger = await openLedger({ databaseUrl: database.url, pgliteDir: 'unused', migrate: false });
+    ledger = await openLedger({ databaseUrl: database.url, migrate: false });
     const dataset = await ledger.prisma.dataset.create({
       data: {
         name: 'small',

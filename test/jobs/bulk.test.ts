@@ -219,7 +219,7 @@ describe('the search on a ledger with history reads the GIN indexes', () => {
     // on every run (with a sample, the estimate for one report's jobs varied, and so did the plan).
     await client.query('ALTER TABLE "Job" ALTER COLUMN input SET STATISTICS 1000, ALTER COLUMN tags SET STATISTICS 1000');
     await client.query('ANALYZE "Job"');
-    ldb = await openLedger({ databaseUrl: database.url, pgliteDir: 'memory://', migrate: false });
+    ldb = await openLedger({ databaseUrl: database.url, migrate: false });
     recordStatements(ldb, sent);
   }, 120_000);
   afterAll(async () => {

@@ -81,7 +81,7 @@ describe('the hot path on a ledger with history', () => {
               CASE WHEN g % 60 = 0 THEN 'w1' END, now(), 'k-' || g, now()
        FROM generate_series(1, 3000) g`,
     );
-    ldb = await openLedger({ databaseUrl: database.url, pgliteDir: 'memory://', migrate: false });
+    ldb = await openLedger({ databaseUrl: database.url, migrate: false });
     recordStatements(ldb, sent);
   }, 120_000);
   afterAll(async () => {

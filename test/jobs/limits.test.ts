@@ -80,7 +80,7 @@ describe('shared limits', () => {
   });
 
   it("a permit's done never throws: with its ledger gone, the work it guarded is not failed by giving the slot back", async () => {
-    const db = await openLedger({ databaseUrl: database.url, pgliteDir: 'unused', migrate: false });
+    const db = await openLedger({ databaseUrl: database.url, migrate: false });
     const limits = new Limits({ ledger: new LimitLedger(db), limits: applyOverrides([], parseLimitsSetting(LIMITS)), leaseMs: 1_000, logger: system.logger });
     const permit = await limits.take('pair', { tokens: 10 });
     await db.close();

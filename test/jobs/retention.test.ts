@@ -155,12 +155,17 @@ describe('retention and the tallies that outlive it', () => {
   });
 });
 
-describe('retention on the embedded ledger (PGlite)', () => {
+describe('retention on the embedded ledger', () => {
+  // As npm start's processes open it: DATABASE_URL unset, EMBEDDED_LEDGER_URL given (here a
+  // database of its own, so the test sees every row of its ledger).
   it('prunes with the worker’s pruner as on PostgreSQL, and keeps the counts', async () => {
-    const harness = new Harness(testEnv({ DATABASE_URL: undefined, PGLITE_DIR: 'memory://', QUEUE_BACKEND: 'inline', PRUNE_INTERVAL_MS: '3600000', JOB_RETENTION: '1d' }));
+    const database = await createTestDatabase();
+    const harness = new Harness(
+      testEnv({ DATABASE_URL: undefined, EMBEDDED_LEDGER_URL: database.url, QUEUE_BACKEND: 'inline', PRUNE_INTERVAL_MS: '3600000', JOB_RETENTION: '1d' }),
+    );
     try {
       const system = await harness.start();
-      expect(system.db.kind).toBe('pglite');
+      expect(system.db.kind).toBe('embedded');
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await system.enqueue('test.echo', { value: i })).job.id);
       for (const id of ids) await waitForJob(system, id);
@@ -171,6 +176,7 @@ describe('retention on the embedded ledger (PGlite)', () => {
       expect((await system.queueInfo()).retention).toMatchObject({ completed: '1d', failed: '30d', prunedJobs: 3 });
     } finally {
       await harness.stopAll();
+      await database.drop();
     }
   });
 });

@@ -50,6 +50,7 @@ describe('backend selection', () => {
     }
   });
 
+  // selectBackend alone: JobSystem always passes its ledger's URL as DATABASE_URL (below).
   it('auto runs inline with neither service', async () => {
     const selection = await selectBackend(config({ REDIS_URL: closedRedis, DATABASE_URL: undefined }), logger);
     expect(selection.adapter.name).toBe('inline');
@@ -84,7 +85,7 @@ describe('backend selection', () => {
 
   it('JobSystem.start fails on an explicit backend that is down, and leaves nothing open', async () => {
     await expect(
-      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, PGLITE_DIR: 'memory://' }), logger, registry: createTestRegistry(), limits: testLimits }),
+      JobSystem.start({ config: config({ QUEUE_BACKEND: 'bullmq', REDIS_URL: closedRedis, DATABASE_URL: database.url }), logger, registry: createTestRegistry(), limits: testLimits }),
     ).rejects.toThrow(/QUEUE_BACKEND=bullmq was chosen but its probe failed/);
   });
 
@@ -103,6 +104,21 @@ describe('backend selection', () => {
       await system.stop();
     }
   });
+
+  it('auto on the embedded ledger without Redis picks pg-boss on that PostgreSQL, not inline', async () => {
+    // As npm start's processes open it: DATABASE_URL unset, EMBEDDED_LEDGER_URL given.
+    const system = await JobSystem.start({
+      config: config({ REDIS_URL: closedRedis, DATABASE_URL: undefined, EMBEDDED_LEDGER_URL: database.url }),
+      logger,
+      registry: createTestRegistry(), limits: testLimits,
+    });
+    try {
+      expect(await system.queueInfo()).toMatchObject({ backend: 'pgboss', ledger: 'embedded', eventBus: 'postgres' });
+      expect(system.selection.reason).toMatch(/bullmq skipped: .*pg-boss on PostgreSQL answered/);
+    } finally {
+      await system.stop();
+    }
+  });
 });
 
 describe('configuration', () => {
@@ -117,7 +133,7 @@ describe('configuration', () => {
       QUEUE_BACKEND: 'auto',
       RETRY_BASE_MS: 60_000,
       MAX_ATTEMPTS: 4,
-      PGLITE_DIR: './.jobgraph/pgdata',
+      EMBEDDED_DIR: './.jobgraph',
       WORKER_IN_PROCESS: true,
     });
   });

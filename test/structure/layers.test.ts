@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
  */
 const LAYERS: { name: string; members: string[] }[] = [
   { name: 'clients of the API', members: ['cli', 'dashboard'] },
-  { name: 'entry points', members: ['main.ts', 'worker.ts', 'ledger-host.ts', 'migrate.ts', 'seed.ts'] },
+  { name: 'entry points', members: ['main.ts', 'worker.ts', 'migrate.ts', 'seed.ts'] },
   { name: 'api', members: ['api'] },
   { name: 'tasks', members: ['tasks'] },
   // The domain knows nothing of queues and jobs, and the job system nothing of the domain.

@@ -1,9 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Batcher } from '../../src/lib/batcher.ts';
-import { DirectoryLockedError, lockDirectory } from '../../src/lib/dir-lock.ts';
 import { CodedError, errorText } from '../../src/lib/errors.ts';
 import { Semaphore } from '../../src/lib/semaphore.ts';
 import { formatPeriod, parsePeriod } from '../../src/lib/duration.ts';
@@ -143,25 +139,6 @@ describe('retry timing', () => {
   it('waits base·2^(n-1) after attempt n, capped at maxMs', () => {
     expect([1, 2, 3, 4].map((n) => retryDelayMs({ baseMs: 1_000 }, n))).toEqual([1_000, 2_000, 4_000, 8_000]);
     expect(retryDelayMs({ baseMs: 1_000, maxMs: 3_000 }, 4)).toBe(3_000);
-  });
-});
-
-describe('lockDirectory', () => {
-  it('refuses a second holder, takes over a lock whose process is gone, and frees on release', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-lock-'));
-    try {
-      const data = join(dir, 'pgdata');
-      const release = await lockDirectory(data);
-      await expect(lockDirectory(data)).rejects.toBeInstanceOf(DirectoryLockedError);
-      await release();
-      // A lock file left by a process that no longer runs (pid 2^22 + 1 is above Linux's pid_max).
-      await writeFile(`${data}.lock`, JSON.stringify({ pid: 4_194_305, hostname: (await import('node:os')).hostname() }));
-      const again = await lockDirectory(data);
-      expect(JSON.parse(await readFile(`${data}.lock`, 'utf8')).pid).toBe(process.pid);
-      await again();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 });
 
