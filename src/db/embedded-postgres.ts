@@ -77,6 +77,7 @@ export const defaultTemplateCache = fileURLToPath(new URL('../../node_modules/.c
 /** The folder's files (the cluster elsewhere only as root, when the server's user cannot reach the folder). */
 export async function embeddedPaths(dir: string) {
   const root = resolve(dir);
+  await letServerTraverse(root);
   return {
     root,
     dataDir: join(await reachableHome(root), 'pgdata'),
@@ -577,6 +578,17 @@ async function reachableHome(path: string): Promise<string> {
   await mkdir(home, { recursive: true, mode: 0o700 });
   await chown(home, owner.uid, owner.gid);
   return home;
+}
+
+/**
+ * As root, the server's user must pass through the folder to its cluster: a folder of ours made
+ * 0700 (mkdtemp) gets the search bit for others (0701: they may not list it; the password file
+ * stays 0600).
+ */
+async function letServerTraverse(folder: string): Promise<void> {
+  if (!AS_ROOT) return;
+  const info = await stat(folder).catch(() => undefined);
+  if (info?.isDirectory() && info.uid === 0 && !(info.mode & 0o001)) await chmod(folder, (info.mode & 0o7777) | 0o001);
 }
 
 async function reachableBy(path: string, owner: { uid: number; gid: number }): Promise<boolean> {
