@@ -37,7 +37,7 @@ runMain(async () => {
   const config = loadConfig(env);
   const producer = await JobSystem.start({ config, logger: createLogger('warn'), registry: createTaskRegistry(), worker: false });
   try {
-    const seeded = await seedDemo(producer.db.prisma, { signal: new AbortController().signal, progress: async () => {} }, RECORDS);
+    const seeded = await seedDemo(producer.db.prisma, (text, params) => producer.db.query(text, params), { signal: new AbortController().signal, progress: async () => {} }, RECORDS);
     console.log(`seeded ${seeded.records} records into ${database.name}`);
 
     const rows: (string | number)[][] = [];
