@@ -3,8 +3,8 @@
 #   node src/worker.ts   a worker process
 # Node runs the TypeScript sources itself (type stripping): no compiler in the image.
 
-# ── build: every dependency, because the install generates the Prisma client, makes the PGlite
-# template and builds the dashboard; then only the production dependencies are kept.
+# ── build: every dependency, because the install generates the Prisma client, makes the embedded
+# ledger's template and builds the dashboard; then only the production dependencies are kept.
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json prisma.config.ts ./
