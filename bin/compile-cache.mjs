@@ -2,6 +2,9 @@
 // cache on before the entry loads, so that no file of the project is type-stripped or compiled
 // again once the cache is warm (npm install warms it). A TypeScript entry that enabled the cache
 // itself would be stripped first, and loading the stripper costs each process ~10–20 MB (measured).
+// The cache is the project's own (not the shared temporary folder, which another user may own).
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 
-module.enableCompileCache?.();
+export const compileCacheDir = process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../node_modules/.cache/jobgraph/compile', import.meta.url));
+module.enableCompileCache?.(compileCacheDir);
