@@ -1,18 +1,23 @@
 /**
  * `npm start` as a newcomer runs it: the API's event loop runs no task. Its worker is a process of
- * its own that it supervises (and starts again when it dies), and embedded, the PGlite ledger is
- * served by a third. A client probing the API every 50 ms while profileDataset and executeTests
+ * its own that it supervises (and starts again when it dies), and embedded (no DATABASE_URL) the
+ * ledger is a PostgreSQL it starts in EMBEDDED_DIR, a third process, which it starts again if it
+ * ends and stops last. A client probing the API every 50 ms while profileDataset and executeTests
  * run on the demo data keeps getting answers; the jobs run in another process.
  * (bench/api-latency.ts measures the same against its targets, side by side with the code before.)
+ *
+ * Each test stops what it started: npm start by SIGTERM (which stops its embedded server), and
+ * the embedded server by its postmaster.pid when npm start did not (killed, or failed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { embeddedPaths } from '../../src/db/embedded-postgres.ts';
 import { demoIds, gql, preparePhases, probeDuringLongTasks, PROBE_QUERY, waitForCompletion } from '../helpers/api-probe.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -23,6 +28,50 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
+
+/**
+ * An EMBEDDED_DIR of the test's own (<tmp>/jg) and the env of `npm start` with nothing installed:
+ * no DATABASE_URL, a Redis that is not there. After the test its server is killed if npm start
+ * left it running, and the folder (and, as root, its cluster under /var/lib/jobgraph) removed.
+ */
+async function embeddedFolder(extra: Record<string, string> = {}): Promise<{ dir: string; dataDir: string; env: Record<string, string> }> {
+  const dir = join(await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-')), 'jg');
+  const { dataDir } = await embeddedPaths(dir);
+  cleanups.push(async () => {
+    const pid = await postmasterPid(dataDir);
+    if (pid !== undefined && runs(pid)) {
+      process.kill(pid, 'SIGINT'); // fast shutdown
+      await waitFor(async () => runs(pid), (up) => !up, 10_000, 'the embedded server to stop').catch(() => process.kill(pid, 'SIGKILL'));
+    }
+    await rm(dirname(dir), { recursive: true, force: true });
+    if (!dataDir.startsWith(dir)) await rm(dirname(dataDir), { recursive: true, force: true });
+  });
+  return { dir, dataDir, env: { EMBEDDED_DIR: dir, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, ...extra } };
+}
+
+/** The pid in the embedded server's postmaster.pid, if there is one. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(text?.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Alive and not a zombie (a server whose parent was killed waits for init to reap it). */
+function runs(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The value at quantile `q` of `values` (nearest rank). */
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+}
 
 /** `npm start` (node src/main.ts, as package.json runs it); resolves once /ready answers 200. */
 async function npmStart(env: Record<string, string | undefined>): Promise<{ api: ChildProcess; url: string }> {
@@ -81,15 +130,22 @@ const alive = (pid: number) => {
 
 describe('npm start, embedded (no DATABASE_URL, no Redis)', () => {
   it('answers every 50 ms probe while profileDataset and executeTests run on the demo data, in another process', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const { api, url } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const { env } = await embeddedFolder();
+    const { api, url } = await npmStart(env);
     // The first start loads the demo (100,000 records) as a job.
     const ids = await waitFor(() => demoIds(url), (found) => found !== undefined, 120_000, 'the demo data');
     await preparePhases(url, ids!);
 
     const { probes, profile, tests } = await probeDuringLongTasks(url, ids!, [PROBE_QUERY, '{ __typename }']);
-    const [info, bare] = probes.map((p) => ({ ...p, max: Math.max(...p.latencies) }));
+    const [info, bare] = probes.map((p) => ({ ...p, max: Math.max(...p.latencies), p99: quantile(p.latencies, 0.99) }));
+    // The issue's targets, embedded: p99 ≤ 50 ms, max ≤ 100 ms (printed; the bounds below leave room).
+    console.log(JSON.stringify({
+      embeddedLatencyMs: Object.fromEntries(
+        ([['queueInfo', info!], ['__typename', bare!]] as const).map(([name, p]) => [name, { n: p.latencies.length, p50: Math.round(quantile(p.latencies, 0.5)), p99: Math.round(p.p99), max: Math.round(p.max), failures: p.failures }]),
+      ),
+      profileMs: profile.runMs,
+      testsMs: tests.runMs,
+    }));
     // The code before answered 9 probes in the whole run, the slowest after 5.7 s. Bounds with
     // room for a busy CI machine; the bench holds the targets (p99 ≤ 100 ms, max ≤ 250 ms).
     expect(bare!.failures + info!.failures).toBe(0);
@@ -153,58 +209,91 @@ describe('npm start, when a job left its worker over WORKER_MAX_MEMORY_MB', () =
 });
 
 describe('npm start, embedded, when its worker dies mid-job', () => {
-  it('takes the job up again at once in the new worker (the only one on its ledger)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const { url } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+  it('runs the job again in the new worker once its heartbeat is stale (other workers may share the ledger)', async () => {
+    const { env } = await embeddedFolder({ STALE_AFTER_MS: '5000', HEARTBEAT_MS: '1000' });
+    const { api, url } = await npmStart(env);
     const { countWords } = await gql<{ countWords: { job: { id: string } } }>(url, 'mutation { countWords(input: { text: "a b c d", chunkSize: 1, pauseMs: 2000 }) { job { id } } }');
     const id = countWords.job.id;
     await waitFor(() => gql<{ job: { status: string } }>(url, 'query($id: ID!) { job(id: $id) { status } }', { id }), (r) => r.job.status === 'RUNNING', 60_000, 'RUNNING');
-    process.kill(await runnerPid(url, id), 'SIGKILL');
+    const dead = await runnerPid(url, id);
+    process.kill(dead, 'SIGKILL');
     const started = Date.now();
     await waitForCompletion(url, id, 60_000);
-    // Well inside STALE_AFTER_MS (30 s): the restarted worker settles what the dead one held.
-    expect(Date.now() - started).toBeLessThan(20_000);
+    // STALE_AFTER_MS (5 s here) and the job's 8 s of pauses, with room for a busy machine.
+    expect(Date.now() - started).toBeLessThan(30_000);
     const { job } = await gql<{ job: { attempt: number } }>(url, 'query($id: ID!) { job(id: $id) { attempt } }', { id });
     expect(job.attempt).toBe(2);
+    expect([dead, api.pid]).not.toContain(await runnerPid(url, id));
   });
 });
 
 describe('npm start, embedded, killed', () => {
-  it('takes its worker and ledger processes with it, and the next npm start opens the same ledger', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const env = { PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+  it('takes its worker with it; the server it leaves is taken over by the next npm start, which stops it on SIGTERM', async () => {
+    const { dataDir, env } = await embeddedFolder();
     const first = await npmStart(env);
     const { countWords } = await gql<{ countWords: { job: { id: string } } }>(first.url, 'mutation { countWords(input: { text: "a b c", chunkSize: 1 }) { job { id } } }');
     await waitForCompletion(first.url, countWords.job.id, 60_000);
+    const server = (await postmasterPid(dataDir))!;
     const children = childrenOf(first.api.pid!);
-    expect(children).toHaveLength(2); // the worker and the ledger
+    expect(children.sort()).toEqual([server, await runnerPid(first.url, countWords.job.id)].sort()); // the server and the worker
+    const worker = children.find((pid) => pid !== server)!;
     first.api.kill('SIGKILL');
-    await waitFor(async () => children.filter(alive), (left) => left.length === 0, 15_000, 'the children to end with their parent');
+    await waitFor(async () => runs(worker), (up) => !up, 15_000, 'the worker to end with its parent');
+    expect(runs(server)).toBe(true); // detached: the ledger outlives npm start
+
+    const started = Date.now();
     const second = await npmStart(env);
+    const restartMs = Date.now() - started;
+    expect(await postmasterPid(dataDir)).toBe(server); // taken over, not a second server
     const { job } = await gql<{ job: { status: string } }>(second.url, 'query($id: ID!) { job(id: $id) { status } }', { id: countWords.job.id });
     expect(job.status).toBe('COMPLETED');
+    // A job of this start: its worker is up (a SIGTERM while it starts is a start that failed).
+    const { countWords: after } = await gql<{ countWords: { job: { id: string } } }>(second.url, 'mutation { countWords(input: { text: "a b", chunkSize: 1 }) { job { id } } }');
+    await waitForCompletion(second.url, after.job.id, 60_000);
+    console.log(JSON.stringify({ npmStartAfterKillMs: restartMs, firstJobAfterKillMs: Date.now() - started }));
+
+    // SIGTERM: npm start stops its worker, then the server it took over, then exits 0.
+    const exited = once(second.api, 'exit');
+    second.api.kill('SIGTERM');
+    const [code] = (await withTimeout(exited, 60_000, 'npm start to stop')) as [number | null];
+    expect(code).toBe(0);
+    expect(runs(server)).toBe(false);
+    expect(await postmasterPid(dataDir)).toBeUndefined();
   });
 
-  it('stops, saying so, when its ledger process ends', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const { api } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
-    const exited = once(api, 'exit');
-    const ledger = childrenOf(api.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ledger-host.ts'));
-    expect(ledger).toBeDefined();
-    process.kill(ledger!, 'SIGKILL');
-    const [code] = (await withTimeout(exited, 30_000, 'npm start to stop')) as [number | null];
-    expect(code).toBe(1);
+  it('starts its embedded PostgreSQL again when it is killed, and keeps serving', async () => {
+    const { dataDir, env } = await embeddedFolder();
+    const { api, url } = await npmStart(env);
+    const countWords = async () =>
+      (await gql<{ countWords: { job: { id: string } } }>(url, 'mutation { countWords(input: { text: "a b c", chunkSize: 1 }) { job { id } } }')).countWords.job.id;
+    await waitForCompletion(url, await countWords(), 60_000);
+    const server = (await postmasterPid(dataDir))!;
+    process.kill(server, 'SIGKILL');
+    const killedAt = Date.now();
+    const next = await waitFor(
+      async () => {
+        const pid = await postmasterPid(dataDir);
+        const status = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[7]?.trim();
+        return pid !== server && status === 'ready' ? pid : undefined;
+      },
+      (pid) => pid !== undefined,
+      30_000,
+      'a new embedded server',
+    );
+    const serverBackMs = Date.now() - killedAt;
+    expect(childrenOf(api.pid!)).toContain(next);
+    // The API and its worker reconnect as to any PostgreSQL that restarted.
+    const id = await waitFor(() => countWords().catch(() => undefined), (value) => value !== undefined, 30_000, 'an enqueue to be accepted');
+    await waitForCompletion(url, id!, 60_000);
+    console.log(JSON.stringify({ embeddedServerBackMs: serverBackMs, firstJobDoneMs: Date.now() - killedAt }));
+    expect(api.exitCode).toBeNull();
   });
 });
 
 describe('npm start, embedded: a report\'s testing as one run', () => {
   it('runs every phase on the demo data and completes once both gates are approved over GraphQL', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'jobgraph-no-hanging-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const { url } = await npmStart({ PGLITE_DIR: join(dir, 'pgdata'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const { env } = await embeddedFolder();
+    const { url } = await npmStart(env);
     const ids = await waitFor(() => demoIds(url), (found) => found !== undefined, 120_000, 'the demo data');
     const { startReportTesting } = await gql<{ startReportTesting: { run: { id: string } } }>(
       url,
