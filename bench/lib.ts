@@ -3,12 +3,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
-import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { Agent, get, request } from 'node:http';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { findEmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { applyMigrations } from '../src/db/migrate.ts';
 import { urlFor, withAdmin } from '../test/helpers/database.ts';
 export { withAdmin };
@@ -537,6 +539,87 @@ export function runMain(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+// ── process trees, and the embedded server a start leaves ────────────────────
+
+/** pid → ppid and RSS (KiB) of every process. */
+export function processTable(): Map<number, { ppid: number; rssKiB: number; comm: string }> {
+  const out = new Map<number, { ppid: number; rssKiB: number; comm: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const rssPages = Number(fields[21]); // field 24
+      out.set(Number(entry), { ppid: Number(fields[1]), rssKiB: (rssPages * 4096) / 1024, comm });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** A process and everything under it (by ppid), depth first. */
+export function treeOf(root: number): { pid: number; rssKiB: number; depth: number; comm: string }[] {
+  const procs = processTable();
+  const out: { pid: number; rssKiB: number; depth: number; comm: string }[] = [];
+  const walk = (pid: number, depth: number) => {
+    const info = procs.get(pid);
+    if (!info) return;
+    out.push({ pid, rssKiB: info.rssKiB, depth, comm: info.comm });
+    for (const [child, c] of procs) if (c.ppid === pid) walk(child, depth + 1);
+  };
+  walk(root, 0);
+  return out;
+}
+
+/** How many processes are still in process group `pgid`. */
+export function groupMembers(pgid: number): number {
+  let n = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}
+
+/** The status code of GET /ready on 127.0.0.1:`port` (0 when nothing answers within 1 s). */
+export function readyStatus(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/ready', agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
+  });
+}
+
+/** The embedded server left running in a folder (by a start that was killed): taken over and stopped. */
+export async function stopLeftServer(embeddedDir: string): Promise<void> {
+  const left = await findEmbeddedPostgres(embeddedDir).then(
+    () => true,
+    () => false,
+  );
+  if (left) await (await startEmbeddedPostgres({ dir: embeddedDir })).stop();
+}
+
+/** A new temporary folder the embedded server's user may enter (as root its cluster then stays in it). */
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 // ── HTTP ─────────────────────────────────────────────────────────────────────

@@ -11,14 +11,33 @@
 // (another checkout, e.g. the commit before, with node_modules linked) runs its starts alternately
 // with this one's, side by side.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { get } from 'node:http';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { readlinkSync } from 'node:fs';
-import { findEmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
-import { envInt, freePort, graphql, keepAliveAgent, machineInfo, median, printMachine, ROOT, runMain, sleep, spawnTs, table, track, until, verdict, writeResult } from './lib.ts';
+import {
+  envInt,
+  freePort,
+  graphql,
+  groupMembers,
+  keepAliveAgent,
+  machineInfo,
+  median,
+  printMachine,
+  readyStatus,
+  ROOT,
+  runMain,
+  sleep,
+  spawnTs,
+  stopLeftServer,
+  table,
+  tempDir,
+  track,
+  treeOf,
+  until,
+  verdict,
+  writeResult,
+} from './lib.ts';
 
 const RUNS = envInt('BENCH_STARTUP_RUNS', 3);
 const READY_TIMEOUT_MS = envInt('BENCH_STARTUP_TIMEOUT_MS', 60_000);
@@ -46,51 +65,6 @@ function rssOf(pid: number): { rss: number; anon: number; file: number } {
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   const mib = (value: number) => Math.round((value / 1024) * 10) / 10;
   return { rss: mib(kib('VmRSS')), anon: mib(kib('RssAnon')), file: mib(kib('RssFile')) };
-}
-
-/** pid → ppid and RSS (KiB) of every process. */
-function processTable(): Map<number, { ppid: number; rssKiB: number; comm: string }> {
-  const out = new Map<number, { ppid: number; rssKiB: number; comm: string }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const rssPages = Number(fields[21]); // field 24
-      out.set(Number(entry), { ppid: Number(fields[1]), rssKiB: (rssPages * 4096) / 1024, comm });
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-function treeOf(root: number): { pid: number; rssKiB: number; depth: number; comm: string }[] {
-  const procs = processTable();
-  const out: { pid: number; rssKiB: number; depth: number; comm: string }[] = [];
-  const walk = (pid: number, depth: number) => {
-    const info = procs.get(pid);
-    if (!info) return;
-    out.push({ pid, rssKiB: info.rssKiB, depth, comm: info.comm });
-    for (const [child, c] of procs) if (c.ppid === pid) walk(child, depth + 1);
-  };
-  walk(root, 0);
-  return out;
-}
-
-function readyStatus(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/ready', agent: false, timeout: 1_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(0);
-    });
-  });
 }
 
 const STEP_MESSAGES: [RegExp, string][] = [
@@ -213,38 +187,6 @@ async function startOnce(
     // The embedded server runs detached, outside the group: one a killed start left is stopped here.
     await stopLeftServer(join(dir, 'jobgraph'));
   }
-}
-
-/** The embedded server left running in a folder (by a start that was killed): taken over and stopped. */
-async function stopLeftServer(embeddedDir: string): Promise<void> {
-  const left = await findEmbeddedPostgres(embeddedDir).then(
-    () => true,
-    () => false,
-  );
-  if (left) await (await startEmbeddedPostgres({ dir: embeddedDir })).stop();
-}
-
-/** A new temporary folder the embedded server's user may enter (as root its cluster then stays in it). */
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  await chmod(dir, 0o755);
-  return dir;
-}
-
-/** How many processes are still in process group `pgid`. */
-function groupMembers(pgid: number): number {
-  let n = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
 }
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
