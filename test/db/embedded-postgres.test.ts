@@ -36,9 +36,13 @@ const folders: string[] = [];
 const servers: EmbeddedServer[] = [];
 const children: ChildProcess[] = [];
 
-/** A new EMBEDDED_DIR (in a fresh mkdtemp folder), removed after the case with its cluster. */
-async function newFolder(): Promise<string> {
-  const dir = join(await mkdtemp(join(tmpdir(), 'jobgraph-embedded-pg-')), 'jg');
+/**
+ * A new EMBEDDED_DIR, removed after the case with its cluster: <mkdtemp>/jg (as root, a folder the
+ * postgres user cannot reach: its cluster goes to /var/lib/jobgraph), or the mkdtemp folder itself.
+ */
+async function newFolder(layout: 'inside' | 'itself' = 'inside'): Promise<string> {
+  const made = await mkdtemp(join(tmpdir(), 'jobgraph-embedded-pg-'));
+  const dir = layout === 'itself' ? made : join(made, 'jg');
   folders.push(dir);
   return dir;
 }
@@ -66,7 +70,7 @@ afterEach(async () => {
       process.kill(pid, 'SIGKILL');
       await waitFor(async () => runs(pid), (up) => !up, 10_000, `postgres ${pid} to end`).catch(() => {});
     }
-    await rm(dirname(dir), { recursive: true, force: true });
+    await rm(dir.endsWith('/jg') ? dirname(dir) : dir, { recursive: true, force: true });
     // As root the cluster of a folder the postgres user cannot reach is kept in /var/lib/jobgraph.
     if (!dataDir.startsWith(dir)) await rm(dirname(dataDir), { recursive: true, force: true });
   }
@@ -245,10 +249,16 @@ describe('embedded PostgreSQL: a new folder', () => {
     expect((await login(first.port, own)).message).toBe('ok');
   });
 
-  it('keeps its password readable by its owner alone (0600) and its cluster 0700', async () => {
-    const dir = await newFolder();
+  it.each(['inside', 'itself'] as const)('keeps its password readable by its owner alone (0600) and its cluster 0700 (EMBEDDED_DIR %s a mkdtemp folder)', async (layout) => {
+    const dir = await newFolder(layout);
     const server = await start(dir);
     const paths = await embeddedPaths(dir);
+    // A folder of its own (0700, as mkdtemp makes it) keeps its cluster; as root the postgres user
+    // is let through it (search bit only: it cannot list it).
+    if (layout === 'itself') {
+      expect(server.dataDir).toBe(join(dir, 'pgdata'));
+      if (process.getuid?.() === 0) expect((await stat(dir)).mode & 0o777).toBe(0o701);
+    }
     expect((await stat(paths.passwordFile)).mode & 0o777).toBe(0o600);
     expect((await stat(server.dataDir)).mode & 0o777).toBe(0o700);
     expect((await stat(paths.logFile)).mode & 0o077).toBe(0);
