@@ -72,7 +72,7 @@ const configSchema = z.object({
    * A worker process whose RSS is above this many MiB when one of its jobs has ended takes no new
    * job, lets the running ones finish and exits (0) to be replaced (Celery's
    * worker_max_memory_per_child): `npm start` starts it again at once; elsewhere, your process
-   * manager. Unset: never, except under `npm start`, where it is 200 (an idle worker holds ~100–140).
+   * manager. Unset: never, except under `npm start`, where it is 256 (an idle worker holds ~100–140, a busy one ~200).
    */
   WORKER_MAX_MEMORY_MB: intFrom(64).optional(),
   RETRY_BASE_MS: intFrom(0).default(60_000),

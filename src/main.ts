@@ -65,13 +65,19 @@ try {
     await telemetry?.shutdown();
   }, logger);
   await seedOnFirstEmbeddedStart(system, logger);
-  await workerStarted;
+  // A stop asked for while the worker was still starting ends its start: not a failure.
+  await workerStarted.catch((error: unknown) => {
+    if (!stopping) throw error;
+  });
 } catch (error) {
-  logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
-  stopping = true;
-  await stopChildren().catch(() => {});
-  await embedded?.stop().catch(() => {});
-  process.exit(1);
+  // While a signal's stop is under way, that stop ends the process; else this is a failed start.
+  if (!stopping) {
+    logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
+    stopping = true;
+    await stopChildren().catch(() => {});
+    await embedded?.stop().catch(() => {});
+    process.exit(1);
+  }
 }
 
 /**

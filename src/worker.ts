@@ -17,7 +17,7 @@ import { startTelemetry } from './lib/telemetry.ts';
 import { exitWithParent, supervised, tellParent } from './lib/supervisor.ts';
 
 /** Under `npm start`, a worker that a job grew past this is replaced (see WORKER_MAX_MEMORY_MB). */
-const SUPERVISED_MAX_MEMORY_MB = 200;
+const SUPERVISED_MAX_MEMORY_MB = 256;
 
 // What it compiles is kept for the next start ($NODE_COMPILE_CACHE, which `npm start` passes on).
 enableCompileCache();

@@ -157,7 +157,9 @@ export class SupervisedProcess {
 
 /** In a supervised child: tell the parent it is ready. */
 export function tellParent(message: ChildMessage): void {
-  process.send?.(message);
+  // A parent that just died has closed the channel: nobody to tell (the callback keeps the
+  // failed send from throwing ERR_IPC_CHANNEL_CLOSED into the process).
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
 }
 
 /**
