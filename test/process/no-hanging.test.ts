@@ -218,13 +218,14 @@ describe('npm start, embedded, when its worker dies mid-job', () => {
     const dead = await runnerPid(url, id);
     process.kill(dead, 'SIGKILL');
     const started = Date.now();
-    await waitForCompletion(url, id, 60_000);
-    // STALE_AFTER_MS (5 s here) and the job's 8 s of pauses, with room for a busy machine.
-    expect(Date.now() - started).toBeLessThan(30_000);
+    await waitForCompletion(url, id, 90_000);
+    // STALE_AFTER_MS (5 s here) and the job's 8 s of pauses; on a busy machine (a full process
+    // run) once 60 s and more, so the bound leaves room: what is asserted is that it comes back.
+    expect(Date.now() - started).toBeLessThan(90_000);
     const { job } = await gql<{ job: { attempt: number } }>(url, 'query($id: ID!) { job(id: $id) { attempt } }', { id });
     expect(job.attempt).toBe(2);
     expect([dead, api.pid]).not.toContain(await runnerPid(url, id));
-  });
+  }, 150_000);
 });
 
 describe('npm start, embedded, killed', () => {
