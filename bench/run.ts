@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, printMachine, ROOT } from './lib.ts';
 
-const BENCHES = ['layout', 'api-latency', 'throughput', 'enqueue-latency', 'progress-latency', 'fanout', 'startup', 'profile-dataset', 'cli', 'cli-start', 'flow', 'module-cost'] as const;
+const BENCHES = ['layout', 'api-latency', 'throughput', 'enqueue-latency', 'progress-latency', 'fanout', 'startup', 'profile-dataset', 'cli', 'cli-start', 'flow', 'module-cost', 'embedded'] as const;
 /** No bench may run longer than this; its process group is killed after. */
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 20 * 60_000);
 
