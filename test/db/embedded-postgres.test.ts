@@ -8,8 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,6 +25,7 @@ import {
 } from '../../src/db/embedded-postgres.ts';
 import type { Logger } from '../../src/lib/logger.ts';
 import { waitFor, withTimeout } from '../helpers/system.ts';
+import { postmasterPid, postmastersOf, runs } from '../helpers/embedded.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const migrationDirs = (await readdir(join(root, 'prisma', 'migrations'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).length;
@@ -79,42 +79,8 @@ afterEach(async () => {
 
 // --- small readers -------------------------------------------------------------------------------
 
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  const pid = Number(text?.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
-/** Whether `pid` runs: alive and not a zombie (a killed server waits for init to reap it). */
-function runs(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.charAt(text.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
-/** The postmasters of `dataDir`: processes named postgres in it whose parent is not one of them. */
-async function postmastersOf(dataDir: string): Promise<number[]> {
-  const inDir: { pid: number; ppid: number }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (cwd !== dataDir || !stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') continue;
-    inDir.push({ pid: Number(entry), ppid: Number(fields[1]) });
-  }
-  const pids = new Set(inDir.map((p) => p.pid));
-  return inDir.filter((p) => !pids.has(p.ppid)).map((p) => p.pid);
-}
 
 /** The first row of `sql`'s answer. */
 async function one<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T> {

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -14,6 +13,7 @@ import { startLoad, type LoadOptions } from './support/load.ts';
 import { recordRow } from './support/report.ts';
 import { sleep } from './support/scenario.ts';
 import { countDeadlockLogs, verifyLedger } from './support/verify.ts';
+import { postmasterPid, postmasterStatus, postmastersOf, runs } from '../helpers/embedded.ts';
 
 /**
  * The embedded default as users run it: `npm start` with nothing installed. No DATABASE_URL (npm
@@ -83,43 +83,9 @@ async function embeddedWorld(name: string): Promise<Embedded> {
   return current;
 }
 
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  const pid = Number(text?.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
-/** postmaster.pid's status line: "ready" once the server accepts connections. */
-async function postmasterStatus(dataDir: string): Promise<string | undefined> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  return text?.split('\n')[7]?.trim();
-}
 
-/** Alive and not a zombie. */
-function runs(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
-/** The postmasters of `dataDir`: postgres processes there whose parent is not one of them. */
-async function postmastersOf(dataDir: string): Promise<number[]> {
-  const inDir: { pid: number; ppid: number }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (cwd !== dataDir || !stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] !== 'Z') inDir.push({ pid: Number(entry), ppid: Number(fields[1]) });
-  }
-  const pids = new Set(inDir.map((p) => p.pid));
-  return inDir.filter((p) => !pids.has(p.ppid)).map((p) => p.pid);
-}
 
 /** The pids of `pid`'s children (from /proc: Linux). */
 async function childrenOf(pid: number): Promise<number[]> {

@@ -22,6 +22,7 @@ import { demoIds, gql, preparePhases, probeDuringLongTasks, PROBE_QUERY, waitFor
 import { createTestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/ports.ts';
 import { REDIS_URL, uniqueName, waitFor, withTimeout } from '../helpers/system.ts';
+import { postmasterPid, runs } from '../helpers/embedded.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -49,23 +50,7 @@ async function embeddedFolder(extra: Record<string, string> = {}): Promise<{ dir
   return { dir, dataDir, env: { EMBEDDED_DIR: dir, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, ...extra } };
 }
 
-/** The pid in the embedded server's postmaster.pid, if there is one. */
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  const pid = Number(text?.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
-/** Alive and not a zombie (a server whose parent was killed waits for init to reap it). */
-function runs(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The value at quantile `q` of `values` (nearest rank). */
 function quantile(values: number[], q: number): number {
