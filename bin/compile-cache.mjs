@@ -4,7 +4,8 @@
 // itself would be stripped first, and loading the stripper costs each process ~10–20 MB (measured).
 // The cache is the project's own (not the shared temporary folder, which another user may own).
 import module from 'node:module';
-import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { fileURLToPath, URL } from 'node:url';
 
 export const compileCacheDir = process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../node_modules/.cache/jobgraph/compile', import.meta.url));
 module.enableCompileCache?.(compileCacheDir);
