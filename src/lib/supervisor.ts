@@ -135,7 +135,10 @@ export class SupervisedProcess {
     child.once('exit', (code, signal) => {
       if (this.#ready === child) this.#ready = undefined;
       for (const pending of [...this.#pending.values()]) if (pending.child === child) pending.settle(undefined);
-      if (!ready) {
+      // Killed by a signal before it said ready (it may have been running jobs already): started
+      // again like any death, and the start waits for that one. Its own failure ends the start.
+      const killedEarly = !ready && signal !== null && failure === undefined && !this.#stopping;
+      if (!ready && !killedEarly) {
         reject?.(new Error(failure ?? `the ${name} process exited before it was ready (code ${code}, signal ${signal})`));
         if (reject) return;
       }
@@ -150,7 +153,7 @@ export class SupervisedProcess {
       if (!this.#opts.restart) return;
       const pauseMs = planned ? 0 : Math.min(30_000, 1_000 * 2 ** this.#restarts++);
       logger.warn({ child: name, pauseMs }, `starting the ${name} process again`);
-      this.#restartTimer = setTimeout(() => this.#spawn(), pauseMs);
+      this.#restartTimer = setTimeout(() => (killedEarly ? this.#spawn(resolve, reject) : this.#spawn()), pauseMs);
     });
   }
 }

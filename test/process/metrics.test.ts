@@ -65,6 +65,9 @@ describe('npm start: the API scrape covers the worker process it supervises', ()
   }, 30_000);
 
   it('counts the jobs the worker ran: jobgraph_jobs_finished_total and jobgraph_job_duration_seconds', async () => {
+    // The worker's registry exists (its process metrics are in the scrape) before the jobs: one it
+    // claimed in its first moments, before its registry listened, would miss its wait (README).
+    await waitFor(async () => (await scrape()).text, (text) => text.includes('process="worker"'), 30_000, "the worker's registry in the API's scrape");
     const mutation = 'mutation { countWords(input: { text: "one two three", chunkSize: 1, pauseMs: 0 }) { job { id } } }';
     const ids = await Promise.all([1, 2, 3].map(async () => (await gql<{ countWords: { job: { id: string } } }>(url, mutation)).countWords.job.id));
     await Promise.all(ids.map((id) => waitForCompletion(url, id, 60_000)));
