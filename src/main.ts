@@ -71,13 +71,7 @@ try {
   });
 } catch (error) {
   // While a signal's stop is under way, that stop ends the process; else this is a failed start.
-  if (!stopping) {
-    logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
-    stopping = true;
-    await stopChildren().catch(() => {});
-    await embedded?.stop().catch(() => {});
-    process.exit(1);
-  }
+  if (!stopping) await endFatally(error, error instanceof Error ? error.message : 'failed to start');
 }
 
 /**
@@ -94,14 +88,20 @@ function keepEmbeddedRunning(server: EmbeddedServer): void {
         embedded = await startEmbeddedPostgres({ dir: config.EMBEDDED_DIR, port: server.port, logger });
         keepEmbeddedRunning(embedded);
       } catch (error) {
-        logger.fatal({ err: error }, 'the embedded PostgreSQL cannot be started again: stopping');
-        stopping = true;
-        await stopChildren().catch(() => {});
-        process.exit(1);
+        await endFatally(error, 'the embedded PostgreSQL cannot be started again: stopping');
       }
     })();
   }, 1_000);
   timer.unref();
+}
+
+/** Logs why, stops the worker and the embedded server (each at most once), and exits 1. */
+async function endFatally(error: unknown, message: string): Promise<never> {
+  logger.fatal({ err: error }, message);
+  stopping = true;
+  await stopChildren().catch(() => {});
+  await embedded?.stop().catch(() => {});
+  process.exit(1);
 }
 
 /** Starts the worker process, started again whenever it dies; work yields the CPU to serving (nice 10). */
