@@ -198,7 +198,7 @@ async function createCluster(paths: Paths, opts: EmbeddedOptions): Promise<Embed
   const pending = `${paths.passwordFile}.new`;
   await writeFile(pending, `${password}\n`, { mode: 0o600 });
   let server: Spawned;
-  const template = opts.templateCache === false ? undefined : await readableTemplate(opts);
+  const template = opts.templateCache === false ? undefined : await readableTemplate(opts.templateCache, opts.logger);
   if (!template) {
     await initdb(paths.dataDir, pending);
     server = await spawnServer(paths, await choosePort(paths, opts), opts.logger);
@@ -220,14 +220,14 @@ async function createCluster(paths: Paths, opts: EmbeddedOptions): Promise<Embed
  * The template, when this process can read it; else undefined, and the folder is made by initdb
  * (an image whose template was made by another user, a cache that cannot be written).
  */
-async function readableTemplate(opts: EmbeddedOptions): Promise<string | undefined> {
+async function readableTemplate(cacheDir: string | undefined, logger: Logger | undefined): Promise<string | undefined> {
   try {
-    const template = await ensureTemplate(opts.templateCache === false ? undefined : opts.templateCache, opts.logger);
+    const template = await ensureTemplate(cacheDir, logger);
     await access(join(template, 'pgdata', 'PG_VERSION'), fsConstants.R_OK);
     await access(join(template, 'password'), fsConstants.R_OK);
     return template;
   } catch (error) {
-    opts.logger?.warn({ err: error }, 'no readable embedded ledger template: making the folder with initdb');
+    logger?.warn({ err: error }, 'no readable embedded ledger template: making the folder with initdb');
     return undefined;
   }
 }
